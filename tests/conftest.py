@@ -1,0 +1,82 @@
+"""Fixtures that run the real registry as a separate process and talk to it over HTTP.
+
+`registry` runs once per metadata backend (SQLite and PostgreSQL), so every functional test that
+uses it passes on both. `embedded_registry` is the SQLite default alone, for slow end-to-end
+tests. `start_registry` starts a private server for tests that stop, kill or reconfigure it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.server import RunningRegistry, postgres_database, start_server
+
+StartRegistry = Callable[..., RunningRegistry]
+
+
+def _external() -> RunningRegistry | None:
+    """A registry started elsewhere (MOORAGE_TEST_EXTERNAL_URL), to run the suite against a peer."""
+    url = os.environ.get("MOORAGE_TEST_EXTERNAL_URL")
+    if not url:
+        return None
+    return RunningRegistry.external(url)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def registry(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    """A running moorage server, once on SQLite and once on PostgreSQL."""
+    external = _external()
+    if external is not None:
+        if request.param != "sqlite":
+            pytest.skip("an external registry runs on one backend only")
+        yield external
+        return
+    data_dir = tmp_path_factory.mktemp(f"registry-{request.param}")
+    if request.param == "postgres":
+        with postgres_database() as database_url:
+            with start_server(data_dir, database_url=database_url) as server:
+                yield server
+    else:
+        with start_server(data_dir) as server:
+            yield server
+
+
+@pytest.fixture(scope="session")
+def embedded_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    """A running moorage server on the embedded default (SQLite + local disk)."""
+    external = _external()
+    if external is not None:
+        yield external
+        return
+    with start_server(tmp_path_factory.mktemp("embedded")) as server:
+        yield server
+
+
+@pytest.fixture
+def start_registry(tmp_path: Path) -> Iterator[StartRegistry]:
+    """Start private servers for one test; all are stopped when the test ends."""
+    servers: list[RunningRegistry] = []
+    contexts = []
+
+    def start(data_dir: Path | None = None, **settings: str) -> RunningRegistry:
+        context = start_server(data_dir or tmp_path / f"data-{len(contexts)}", **settings)
+        server = context.__enter__()
+        contexts.append(context)
+        servers.append(server)
+        return server
+
+    yield start
+    for context in reversed(contexts):
+        context.__exit__(None, None, None)
+
+
+@pytest.fixture
+def http(registry: RunningRegistry) -> Iterator[httpx.Client]:
+    """An HTTP client for the `registry` under test that follows no redirects by itself."""
+    with httpx.Client(base_url=registry.url, timeout=60) as client:
+        yield client

@@ -1,0 +1,123 @@
+"""Start and stop a real `moorage serve` process, and give tests a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get("MOORAGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class RunningRegistry:
+    """A registry reachable over HTTP on loopback."""
+
+    url: str
+    host: str
+    data_dir: Path | None = None
+    log_path: Path | None = None
+    database_url: str | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @classmethod
+    def external(cls, url: str) -> RunningRegistry:
+        url = url.rstrip("/")
+        return cls(url=url, host=url.split("://", 1)[1])
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def kill(self) -> None:
+        """Stop the server with SIGKILL, as a crash would."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None, log_path: Path | None) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            log = log_path.read_text(errors="replace") if log_path else ""
+            raise RuntimeError(f"moorage exited with {process.returncode}:\n{log}")
+        try:
+            if httpx.get(f"{url}/v2/", timeout=2).status_code in (200, 401):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"moorage did not answer on {url} within 60 s")
+
+
+@contextlib.contextmanager
+def start_server(data_dir: Path, database_url: str | None = None, **settings: str) -> Iterator[RunningRegistry]:
+    """Run `moorage serve` on a free loopback port until the context ends.
+
+    Extra settings are passed as MOORAGE_* environment variables (key upper-cased).
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = data_dir.parent / f"{data_dir.name}-server.log"
+    env = {**os.environ, **{f"MOORAGE_{key.upper()}": value for key, value in settings.items()}}
+    if database_url:
+        env["MOORAGE_DATABASE_URL"] = database_url
+    command = [sys.executable, "-m", "moorage", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--data-dir", str(data_dir)]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    server = RunningRegistry(url, f"127.0.0.1:{port}", data_dir, log_path, database_url, process)
+    try:
+        wait_until_ready(url, process, log_path)
+        yield server
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one server; dropped afterwards.
+
+    Skips when no server answers, unless CI is set: there a missing database is a failure.
+    """
+    import psycopg
+
+    name = f"moorage_test_{secrets.token_hex(6)}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL is not reachable: {error}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
