@@ -1,0 +1,84 @@
+"""GET, HEAD and DELETE /v2/<name>/blobs/<digest>."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+
+from moorage.api.errors import API_VERSION_HEADER
+from moorage.api.v2.context import RegistryServices, blocking
+from moorage.domain import media_types as mt
+from moorage.domain.digests import Digest
+from moorage.domain.errors import ErrorCode, RegistryError
+from moorage.registry.blobs import BlobInfo
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _headers(info: BlobInfo) -> dict[str, str]:
+    return {
+        **API_VERSION_HEADER,
+        "Docker-Content-Digest": str(info.digest),
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "max-age=31536000",
+    }
+
+
+async def head(request: Request, services: RegistryServices, name: str, digest: str) -> Response:
+    info = await blocking(services.blobs.stat, name, Digest.parse(digest))
+    headers = {**_headers(info), "Content-Length": str(info.size)}
+    return Response(b"", media_type=mt.OCTET_STREAM, headers=headers)
+
+
+async def get(request: Request, services: RegistryServices, name: str, digest: str) -> Response:
+    parsed = Digest.parse(digest)
+    info = await blocking(services.blobs.stat, name, parsed)
+    headers = _headers(info)
+    if info.location.url is not None:
+        return RedirectResponse(info.location.url, status_code=307, headers=headers)
+    requested = parse_range(request.headers.get("range"), info.size)
+    if requested is None and info.location.path is not None:
+        headers["Content-Length"] = str(info.size)
+        return FileResponse(info.location.path, media_type=mt.OCTET_STREAM, headers=headers)
+    start, end = requested if requested is not None else (0, info.size)
+    headers["Content-Length"] = str(end - start)
+    status = 200
+    if requested is not None:
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.size}"
+        status = 206
+    chunks = services.blobs.store.read(parsed, start, end - start)
+    return StreamingResponse(chunks, status_code=status, media_type=mt.OCTET_STREAM, headers=headers)
+
+
+async def delete(request: Request, services: RegistryServices, name: str, digest: str) -> Response:
+    await blocking(services.blobs.delete, name, Digest.parse(digest))
+    return Response(b"", status_code=202, headers={**API_VERSION_HEADER, "Content-Length": "0"})
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """A single `bytes=` range as [start, end), None to send the whole blob, or 416 if unsatisfiable.
+
+    Several ranges or a malformed header are ignored, as RFC 9110 allows.
+    """
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":
+        start, end = max(size - int(last), 0), size
+    else:
+        start = int(first)
+        end = min(int(last) + 1, size) if last else size
+        if last and int(last) < start:
+            return None
+    if start >= size or start >= end:
+        raise RegistryError(
+            ErrorCode.RANGE_INVALID,
+            f"range {header!r} is outside the blob of {size} bytes",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    return start, end

@@ -1,0 +1,61 @@
+"""GET, HEAD, PUT and DELETE /v2/<name>/manifests/<reference>."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from moorage.api.errors import API_VERSION_HEADER
+from moorage.api.v2.context import RegistryServices, blocking
+from moorage.domain.errors import ErrorCode, RegistryError
+from moorage.domain.manifests import MAX_MANIFEST_SIZE
+
+
+async def get(request: Request, services: RegistryServices, name: str, reference: str) -> Response:
+    """Serve the stored bytes as pushed, with their media type and digest (HEAD: headers only).
+
+    Only one representation is stored, so it is served whatever the Accept header lists: every
+    client that can parse the stored type asks for it, and converting manifests would change digests.
+    """
+    manifest = await blocking(services.manifests.get, name, reference)
+    headers = {
+        **API_VERSION_HEADER,
+        "Docker-Content-Digest": manifest.digest,
+        "Content-Length": str(len(manifest.payload)),
+        "ETag": f'"{manifest.digest}"',
+    }
+    body = b"" if request.method == "HEAD" else manifest.payload
+    return Response(body, media_type=manifest.media_type, headers=headers)
+
+
+async def put(request: Request, services: RegistryServices, name: str, reference: str) -> Response:
+    payload = await _read_limited(request, MAX_MANIFEST_SIZE)
+    pushed = await blocking(services.manifests.put, name, reference, payload, request.headers.get("content-type"))
+    headers = {
+        **API_VERSION_HEADER,
+        "Location": f"/v2/{name}/manifests/{pushed.digest}",
+        "Docker-Content-Digest": str(pushed.digest),
+        "Content-Length": "0",
+    }
+    if pushed.subject is not None:
+        headers["OCI-Subject"] = str(pushed.subject)
+    return Response(b"", status_code=201, headers=headers)
+
+
+async def delete(request: Request, services: RegistryServices, name: str, reference: str) -> Response:
+    await blocking(services.manifests.delete, name, reference)
+    return Response(b"", status_code=202, headers={**API_VERSION_HEADER, "Content-Length": "0"})
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than `limit` bytes without reading them all."""
+    too_large = RegistryError(ErrorCode.MANIFEST_TOO_LARGE, f"manifest larger than {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)

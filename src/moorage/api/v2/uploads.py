@@ -1,0 +1,138 @@
+"""The upload endpoints: POST (start, monolithic, mount), PATCH, PUT, GET status, DELETE."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from moorage.api.errors import API_VERSION_HEADER
+from moorage.api.v2.context import RegistryServices, blocking
+from moorage.domain.digests import Digest
+from moorage.domain.errors import ErrorCode, RegistryError
+from moorage.domain.references import validate_name
+from moorage.registry.uploads import UploadStatus, content_range
+
+_CONTENT_RANGE = re.compile(r"^(?:bytes[= ])?(\d+)-(\d+)(?:/(\d+|\*))?$")
+
+
+def _upload_url(name: str, upload_id: str) -> str:
+    return f"/v2/{name}/blobs/uploads/{upload_id}"
+
+
+def _in_progress(name: str, status: UploadStatus, code: int = 202) -> Response:
+    headers = {
+        **API_VERSION_HEADER,
+        "Location": _upload_url(name, status.upload_id),
+        "Range": content_range(status.size),
+        "Docker-Upload-UUID": status.upload_id,
+        "Content-Length": "0",
+    }
+    return Response(b"", status_code=code, headers=headers)
+
+
+def _created(name: str, digest: Digest) -> Response:
+    headers = {
+        **API_VERSION_HEADER,
+        "Location": f"/v2/{name}/blobs/{digest}",
+        "Docker-Content-Digest": str(digest),
+        "Content-Length": "0",
+    }
+    return Response(b"", status_code=201, headers=headers)
+
+
+def _content_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise RegistryError(ErrorCode.BLOB_UPLOAD_INVALID, f"invalid Content-Length {value!r}")
+    return int(value)
+
+
+def _has_body(request: Request) -> bool:
+    length = _content_length(request)
+    return bool(length) or (length is None and "chunked" in request.headers.get("transfer-encoding", ""))
+
+
+def _body(request: Request) -> AsyncIterator[bytes]:
+    return request.stream()
+
+
+async def start(request: Request, services: RegistryServices, name: str) -> Response:
+    """POST: mount a blob, upload one in a single request (`?digest=`), or open an upload session."""
+    query = request.query_params
+    mount = query.get("mount")
+    if mount is not None:
+        digest = Digest.parse(mount)
+        source = query.get("from")
+        if source is not None:
+            validate_name(source)
+        if await blocking(services.uploads.mount, name, digest, source):
+            return _created(name, digest)
+    status = await blocking(services.uploads.start, name)
+    if mount is None and "digest" in query:
+        digest = Digest.parse(query["digest"])
+        return await _write_and_finish(request, services, name, status, digest)
+    return _in_progress(name, status)
+
+
+async def patch(request: Request, services: RegistryServices, name: str, upload_id: str) -> Response:
+    """PATCH: append a chunk (with Content-Range) or stream the body to the upload."""
+    start_at = None
+    header = request.headers.get("content-range")
+    length = _content_length(request)
+    if header:
+        match = _CONTENT_RANGE.match(header.strip())
+        if not match or int(match.group(2)) < int(match.group(1)):
+            status = await blocking(services.uploads.status, name, upload_id)
+            raise RegistryError(
+                ErrorCode.RANGE_INVALID,
+                f"invalid Content-Range {header!r}",
+                headers={"Range": content_range(status.size), "Location": _upload_url(name, upload_id)},
+            )
+        start_at, end = int(match.group(1)), int(match.group(2))
+        if length is not None and length != end - start_at + 1:
+            raise RegistryError(
+                ErrorCode.BLOB_UPLOAD_INVALID,
+                f"Content-Range {header!r} covers {end - start_at + 1} bytes but Content-Length is {length}",
+            )
+        length = end - start_at + 1
+    try:
+        status = await services.uploads.append(name, upload_id, _body(request), start_at, length)
+    except RegistryError as error:
+        if error.code is ErrorCode.RANGE_INVALID:
+            error.headers.setdefault("Location", _upload_url(name, upload_id))
+            error.headers.setdefault("Docker-Upload-UUID", upload_id)
+        raise
+    return _in_progress(name, status)
+
+
+async def finish(request: Request, services: RegistryServices, name: str, upload_id: str) -> Response:
+    """PUT ?digest=: append an optional last chunk, verify, and commit the blob."""
+    if "digest" not in request.query_params:
+        raise RegistryError(ErrorCode.DIGEST_INVALID, "the digest query parameter is required to finish an upload")
+    digest = Digest.parse(request.query_params["digest"])
+    status = await blocking(services.uploads.status, name, upload_id)
+    return await _write_and_finish(request, services, name, status, digest)
+
+
+async def _write_and_finish(
+    request: Request, services: RegistryServices, name: str, status: UploadStatus, digest: Digest
+) -> Response:
+    if _has_body(request):
+        await services.uploads.append(name, status.upload_id, _body(request), None, _content_length(request))
+    await blocking(services.uploads.finish, name, status.upload_id, digest)
+    return _created(name, digest)
+
+
+async def status(request: Request, services: RegistryServices, name: str, upload_id: str) -> Response:
+    """GET: where the upload stands, so a client can resume after an interruption."""
+    return _in_progress(name, await blocking(services.uploads.status, name, upload_id), code=204)
+
+
+async def cancel(request: Request, services: RegistryServices, name: str, upload_id: str) -> Response:
+    await blocking(services.uploads.cancel, name, upload_id)
+    return Response(b"", status_code=204, headers={**API_VERSION_HEADER})

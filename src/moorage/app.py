@@ -1,0 +1,73 @@
+"""The composition root: the only place that builds concrete objects and wires them together."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from moorage.api.v2.context import RegistryServices
+from moorage.api.v2.router import RegistryAPI
+from moorage.config import Settings
+from moorage.metadata.database import Database
+from moorage.registry.blobs import BlobService
+from moorage.registry.listings import ListingService
+from moorage.registry.manifests import ManifestService
+from moorage.registry.uploads import UploadService
+from moorage.storage.filesystem import FilesystemBlobStore
+
+RESOLVED_SETTINGS_VARIABLE = "MOORAGE_RESOLVED_SETTINGS"
+"""How `moorage serve` hands its resolved settings to worker processes."""
+
+
+class Moorage:
+    """Routes /v2/ straight to the registry API (the hot path) and the rest to Starlette."""
+
+    def __init__(self, registry: ASGIApp, other: ASGIApp) -> None:
+        self.registry = registry
+        self.other = other
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (scope["path"] == "/v2" or scope["path"].startswith("/v2/")):
+            await self.registry(scope, receive, send)
+        else:
+            await self.other(scope, receive, send)
+
+
+def build_services(settings: Settings) -> tuple[RegistryServices, Database]:
+    database = Database(settings.metadata_url())
+    store = FilesystemBlobStore(settings.data_dir.resolve())
+    services = RegistryServices(
+        blobs=BlobService(database, store),
+        uploads=UploadService(database, store),
+        manifests=ManifestService(database),
+        listings=ListingService(database),
+    )
+    return services, database
+
+
+def create_app(settings: Settings | None = None) -> Moorage:
+    """Build the ASGI app; workers call this with the settings `moorage serve` resolved."""
+    if settings is None:
+        resolved = os.environ.get(RESOLVED_SETTINGS_VARIABLE)
+        settings = Settings.model_validate(json.loads(resolved)) if resolved else Settings()
+    services, database = build_services(settings)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            with database.read() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except Exception as error:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse({"status": "unavailable", "detail": type(error).__name__}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    other = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])
+    return Moorage(RegistryAPI(services), other)

@@ -1,0 +1,61 @@
+"""The `moorage` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from moorage.config import CONFIG_FILE_VARIABLE, Settings
+
+app = typer.Typer(help="moorage: a self-hosted OCI container registry.", no_args_is_help=True)
+config_app = typer.Typer(help="Inspect the configuration.")
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")
+]
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    if config is not None:
+        if not config.is_file():
+            raise typer.BadParameter(f"no such file: {config}", param_hint="--config")
+        os.environ[CONFIG_FILE_VARIABLE] = str(config)
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port [default: 5000].")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Blobs and embedded database [default: ./moorage-data].")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Metadata store URL [default: SQLite in the data dir].")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="HTTP worker processes [default: 1].")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the registry."""
+    from moorage.serve import run
+
+    settings = _settings(config, host=host, port=port, data_dir=data_dir, database_url=database_url, workers=workers)
+    run(settings)
+
+
+@config_app.command("show")
+def config_show(config: ConfigOption = None) -> None:
+    """Print the effective settings, secrets masked."""
+    typer.echo(json.dumps(_settings(config).masked(), indent=2))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    app()

@@ -1,0 +1,55 @@
+"""Queries about blobs and which repositories may read them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from moorage.metadata.common import insert_ignoring_duplicates, now
+from moorage.metadata.tables import blobs, repositories, repository_blobs
+
+
+def size_in_repository(connection: sa.Connection, repository: str, digest: str) -> int | None:
+    """The blob's size if the repository links it, else None (a digest alone is no capability)."""
+    query = (
+        sa.select(blobs.c.size)
+        .select_from(
+            repository_blobs.join(repositories, repositories.c.id == repository_blobs.c.repository_id).join(
+                blobs, blobs.c.digest == repository_blobs.c.digest
+            )
+        )
+        .where(repositories.c.name == repository, repository_blobs.c.digest == digest)
+    )
+    return connection.execute(query).scalar()
+
+
+def size(connection: sa.Connection, digest: str) -> int | None:
+    return connection.execute(sa.select(blobs.c.size).where(blobs.c.digest == digest)).scalar()
+
+
+def record(connection: sa.Connection, digest: str, size: int) -> None:
+    insert_ignoring_duplicates(connection, blobs, [{"digest": digest, "size": size, "created_at": now()}])
+
+
+def link(connection: sa.Connection, repository_id: int, digest: str) -> None:
+    insert_ignoring_duplicates(
+        connection, repository_blobs, [{"repository_id": repository_id, "digest": digest, "created_at": now()}]
+    )
+
+
+def unlink(connection: sa.Connection, repository_id: int, digest: str) -> bool:
+    result = connection.execute(
+        sa.delete(repository_blobs).where(
+            repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest == digest
+        )
+    )
+    return result.rowcount > 0
+
+
+def linked_digests(connection: sa.Connection, repository_id: int, digests: list[str]) -> set[str]:
+    """Which of `digests` the repository links."""
+    if not digests:
+        return set()
+    query = sa.select(repository_blobs.c.digest).where(
+        repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest.in_(digests)
+    )
+    return set(connection.execute(query).scalars())

@@ -1,0 +1,88 @@
+"""Connecting to the metadata store and bringing its schema up to date.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout, and write transactions start
+with BEGIN IMMEDIATE so that two writers queue instead of failing on a lock upgrade.
+PostgreSQL needs nothing special.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+_MIGRATIONS = str(Path(__file__).with_name("migrations"))
+
+
+class Database:
+    """The metadata store's engine with read and write transactions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        if self.is_sqlite:
+            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            options["pool_size"] = 8
+            options["max_overflow"] = 16
+        else:
+            options["pool_size"] = 10
+            options["max_overflow"] = 20
+        self.engine = sa.create_engine(url, **options)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A short read transaction."""
+        with self.engine.connect() as connection:
+            with connection.begin():
+                yield connection
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A short write transaction; commits on success, rolls back on error."""
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(moorage_write=True)
+            with connection.begin():
+                yield connection
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (idempotent; safe on every start)."""
+        config = Config()
+        config.set_main_option("script_location", _MIGRATIONS)
+        with self.engine.begin() as connection:
+            if not self.is_sqlite:
+                # Nodes starting together run migrations one at a time.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(724501)")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(connection: sa.Connection) -> None:
+        immediate = connection.get_execution_options().get("moorage_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'metadata.db'}"

@@ -1,0 +1,147 @@
+"""Queries about manifests, their references, and their referrers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from moorage.metadata.common import insert_ignoring_duplicates, now
+from moorage.metadata.tables import manifest_references, manifests, repositories, tags
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    digest: str
+    media_type: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class Referrer:
+    digest: str
+    media_type: str
+    size: int
+    artifact_type: str | None
+    annotations: dict[str, str] | None
+
+
+@dataclass(frozen=True)
+class NewManifest:
+    """A verified manifest ready to be recorded."""
+
+    digest: str
+    media_type: str
+    artifact_type: str | None
+    subject_digest: str | None
+    annotations: dict[str, Any] | None
+    payload: bytes
+    blob_digests: frozenset[str]
+    child_digests: frozenset[str]
+
+
+_COLUMNS = (manifests.c.digest, manifests.c.media_type, manifests.c.payload)
+
+
+def by_digest(connection: sa.Connection, repository: str, digest: str) -> StoredManifest | None:
+    query = (
+        sa.select(*_COLUMNS)
+        .join(repositories, repositories.c.id == manifests.c.repository_id)
+        .where(repositories.c.name == repository, manifests.c.digest == digest)
+    )
+    row = connection.execute(query).first()
+    return StoredManifest(row.digest, row.media_type, row.payload) if row else None
+
+
+def by_tag(connection: sa.Connection, repository: str, tag: str) -> StoredManifest | None:
+    query = (
+        sa.select(*_COLUMNS)
+        .select_from(
+            tags.join(repositories, repositories.c.id == tags.c.repository_id).join(
+                manifests,
+                sa.and_(
+                    manifests.c.repository_id == tags.c.repository_id, manifests.c.digest == tags.c.manifest_digest
+                ),
+            )
+        )
+        .where(repositories.c.name == repository, tags.c.name == tag)
+    )
+    row = connection.execute(query).first()
+    return StoredManifest(row.digest, row.media_type, row.payload) if row else None
+
+
+def existing_digests(connection: sa.Connection, repository_id: int, digests: list[str]) -> set[str]:
+    """Which of `digests` are manifests of the repository."""
+    if not digests:
+        return set()
+    query = sa.select(manifests.c.digest).where(
+        manifests.c.repository_id == repository_id, manifests.c.digest.in_(digests)
+    )
+    return set(connection.execute(query).scalars())
+
+
+def record(connection: sa.Connection, repository_id: int, manifest: NewManifest) -> None:
+    """Record a manifest and its references; pushing the same manifest again changes nothing."""
+    insert_ignoring_duplicates(
+        connection,
+        manifests,
+        [
+            {
+                "repository_id": repository_id,
+                "digest": manifest.digest,
+                "media_type": manifest.media_type,
+                "artifact_type": manifest.artifact_type,
+                "subject_digest": manifest.subject_digest,
+                "annotations": manifest.annotations,
+                "size": len(manifest.payload),
+                "payload": manifest.payload,
+                "pushed_at": now(),
+            }
+        ],
+    )
+    manifest_id = connection.execute(
+        sa.select(manifests.c.id).where(
+            manifests.c.repository_id == repository_id, manifests.c.digest == manifest.digest
+        )
+    ).scalar_one()
+    references = [{"manifest_id": manifest_id, "kind": "blob", "digest": d} for d in manifest.blob_digests]
+    references += [{"manifest_id": manifest_id, "kind": "manifest", "digest": d} for d in manifest.child_digests]
+    insert_ignoring_duplicates(connection, manifest_references, references)
+
+
+def delete(connection: sa.Connection, repository_id: int, digest: str) -> bool:
+    """Delete a manifest and every tag that points to it."""
+    connection.execute(sa.delete(tags).where(tags.c.repository_id == repository_id, tags.c.manifest_digest == digest))
+    manifest_id = connection.execute(
+        sa.select(manifests.c.id).where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
+    ).scalar()
+    if manifest_id is None:
+        return False
+    connection.execute(sa.delete(manifest_references).where(manifest_references.c.manifest_id == manifest_id))
+    connection.execute(sa.delete(manifests).where(manifests.c.id == manifest_id))
+    return True
+
+
+def referrers(
+    connection: sa.Connection, repository: str, subject: str, artifact_type: str | None
+) -> list[Referrer]:
+    """Manifests of the repository whose subject is `subject`, optionally of one artifact type."""
+    query = (
+        sa.select(
+            manifests.c.digest,
+            manifests.c.media_type,
+            manifests.c.size,
+            manifests.c.artifact_type,
+            manifests.c.annotations,
+        )
+        .join(repositories, repositories.c.id == manifests.c.repository_id)
+        .where(repositories.c.name == repository, manifests.c.subject_digest == subject)
+        .order_by(manifests.c.pushed_at, manifests.c.digest)
+    )
+    if artifact_type is not None:
+        query = query.where(manifests.c.artifact_type == artifact_type)
+    return [
+        Referrer(row.digest, row.media_type, row.size, row.artifact_type, row.annotations)
+        for row in connection.execute(query)
+    ]

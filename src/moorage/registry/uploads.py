@@ -1,0 +1,249 @@
+"""Blob uploads: start, append (chunked or streamed), status, cancel, finish, mount.
+
+Bytes go to the blob store's staging area while a running SHA-256 is kept in this process. The
+running hash is only a shortcut: if a chunk of the same upload landed on another process (or the
+process restarted), the staged bytes are hashed again at commit. A blob becomes visible only after
+its bytes are verified against the digest and committed; its metadata row is written last.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+import anyio.to_thread
+
+from moorage.domain.digests import Digest, Hasher, new_hasher
+from moorage.domain.errors import ErrorCode, RegistryError
+from moorage.metadata import blobs, repositories, uploads
+from moorage.metadata.database import Database
+from moorage.storage.blobstore import BlobNotFound, BlobStore, UploadWriter
+
+BUFFER_SIZE = 4 << 20
+"""Bytes gathered from the network before one hand-off to the writing thread."""
+
+
+@dataclass(frozen=True)
+class UploadStatus:
+    upload_id: str
+    size: int
+
+
+@dataclass
+class _RunningHash:
+    offset: int
+    hasher: Hasher
+
+
+class UploadService:
+    def __init__(self, database: Database, store: BlobStore) -> None:
+        self.database = database
+        self.store = store
+        self._running: dict[str, _RunningHash] = {}
+        self._lock = threading.Lock()
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def start(self, repository: str) -> UploadStatus:
+        upload_id = str(uuid.uuid4())
+        self.store.start_upload(upload_id)
+        with self.database.write() as connection:
+            uploads.create(connection, upload_id, repositories.ensure(connection, repository))
+        return UploadStatus(upload_id, 0)
+
+    def status(self, repository: str, upload_id: str) -> UploadStatus:
+        self._find(repository, upload_id)
+        return UploadStatus(upload_id, self._staged_size(upload_id))
+
+    def cancel(self, repository: str, upload_id: str) -> None:
+        self._find(repository, upload_id)
+        with self.database.write() as connection:
+            uploads.delete(connection, upload_id)
+        self._forget(upload_id)
+        self.store.cancel_upload(upload_id)
+
+    # -- bytes --------------------------------------------------------------------------------
+
+    async def append(
+        self,
+        repository: str,
+        upload_id: str,
+        body: AsyncIterator[bytes],
+        start: int | None = None,
+        length: int | None = None,
+    ) -> UploadStatus:
+        """Append a request body to the upload.
+
+        `start` is the first byte's offset when the client sent Content-Range: it must equal the
+        bytes staged so far (else 416 with the current range). `length`, when known, must match
+        the bytes actually received.
+        """
+        await anyio.to_thread.run_sync(self._find, repository, upload_id)
+        offset = await anyio.to_thread.run_sync(self._staged_size, upload_id)
+        if start is not None and start != offset:
+            raise RegistryError(
+                ErrorCode.RANGE_INVALID,
+                f"chunk starts at {start} but the upload holds {offset} bytes",
+                headers={"Range": content_range(offset)},
+            )
+        hasher = self._resume_hash(upload_id, offset)
+        writer = await anyio.to_thread.run_sync(self.store.append_to_upload, upload_id, offset)
+        try:
+            received = await _pump(body, writer, hasher)
+        finally:
+            await anyio.to_thread.run_sync(writer.close)
+        if length is not None and received != length:
+            # Drop the partial chunk so the client can resend it from the same offset.
+            await anyio.to_thread.run_sync(self._truncate, upload_id, offset)
+            raise RegistryError(
+                ErrorCode.SIZE_INVALID, f"received {received} bytes, expected {length}", headers={}
+            )
+        if hasher is not None:
+            with self._lock:
+                self._running[upload_id] = _RunningHash(offset + received, hasher)
+        await anyio.to_thread.run_sync(self._touch, upload_id)
+        return UploadStatus(upload_id, offset + received)
+
+    def finish(self, repository: str, upload_id: str, digest: Digest) -> int:
+        """Verify the staged bytes against `digest` and make them a blob of the repository."""
+        record = self._find(repository, upload_id)
+        size = self._staged_size(upload_id)
+        actual = self._digest_of_staged(upload_id, size, digest.algorithm)
+        if actual != digest.hex:
+            self._drop(upload_id)
+            raise RegistryError(
+                ErrorCode.DIGEST_INVALID,
+                f"content digest {digest.algorithm}:{actual} does not match {digest}",
+                detail={"digest": str(digest)},
+            )
+        self.store.commit_upload(upload_id, digest)
+        with self.database.write() as connection:
+            blobs.record(connection, str(digest), size)
+            blobs.link(connection, record.repository_id, str(digest))
+            uploads.delete(connection, upload_id)
+        self._forget(upload_id)
+        return size
+
+    def mount(self, repository: str, digest: Digest, source: str | None) -> bool:
+        """Link a blob from `source` (or any repository, without one) into `repository`.
+
+        Returns False when it cannot mount, so the caller falls back to a normal upload.
+        """
+        with self.database.write() as connection:
+            if source is not None:
+                known = blobs.size_in_repository(connection, source, str(digest)) is not None
+            else:
+                known = blobs.size(connection, str(digest)) is not None
+            if not known or self.store.stat(digest) is None:
+                return False
+            blobs.link(connection, repositories.ensure(connection, repository), str(digest))
+        return True
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _find(self, repository: str, upload_id: str) -> uploads.UploadRecord:
+        record = None
+        if _is_upload_id(upload_id):
+            with self.database.read() as connection:
+                record = uploads.find(connection, repository, upload_id)
+        if record is None:
+            raise RegistryError(
+                ErrorCode.BLOB_UPLOAD_UNKNOWN, f"upload {upload_id!r} is unknown", {"upload": upload_id}
+            )
+        return record
+
+    def _staged_size(self, upload_id: str) -> int:
+        try:
+            return self.store.upload_size(upload_id)
+        except BlobNotFound:
+            raise RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, f"upload {upload_id!r} has no data") from None
+
+    def _resume_hash(self, upload_id: str, offset: int) -> Hasher | None:
+        with self._lock:
+            running = self._running.pop(upload_id, None)
+        if offset == 0:
+            return new_hasher("sha256")
+        if running is not None and running.offset == offset:
+            return running.hasher
+        return None
+
+    def _digest_of_staged(self, upload_id: str, size: int, algorithm: str) -> str:
+        with self._lock:
+            running = self._running.get(upload_id)
+        if algorithm == "sha256" and running is not None and running.offset == size:
+            return running.hasher.hexdigest()
+        hasher = new_hasher(algorithm)
+        for chunk in self.store.read_upload(upload_id):
+            hasher.update(chunk)
+        return hasher.hexdigest()
+
+    def _truncate(self, upload_id: str, offset: int) -> None:
+        self._forget(upload_id)
+        self.store.append_to_upload(upload_id, offset).close()
+
+    def _touch(self, upload_id: str) -> None:
+        with self.database.write() as connection:
+            uploads.touch(connection, upload_id)
+
+    def _drop(self, upload_id: str) -> None:
+        with self.database.write() as connection:
+            uploads.delete(connection, upload_id)
+        self._forget(upload_id)
+        self.store.cancel_upload(upload_id)
+
+    def _forget(self, upload_id: str) -> None:
+        with self._lock:
+            self._running.pop(upload_id, None)
+
+
+async def _pump(body: AsyncIterator[bytes], writer: UploadWriter, hasher: Hasher | None) -> int:
+    """Write and hash the body in a worker thread while the event loop keeps receiving.
+
+    At most one buffer is being written while the next one fills, so memory stays flat whatever
+    the body's size.
+    """
+
+    def consume(data: bytes) -> None:
+        writer.write(data)
+        if hasher is not None:
+            hasher.update(data)
+
+    received = 0
+    buffer = bytearray()
+    async with anyio.create_task_group() as group:
+        done = anyio.Event()
+        done.set()
+
+        async def flush(data: bytes, finished: anyio.Event) -> None:
+            try:
+                await anyio.to_thread.run_sync(consume, data)
+            finally:
+                finished.set()
+
+        async for chunk in body:
+            received += len(chunk)
+            buffer += chunk
+            if len(buffer) >= BUFFER_SIZE:
+                await done.wait()
+                done = anyio.Event()
+                group.start_soon(flush, bytes(buffer), done)
+                buffer.clear()
+        await done.wait()
+        if buffer:
+            await anyio.to_thread.run_sync(consume, bytes(buffer))
+    return received
+
+
+def content_range(size: int) -> str:
+    """The `Range` header of an upload holding `size` bytes (inclusive end, `0-0` when empty)."""
+    return f"0-{max(size - 1, 0)}"
+
+
+def _is_upload_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
