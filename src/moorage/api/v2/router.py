@@ -61,7 +61,7 @@ class RegistryAPI:
     async def dispatch(self, request: Request) -> Response:
         method = request.method
         try:
-            handler, params = self._match(request.url.path, method)
+            handler, params = self._match(_undecoded_path(request.scope), method)
             return await handler(request, self.services, **params)
         except RegistryError as error:
             return error_response(error, method)
@@ -85,6 +85,14 @@ class RegistryAPI:
         if handler is None:
             raise RegistryError(ErrorCode.UNSUPPORTED, f"{method} is not supported on {path}")
         return handler, params
+
+
+def _undecoded_path(scope: Scope) -> str:
+    """The path as sent: a percent-encoded `/` or `.` must not turn into a name separator."""
+    raw = scope.get("raw_path")
+    if raw:
+        return bytes(raw).split(b"?", 1)[0].decode("latin-1")
+    return str(scope["path"])
 
 
 async def _base(request: Request, services: RegistryServices) -> Response:

@@ -87,12 +87,7 @@ async def patch(request: Request, services: RegistryServices, name: str, upload_
     if header:
         match = _CONTENT_RANGE.match(header.strip())
         if not match or int(match.group(2)) < int(match.group(1)):
-            status = await blocking(services.uploads.status, name, upload_id)
-            raise RegistryError(
-                ErrorCode.RANGE_INVALID,
-                f"invalid Content-Range {header!r}",
-                headers={"Range": content_range(status.size), "Location": _upload_url(name, upload_id)},
-            )
+            raise RegistryError(ErrorCode.BLOB_UPLOAD_INVALID, f"malformed Content-Range {header!r}")
         start_at, end = int(match.group(1)), int(match.group(2))
         if length is not None and length != end - start_at + 1:
             raise RegistryError(
