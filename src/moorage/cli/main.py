@@ -31,15 +31,15 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port [default: 5000].")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default: 5000).")] = None,
     data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Blobs and embedded database [default: ./moorage-data].")
+        Path | None, typer.Option("--data-dir", help="Blobs and embedded database (default: ./moorage-data).")
     ] = None,
     database_url: Annotated[
-        str | None, typer.Option("--database-url", help="Metadata store URL [default: SQLite in the data dir].")
+        str | None, typer.Option("--database-url", help="Metadata store URL (default: SQLite in the data dir).")
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="HTTP worker processes [default: 1].")] = None,
+    workers: Annotated[int | None, typer.Option(help="HTTP worker processes (default: 1).")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the registry."""

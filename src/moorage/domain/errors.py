@@ -28,6 +28,7 @@ class ErrorCode(Enum):
     TOOMANYREQUESTS = (429, "too many requests")
     RANGE_INVALID = (416, "invalid content range")  # Distribution's code for out-of-order chunks
     MANIFEST_TOO_LARGE = (413, "manifest too large")
+    UNKNOWN = (500, "unknown error")  # Distribution's code for failures that are the server's own
 
     @property
     def status(self) -> int:

@@ -8,6 +8,7 @@ its bytes are verified against the digest and committed; its metadata row is wri
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -44,6 +45,8 @@ class UploadService:
         self.store = store
         self._running: dict[str, _RunningHash] = {}
         self._lock = threading.Lock()
+        self._appending: dict[str, asyncio.Lock] = {}
+        """Appends in progress in this process: a status or the next chunk waits for them to land."""
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -81,6 +84,19 @@ class UploadService:
         bytes staged so far (else 416 with the current range). `length`, when known, must match
         the bytes actually received.
         """
+        async with self._appending.setdefault(upload_id, asyncio.Lock()):
+            return await self._append(repository, upload_id, body, start, length)
+
+    async def settled(self, upload_id: str) -> None:
+        """Wait until no append of this upload is in progress in this process."""
+        lock = self._appending.get(upload_id)
+        if lock is not None:
+            async with lock:
+                pass
+
+    async def _append(
+        self, repository: str, upload_id: str, body: AsyncIterator[bytes], start: int | None, length: int | None
+    ) -> UploadStatus:
         await anyio.to_thread.run_sync(self._find, repository, upload_id)
         offset = await anyio.to_thread.run_sync(self._staged_size, upload_id)
         if start is not None and start != offset:
@@ -197,13 +213,15 @@ class UploadService:
     def _forget(self, upload_id: str) -> None:
         with self._lock:
             self._running.pop(upload_id, None)
+        self._appending.pop(upload_id, None)
 
 
 async def _pump(body: AsyncIterator[bytes], writer: UploadWriter, hasher: Hasher | None) -> int:
     """Write and hash the body in a worker thread while the event loop keeps receiving.
 
     At most one buffer is being written while the next one fills, so memory stays flat whatever
-    the body's size.
+    the body's size. If the client goes away, what arrived is still written, so the upload can
+    resume from there.
     """
 
     def consume(data: bytes) -> None:
@@ -211,29 +229,24 @@ async def _pump(body: AsyncIterator[bytes], writer: UploadWriter, hasher: Hasher
         if hasher is not None:
             hasher.update(data)
 
+    loop = asyncio.get_running_loop()
     received = 0
     buffer = bytearray()
-    async with anyio.create_task_group() as group:
-        done = anyio.Event()
-        done.set()
-
-        async def flush(data: bytes, finished: anyio.Event) -> None:
-            try:
-                await anyio.to_thread.run_sync(consume, data)
-            finally:
-                finished.set()
-
+    writing: asyncio.Future[None] | None = None
+    try:
         async for chunk in body:
             received += len(chunk)
             buffer += chunk
             if len(buffer) >= BUFFER_SIZE:
-                await done.wait()
-                done = anyio.Event()
-                group.start_soon(flush, bytes(buffer), done)
+                if writing is not None:
+                    await writing
+                writing = loop.run_in_executor(None, consume, bytes(buffer))
                 buffer.clear()
-        await done.wait()
+    finally:
+        if writing is not None:
+            await asyncio.shield(writing)
         if buffer:
-            await anyio.to_thread.run_sync(consume, bytes(buffer))
+            await asyncio.shield(loop.run_in_executor(None, consume, bytes(buffer)))
     return received
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -55,7 +55,10 @@ class RegistryAPI:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        response = await self.dispatch(request)
+        try:
+            response = await self.dispatch(request)
+        except ClientDisconnect:
+            return  # nobody to answer; what was received stays staged for a resume
         await response(scope, receive, send)
 
     async def dispatch(self, request: Request) -> Response:
@@ -65,6 +68,11 @@ class RegistryAPI:
             return await handler(request, self.services, **params)
         except RegistryError as error:
             return error_response(error, method)
+        except ClientDisconnect:
+            raise
+        except Exception:
+            log.exception("unexpected error on %s %s", method, request.url.path)
+            return error_response(RegistryError(ErrorCode.UNKNOWN, "internal error; see the server log"), method)
 
     def _match(self, path: str, method: str) -> tuple[Handler, dict[str, Any]]:
         if path in ("/v2", "/v2/"):

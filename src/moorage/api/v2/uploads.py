@@ -125,6 +125,7 @@ async def _write_and_finish(
 
 async def status(request: Request, services: RegistryServices, name: str, upload_id: str) -> Response:
     """GET: where the upload stands, so a client can resume after an interruption."""
+    await services.uploads.settled(upload_id)
     return _in_progress(name, await blocking(services.uploads.status, name, upload_id), code=204)
 
 
