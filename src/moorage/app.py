@@ -47,6 +47,7 @@ def build_services(settings: Settings) -> tuple[RegistryServices, Database]:
         uploads=UploadService(database, store),
         manifests=ManifestService(database),
         listings=ListingService(database),
+        local_reads=database.reads_are_local,
     )
     return services, database
 

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from moorage.metadata.common import insert_ignoring_duplicates, now
+from moorage.metadata.common import PreparedQuery, insert_ignoring_duplicates, now
 from moorage.metadata.tables import blobs, repositories, repository_blobs
+
+
+_SIZE_IN_REPOSITORY = PreparedQuery(
+    sa.select(blobs.c.size)
+    .select_from(
+        repository_blobs.join(repositories, repositories.c.id == repository_blobs.c.repository_id).join(
+            blobs, blobs.c.digest == repository_blobs.c.digest
+        )
+    )
+    .where(repositories.c.name == sa.bindparam("repository"), repository_blobs.c.digest == sa.bindparam("digest"))
+)
 
 
 def size_in_repository(connection: sa.Connection, repository: str, digest: str) -> int | None:
     """The blob's size if the repository links it, else None (a digest alone is no capability)."""
-    query = (
-        sa.select(blobs.c.size)
-        .select_from(
-            repository_blobs.join(repositories, repositories.c.id == repository_blobs.c.repository_id).join(
-                blobs, blobs.c.digest == repository_blobs.c.digest
-            )
-        )
-        .where(repositories.c.name == repository, repository_blobs.c.digest == digest)
-    )
-    return connection.execute(query).scalar()
+    row = _SIZE_IN_REPOSITORY.first(connection, repository=repository, digest=digest)
+    return int(row[0]) if row else None
 
 
 def size(connection: sa.Connection, digest: str) -> int | None:

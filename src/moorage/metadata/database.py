@@ -37,12 +37,16 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
+    @property
+    def reads_are_local(self) -> bool:
+        """Whether a single indexed read is fast enough to run on the event loop (SQLite: no network)."""
+        return self.is_sqlite
+
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
-        """A short read transaction."""
+        """A connection for reads; each statement sees committed data (no snapshot across statements)."""
         with self.engine.connect() as connection:
-            with connection.begin():
-                yield connection
+            yield connection.execution_options(moorage_autocommit=True)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
@@ -80,8 +84,10 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection: sa.Connection) -> None:
-        immediate = connection.get_execution_options().get("moorage_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get("moorage_autocommit"):
+            return  # plain reads: each statement is its own implicit transaction
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get("moorage_write") else "BEGIN")
 
 
 def sqlite_url(data_dir: Path) -> str:

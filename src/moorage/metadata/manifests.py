@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from moorage.metadata.common import insert_ignoring_duplicates, now
+from moorage.metadata.common import PreparedQuery, insert_ignoring_duplicates, now
 from moorage.metadata.tables import manifest_references, manifests, repositories, tags
 
 
@@ -43,32 +43,34 @@ class NewManifest:
 
 _COLUMNS = (manifests.c.digest, manifests.c.media_type, manifests.c.payload)
 
+_BY_DIGEST = PreparedQuery(
+    sa.select(*_COLUMNS)
+    .join(repositories, repositories.c.id == manifests.c.repository_id)
+    .where(repositories.c.name == sa.bindparam("repository"), manifests.c.digest == sa.bindparam("digest"))
+)
+
+_BY_TAG = PreparedQuery(
+    sa.select(*_COLUMNS)
+    .select_from(
+        tags.join(repositories, repositories.c.id == tags.c.repository_id).join(
+            manifests,
+            sa.and_(manifests.c.repository_id == tags.c.repository_id, manifests.c.digest == tags.c.manifest_digest),
+        )
+    )
+    .where(repositories.c.name == sa.bindparam("repository"), tags.c.name == sa.bindparam("tag"))
+)
+
+
+def _stored(row: Any) -> StoredManifest | None:
+    return StoredManifest(row[0], row[1], bytes(row[2])) if row else None
+
 
 def by_digest(connection: sa.Connection, repository: str, digest: str) -> StoredManifest | None:
-    query = (
-        sa.select(*_COLUMNS)
-        .join(repositories, repositories.c.id == manifests.c.repository_id)
-        .where(repositories.c.name == repository, manifests.c.digest == digest)
-    )
-    row = connection.execute(query).first()
-    return StoredManifest(row.digest, row.media_type, row.payload) if row else None
+    return _stored(_BY_DIGEST.first(connection, repository=repository, digest=digest))
 
 
 def by_tag(connection: sa.Connection, repository: str, tag: str) -> StoredManifest | None:
-    query = (
-        sa.select(*_COLUMNS)
-        .select_from(
-            tags.join(repositories, repositories.c.id == tags.c.repository_id).join(
-                manifests,
-                sa.and_(
-                    manifests.c.repository_id == tags.c.repository_id, manifests.c.digest == tags.c.manifest_digest
-                ),
-            )
-        )
-        .where(repositories.c.name == repository, tags.c.name == tag)
-    )
-    row = connection.execute(query).first()
-    return StoredManifest(row.digest, row.media_type, row.payload) if row else None
+    return _stored(_BY_TAG.first(connection, repository=repository, tag=tag))
 
 
 def existing_digests(connection: sa.Connection, repository_id: int, digests: list[str]) -> set[str]:

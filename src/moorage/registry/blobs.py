@@ -25,12 +25,17 @@ class BlobService:
         self.database = database
         self.store = store
 
-    def stat(self, repository: str, digest: Digest) -> BlobInfo:
-        """Size and location of a blob the repository holds, or BLOB_UNKNOWN."""
+    def size(self, repository: str, digest: Digest) -> int:
+        """The size of a blob the repository holds, or BLOB_UNKNOWN (metadata only: for HEAD)."""
         with self.database.read() as connection:
             size = blobs.size_in_repository(connection, repository, str(digest))
         if size is None:
             raise _unknown(digest)
+        return size
+
+    def stat(self, repository: str, digest: Digest) -> BlobInfo:
+        """Size and location of a blob the repository holds, or BLOB_UNKNOWN."""
+        size = self.size(repository, digest)
         try:
             location = self.store.locate(digest)
         except BlobNotFound:

@@ -2,46 +2,49 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from moorage.api.errors import API_VERSION_HEADER
-from moorage.api.v2.context import RegistryServices, blocking
+from moorage.api.v2.context import RegistryServices, blocking, quick_read
 from moorage.domain import media_types as mt
 from moorage.domain.digests import Digest
 from moorage.domain.errors import ErrorCode, RegistryError
-from moorage.registry.blobs import BlobInfo
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def _headers(info: BlobInfo) -> dict[str, str]:
+def _headers(digest: Digest) -> dict[str, str]:
     return {
         **API_VERSION_HEADER,
-        "Docker-Content-Digest": str(info.digest),
+        "Docker-Content-Digest": str(digest),
         "Accept-Ranges": "bytes",
         "Cache-Control": "max-age=31536000",
     }
 
 
 async def head(request: Request, services: RegistryServices, name: str, digest: str) -> Response:
-    info = await blocking(services.blobs.stat, name, Digest.parse(digest))
-    headers = {**_headers(info), "Content-Length": str(info.size)}
+    parsed = Digest.parse(digest)
+    size = await quick_read(services, services.blobs.size, name, parsed)
+    headers = {**_headers(parsed), "Content-Length": str(size)}
     return Response(b"", media_type=mt.OCTET_STREAM, headers=headers)
 
 
 async def get(request: Request, services: RegistryServices, name: str, digest: str) -> Response:
     parsed = Digest.parse(digest)
-    info = await blocking(services.blobs.stat, name, parsed)
-    headers = _headers(info)
+    info = await quick_read(services, services.blobs.stat, name, parsed)
+    headers = _headers(parsed)
     if info.location.url is not None:
         return RedirectResponse(info.location.url, status_code=307, headers=headers)
     requested = parse_range(request.headers.get("range"), info.size)
     if requested is None and info.location.path is not None:
         headers["Content-Length"] = str(info.size)
-        return FileResponse(info.location.path, media_type=mt.OCTET_STREAM, headers=headers)
+        return FileResponse(
+            info.location.path, media_type=mt.OCTET_STREAM, headers=headers, stat_result=os.stat(info.location.path)
+        )
     start, end = requested if requested is not None else (0, info.size)
     headers["Content-Length"] = str(end - start)
     status = 200

@@ -23,8 +23,21 @@ class RegistryServices:
     uploads: UploadService
     manifests: ManifestService
     listings: ListingService
+    local_reads: bool = False
+    """Whether single indexed reads may run on the event loop (SQLite); else they go to a thread."""
 
 
 async def blocking(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a service call that touches the database or disk in a worker thread."""
     return await anyio.to_thread.run_sync(lambda: function(*args, **kwargs))
+
+
+async def quick_read(services: RegistryServices, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a single indexed metadata read: inline when the store is local, else in a thread.
+
+    On SQLite the read takes microseconds, less than handing it to a thread; over a network the
+    event loop must not wait for it.
+    """
+    if services.local_reads:
+        return function(*args, **kwargs)
+    return await blocking(function, *args, **kwargs)

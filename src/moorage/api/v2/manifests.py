@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from moorage.api.errors import API_VERSION_HEADER
-from moorage.api.v2.context import RegistryServices, blocking
+from moorage.api.v2.context import RegistryServices, blocking, quick_read
 from moorage.domain.errors import ErrorCode, RegistryError
 from moorage.domain.manifests import MAX_MANIFEST_SIZE
 
@@ -17,7 +17,7 @@ async def get(request: Request, services: RegistryServices, name: str, reference
     Only one representation is stored, so it is served whatever the Accept header lists: every
     client that can parse the stored type asks for it, and converting manifests would change digests.
     """
-    manifest = await blocking(services.manifests.get, name, reference)
+    manifest = await quick_read(services, services.manifests.get, name, reference)
     headers = {
         **API_VERSION_HEADER,
         "Docker-Content-Digest": manifest.digest,
