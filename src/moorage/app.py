@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from moorage.api.manage.app import create_management_api
 from moorage.api.v2.context import RegistryServices
 from moorage.api.v2.router import RegistryAPI
 from moorage.config import Settings
@@ -26,15 +27,19 @@ RESOLVED_SETTINGS_VARIABLE = "MOORAGE_RESOLVED_SETTINGS"
 
 
 class Moorage:
-    """Routes /v2/ straight to the registry API (the hot path) and the rest to Starlette."""
+    """Routes /v2/ straight to the registry API (the hot path), /api/ to management, the rest to Starlette."""
 
-    def __init__(self, registry: ASGIApp, other: ASGIApp) -> None:
+    def __init__(self, registry: ASGIApp, management: ASGIApp, other: ASGIApp) -> None:
         self.registry = registry
+        self.management = management
         self.other = other
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (scope["path"] == "/v2" or scope["path"].startswith("/v2/")):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == "/v2" or path.startswith("/v2/")):
             await self.registry(scope, receive, send)
+        elif path.startswith("/api/"):
+            await self.management(scope, receive, send)
         else:
             await self.other(scope, receive, send)
 
@@ -71,4 +76,5 @@ def create_app(settings: Settings | None = None) -> Moorage:
         return JSONResponse({"status": "ok"})
 
     other = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])
-    return Moorage(RegistryAPI(services), other)
+    management = create_management_api({"registry": services, "database": database})
+    return Moorage(RegistryAPI(services), management, other)

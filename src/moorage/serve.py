@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 
 from moorage.app import RESOLVED_SETTINGS_VARIABLE
 from moorage.config import Settings
@@ -13,7 +14,22 @@ from moorage.metadata.database import Database
 log = logging.getLogger("moorage")
 
 
+class AddressInUse(SystemExit):
+    """Another process listens on the address; granian would share it silently (SO_REUSEPORT)."""
+
+
+def ensure_address_free(host: str, port: int) -> None:
+    """Refuse to start beside another server: an exclusive bind fails if anyone listens there."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise AddressInUse(f"moorage: cannot listen on {host}:{port}: {error.strerror}") from None
+
+
 def run(settings: Settings) -> None:
+    ensure_address_free(settings.host, settings.port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.metadata_url())
     database.migrate()

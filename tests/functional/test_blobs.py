@@ -77,10 +77,45 @@ def test_range_past_the_end_is_clamped_to_the_blob(http: httpx.Client, repo: str
     assert response.headers["content-range"] == f"bytes 90-99/{blob.size}"
 
 
+def test_suffix_range_returns_the_last_bytes(http: httpx.Client, repo: str) -> None:
+    """`bytes=-N` asks for the last N bytes (RFC 9110 §14.1.1)."""
+    blob = push_blob(http, repo, random_bytes(100))
+    response = http.get(f"/v2/{repo}/blobs/{blob.digest}", headers={"Range": "bytes=-10"})
+    assert response.status_code == 206
+    assert response.content == blob.data[-10:]
+    assert response.headers["content-range"] == f"bytes 90-99/{blob.size}"
+
+
 def test_unsatisfiable_range_is_refused_with_416(http: httpx.Client, repo: str) -> None:
+    """416 names the blob's length in `Content-Range: bytes */<size>` (RFC 9110 §15.5.17); a body is a spec error."""
     blob = push_blob(http, repo, random_bytes(100))
     response = http.get(f"/v2/{repo}/blobs/{blob.digest}", headers={"Range": "bytes=200-300"})
     assert response.status_code == 416
+    assert response.headers["content-range"] == f"bytes */{blob.size}"
+    if response.content:
+        assert_error(response, 416, None)
+
+
+def test_range_in_an_unknown_unit_is_ignored(http: httpx.Client, repo: str) -> None:
+    """RFC 9110 §14.2: a server MUST ignore a Range in a unit it does not understand; the whole blob comes back."""
+    blob = push_blob(http, repo, random_bytes(100))
+    response = http.get(f"/v2/{repo}/blobs/{blob.digest}", headers={"Range": "items=0-9"})
+    assert response.status_code == 200
+    assert response.content == blob.data
+
+
+@pytest.mark.parametrize("header", ["bytes=abc", "bytes=5-2", "bytes=", "bytes=--1"])
+def test_malformed_byte_range_is_ignored_or_refused_as_unsatisfiable(
+    http: httpx.Client, repo: str, header: str
+) -> None:
+    """An invalid ranges-specifier MAY be ignored or rejected (RFC 9110 §14.2): 200 with all bytes, or 416."""
+    blob = push_blob(http, repo, random_bytes(100))
+    response = http.get(f"/v2/{repo}/blobs/{blob.digest}", headers={"Range": header})
+    assert response.status_code in (200, 416), f"{response.status_code}: {response.text[:200]}"
+    if response.status_code == 200:
+        assert response.content == blob.data
+    elif response.content:
+        assert_error(response, 416, None)
 
 
 def test_unknown_blob_is_blob_unknown(http: httpx.Client, repo: str) -> None:

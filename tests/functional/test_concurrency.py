@@ -161,3 +161,23 @@ def test_parallel_pushes_to_many_repositories_create_each(
     assert run_together(registry, CLIENTS, push) == [201] * CLIENTS
     for name in names:
         assert http.get(f"/v2/{name}/tags/list").json()["tags"] == ["v1"]
+
+
+def test_racing_chunks_at_the_same_offset_of_one_upload_keep_exactly_one(
+    registry: RunningRegistry, http: httpx.Client, repo: str
+) -> None:
+    """Two clients PATCH the same session at offset 0: one chunk is taken, the others get 416, nothing interleaves."""
+    location = start_upload(http, repo)
+    chunks = [random_bytes(256 * 1024) for _ in range(CLIENTS)]
+
+    def send(client: httpx.Client, index: int) -> int:
+        return patch_chunk(client, location, chunks[index], 0).status_code
+
+    statuses = run_together(registry, CLIENTS, send)
+    assert sorted(statuses) == [202] + [416] * (CLIENTS - 1), statuses
+    winner = chunks[statuses.index(202)]
+    status = http.get(location)
+    assert status.status_code == 204
+    assert status.headers["range"] == f"0-{len(winner) - 1}"
+    assert http.put(with_query(location, digest=sha256(winner))).status_code == 201
+    assert http.get(f"/v2/{repo}/blobs/{sha256(winner)}").content == winner

@@ -101,6 +101,8 @@ def test_put_by_sha512_digest(http: httpx.Client, repo: str) -> None:
     digest = sha512(manifest.body)
     response = put_manifest(http, repo, digest, manifest.body, OCI_MANIFEST)
     assert response.status_code == 201, response.text
+    # "The Docker-Content-Digest header ... MUST be equal to the client provided digest" (spec "Pushing Manifests")
+    assert response.headers["docker-content-digest"] == digest
     response = http.get(f"/v2/{repo}/manifests/{digest}")
     assert response.status_code == 200
     assert response.content == manifest.body

@@ -58,6 +58,21 @@ def test_final_chunk_may_come_with_the_closing_put(http: httpx.Client, repo: str
     assert http.get(f"/v2/{repo}/blobs/{sha256(data)}").content == data
 
 
+def test_final_chunk_in_the_closing_put_at_a_wrong_offset_is_refused(http: httpx.Client, repo: str) -> None:
+    """The closing PUT's chunk follows the same ordering rule as a PATCH: out of order is 416."""
+    data = random_bytes(1500)
+    response = patch_chunk(http, start_upload(http, repo), data[:1000], 0)
+    location = resolve(response)
+    final = data[1000:]
+    response = http.put(
+        with_query(location, digest=sha256(data)),
+        content=final,
+        headers={"Content-Type": "application/octet-stream", "Content-Range": f"1200-{1200 + len(final) - 1}"},
+    )
+    assert response.status_code == 416
+    assert not blob_exists(http, repo, sha256(data))
+
+
 def test_chunked_upload_with_sha512_digest(http: httpx.Client, repo: str) -> None:
     blob = push_blob_chunked(http, repo, random_bytes(5000), chunk_size=2048, algorithm="sha512")
     response = http.get(f"/v2/{repo}/blobs/{blob.digest}")

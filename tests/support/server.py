@@ -74,19 +74,26 @@ def start_server(data_dir: Path, database_url: str | None = None, **settings: st
     Extra settings are passed as MOORAGE_* environment variables (key upper-cased).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     env = {**os.environ, **{f"MOORAGE_{key.upper()}": value for key, value in settings.items()}}
     if database_url:
         env["MOORAGE_DATABASE_URL"] = database_url
-    command = [sys.executable, "-m", "moorage", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--data-dir", str(data_dir)]
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    for attempt in range(5):
+        # Another test may take the free port between our probe and the server's bind; try another.
+        port = free_port()
+        command = [sys.executable, "-m", "moorage", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        command += ["--data-dir", str(data_dir)]
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_ready(url, process, log_path)
+            break
+        except RuntimeError:
+            if attempt == 4 or "cannot listen on" not in log_path.read_text(errors="replace"):
+                raise
     server = RunningRegistry(url, f"127.0.0.1:{port}", data_dir, log_path, database_url, process)
     try:
-        wait_until_ready(url, process, log_path)
         yield server
     finally:
         if process.poll() is None:

@@ -26,7 +26,7 @@ class ErrorCode(Enum):
     DENIED = (403, "requested access to the resource is denied")
     UNSUPPORTED = (405, "the operation is unsupported")
     TOOMANYREQUESTS = (429, "too many requests")
-    RANGE_INVALID = (416, "invalid content range")  # Distribution's code for out-of-order chunks
+    RANGE_INVALID = (416, "chunk does not continue the upload")
     MANIFEST_TOO_LARGE = (413, "manifest too large")
     UNKNOWN = (500, "unknown error")  # Distribution's code for failures that are the server's own
 
@@ -44,7 +44,10 @@ class ErrorCode(Enum):
         return _WIRE_CODES.get(self, self.name)
 
 
-_WIRE_CODES = {ErrorCode.MANIFEST_TOO_LARGE: "MANIFEST_INVALID"}
+_WIRE_CODES = {
+    ErrorCode.MANIFEST_TOO_LARGE: "MANIFEST_INVALID",
+    ErrorCode.RANGE_INVALID: "BLOB_UPLOAD_INVALID",
+}
 
 
 class RegistryError(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moorage.domain.access import ANONYMOUS, Actor
 from moorage.domain.digests import Digest
 from moorage.domain.errors import ErrorCode, RegistryError
 from moorage.metadata import blobs, repositories
@@ -42,7 +43,7 @@ class BlobService:
             raise _unknown(digest) from None
         return BlobInfo(digest, size, location)
 
-    def delete(self, repository: str, digest: Digest) -> None:
+    def delete(self, repository: str, digest: Digest, actor: Actor = ANONYMOUS) -> None:
         """Unlink the blob from the repository; its bytes go when nothing references them (GC)."""
         with self.database.write() as connection:
             repository_id = repositories.find_id(connection, repository)

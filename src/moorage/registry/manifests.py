@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 from moorage.domain import media_types as mt
+from moorage.domain.access import ANONYMOUS, Actor
 from moorage.domain.digests import Digest, is_digest
 from moorage.domain.errors import ErrorCode, RegistryError
 from moorage.domain.manifests import Descriptor, ParsedManifest, parse_manifest, referrer_artifact_type
@@ -38,7 +39,9 @@ class ManifestService:
             )
         return found
 
-    def put(self, repository: str, reference: str, payload: bytes, content_type: str | None) -> PushedManifest:
+    def put(
+        self, repository: str, reference: str, payload: bytes, content_type: str | None, actor: Actor = ANONYMOUS
+    ) -> PushedManifest:
         """Verify and store a manifest; when `reference` is a tag, point the tag at it."""
         tag = None
         if is_digest(reference):
@@ -60,7 +63,7 @@ class ManifestService:
                 tags.point(connection, repository_id, tag, str(digest))
         return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
 
-    def delete(self, repository: str, reference: str) -> None:
+    def delete(self, repository: str, reference: str, actor: Actor = ANONYMOUS) -> None:
         """Delete a manifest (with its tags) by digest, or only a tag by tag."""
         unknown = RegistryError(ErrorCode.MANIFEST_UNKNOWN, f"manifest {reference!r} is unknown")
         with self.database.write() as connection:

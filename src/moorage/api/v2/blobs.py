@@ -7,12 +7,12 @@ import re
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from moorage.api.errors import API_VERSION_HEADER
-from moorage.api.v2.context import RegistryServices, blocking, quick_read
+from moorage.api.v2.context import RegistryServices, actor_of, blocking, quick_read
 from moorage.domain import media_types as mt
 from moorage.domain.digests import Digest
-from moorage.domain.errors import ErrorCode, RegistryError
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -39,10 +39,14 @@ async def get(request: Request, services: RegistryServices, name: str, digest: s
     headers = _headers(parsed)
     if info.location.url is not None:
         return RedirectResponse(info.location.url, status_code=307, headers=headers)
-    requested = parse_range(request.headers.get("range"), info.size)
+    try:
+        requested = parse_range(request.headers.get("range"), info.size)
+    except RangeNotSatisfiable:
+        headers["Content-Range"] = f"bytes */{info.size}"
+        return Response(b"", status_code=416, headers=headers)
     if requested is None and info.location.path is not None:
         headers["Content-Length"] = str(info.size)
-        return FileResponse(
+        return WholeFileResponse(
             info.location.path, media_type=mt.OCTET_STREAM, headers=headers, stat_result=os.stat(info.location.path)
         )
     start, end = requested if requested is not None else (0, info.size)
@@ -56,12 +60,12 @@ async def get(request: Request, services: RegistryServices, name: str, digest: s
 
 
 async def delete(request: Request, services: RegistryServices, name: str, digest: str) -> Response:
-    await blocking(services.blobs.delete, name, Digest.parse(digest))
+    await blocking(services.blobs.delete, name, Digest.parse(digest), actor_of(request))
     return Response(b"", status_code=202, headers={**API_VERSION_HEADER, "Content-Length": "0"})
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """A single `bytes=` range as [start, end), None to send the whole blob, or 416 if unsatisfiable.
+    """A single `bytes=` range as [start, end), or None to send the whole blob.
 
     Several ranges or a malformed header are ignored, as RFC 9110 allows.
     """
@@ -79,9 +83,17 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         if last and int(last) < start:
             return None
     if start >= size or start >= end:
-        raise RegistryError(
-            ErrorCode.RANGE_INVALID,
-            f"range {header!r} is outside the blob of {size} bytes",
-            headers={"Content-Range": f"bytes */{size}"},
-        )
+        raise RangeNotSatisfiable(header)
     return start, end
+
+
+class WholeFileResponse(FileResponse):
+    """The whole file, zero-copy; ranges were decided by `parse_range` already, so it ignores `Range`."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(key, value) for key, value in scope["headers"] if key.lower() != b"range"]
+        await super().__call__({**scope, "headers": headers}, receive, send)
+
+
+class RangeNotSatisfiable(Exception):
+    """The range lies outside the blob: 416 with `Content-Range: bytes */<size>` (RFC 9110)."""

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 import anyio.to_thread
+from starlette.requests import Request
+
+from moorage.domain.access import ANONYMOUS, Actor
 
 from moorage.registry.blobs import BlobService
 from moorage.registry.listings import ListingService
@@ -41,3 +44,9 @@ async def quick_read(services: RegistryServices, function: Callable[P, T], *args
     if services.local_reads:
         return function(*args, **kwargs)
     return await blocking(function, *args, **kwargs)
+
+
+def actor_of(request: Request) -> Actor:
+    """The actor authentication attached to the request (anonymous without authentication)."""
+    actor = request.scope.get("moorage.actor")
+    return actor if isinstance(actor, Actor) else ANONYMOUS

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from moorage.api.errors import API_VERSION_HEADER
-from moorage.api.v2.context import RegistryServices, blocking, quick_read
+from moorage.api.v2.context import RegistryServices, actor_of, blocking, quick_read
 from moorage.domain.errors import ErrorCode, RegistryError
 from moorage.domain.manifests import MAX_MANIFEST_SIZE
 
@@ -30,7 +30,9 @@ async def get(request: Request, services: RegistryServices, name: str, reference
 
 async def put(request: Request, services: RegistryServices, name: str, reference: str) -> Response:
     payload = await _read_limited(request, MAX_MANIFEST_SIZE)
-    pushed = await blocking(services.manifests.put, name, reference, payload, request.headers.get("content-type"))
+    pushed = await blocking(
+        services.manifests.put, name, reference, payload, request.headers.get("content-type"), actor_of(request)
+    )
     headers = {
         **API_VERSION_HEADER,
         "Location": f"/v2/{name}/manifests/{pushed.digest}",
@@ -43,7 +45,7 @@ async def put(request: Request, services: RegistryServices, name: str, reference
 
 
 async def delete(request: Request, services: RegistryServices, name: str, reference: str) -> Response:
-    await blocking(services.manifests.delete, name, reference)
+    await blocking(services.manifests.delete, name, reference, actor_of(request))
     return Response(b"", status_code=202, headers={**API_VERSION_HEADER, "Content-Length": "0"})
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -57,10 +55,6 @@ def _has_body(request: Request) -> bool:
     return bool(length) or (length is None and "chunked" in request.headers.get("transfer-encoding", ""))
 
 
-def _body(request: Request) -> AsyncIterator[bytes]:
-    return request.stream()
-
-
 async def start(request: Request, services: RegistryServices, name: str) -> Response:
     """POST: mount a blob, upload one in a single request (`?digest=`), or open an upload session."""
     query = request.query_params
@@ -79,30 +73,38 @@ async def start(request: Request, services: RegistryServices, name: str) -> Resp
     return _in_progress(name, status)
 
 
-async def patch(request: Request, services: RegistryServices, name: str, upload_id: str) -> Response:
-    """PATCH: append a chunk (with Content-Range) or stream the body to the upload."""
-    start_at = None
+def _chunk(request: Request) -> tuple[int | None, int | None]:
+    """The chunk's first offset (from Content-Range, if sent) and its length (if known)."""
     header = request.headers.get("content-range")
     length = _content_length(request)
-    if header:
-        match = _CONTENT_RANGE.match(header.strip())
-        if not match or int(match.group(2)) < int(match.group(1)):
-            raise RegistryError(ErrorCode.BLOB_UPLOAD_INVALID, f"malformed Content-Range {header!r}")
-        start_at, end = int(match.group(1)), int(match.group(2))
-        if length is not None and length != end - start_at + 1:
-            raise RegistryError(
-                ErrorCode.BLOB_UPLOAD_INVALID,
-                f"Content-Range {header!r} covers {end - start_at + 1} bytes but Content-Length is {length}",
-            )
-        length = end - start_at + 1
+    if not header:
+        return None, length
+    match = _CONTENT_RANGE.match(header.strip())
+    if not match or int(match.group(2)) < int(match.group(1)):
+        raise RegistryError(ErrorCode.BLOB_UPLOAD_INVALID, f"malformed Content-Range {header!r}")
+    start, end = int(match.group(1)), int(match.group(2))
+    if length is not None and length != end - start + 1:
+        raise RegistryError(
+            ErrorCode.BLOB_UPLOAD_INVALID,
+            f"Content-Range {header!r} covers {end - start + 1} bytes but Content-Length is {length}",
+        )
+    return start, end - start + 1
+
+
+async def _append(request: Request, services: RegistryServices, name: str, upload_id: str) -> UploadStatus:
+    start, length = _chunk(request)
     try:
-        status = await services.uploads.append(name, upload_id, _body(request), start_at, length)
+        return await services.uploads.append(name, upload_id, request.stream(), start, length)
     except RegistryError as error:
         if error.code is ErrorCode.RANGE_INVALID:
             error.headers.setdefault("Location", _upload_url(name, upload_id))
             error.headers.setdefault("Docker-Upload-UUID", upload_id)
         raise
-    return _in_progress(name, status)
+
+
+async def patch(request: Request, services: RegistryServices, name: str, upload_id: str) -> Response:
+    """PATCH: append a chunk (with Content-Range) or stream the body to the upload."""
+    return _in_progress(name, await _append(request, services, name, upload_id))
 
 
 async def finish(request: Request, services: RegistryServices, name: str, upload_id: str) -> Response:
@@ -118,7 +120,7 @@ async def _write_and_finish(
     request: Request, services: RegistryServices, name: str, status: UploadStatus, digest: Digest
 ) -> Response:
     if _has_body(request):
-        await services.uploads.append(name, status.upload_id, _body(request), None, _content_length(request))
+        await _append(request, services, name, status.upload_id)
     await blocking(services.uploads.finish, name, status.upload_id, digest)
     return _created(name, digest)
 
