@@ -38,9 +38,8 @@ def registry(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         return
     data_dir = tmp_path_factory.mktemp(f"registry-{request.param}")
     if request.param == "postgres":
-        with postgres_database() as database_url:
-            with start_server(data_dir, database_url=database_url) as server:
-                yield server
+        with postgres_database() as database_url, start_server(data_dir, database_url=database_url) as server:
+            yield server
     else:
         with start_server(data_dir) as server:
             yield server

@@ -155,6 +155,16 @@ def test_manifest_naming_a_blob_only_another_repository_has_is_refused(http: htt
     assert_error(put_manifest(http, repo, "v1", manifest.body, OCI_MANIFEST), 400, "MANIFEST_BLOB_UNKNOWN")
 
 
+def test_descriptor_with_the_wrong_size_is_manifest_invalid(http: httpx.Client, repo: str) -> None:
+    """Image-spec descriptor.md: `size` MUST be the blob's exact length, so a pull can trust it."""
+    config = push_blob(http, repo, canonical_json({"os": "linux"}))
+    layer = push_blob(http, repo, random_bytes(100))
+    document = image_manifest(config, [layer]).document
+    document["layers"][0]["size"] = 101
+    assert_error(put_manifest(http, repo, "v1", canonical_json(document), OCI_MANIFEST), 400, "MANIFEST_INVALID")
+    assert http.head(f"/v2/{repo}/manifests/v1").status_code == 404
+
+
 def _valid(http: httpx.Client, repo: str) -> dict:
     return build_image(http, repo).document
 

@@ -7,7 +7,6 @@ import sqlalchemy as sa
 from moorage.metadata.common import PreparedQuery, insert_ignoring_duplicates, now
 from moorage.metadata.tables import blobs, repositories, repository_blobs
 
-
 _SIZE_IN_REPOSITORY = PreparedQuery(
     sa.select(blobs.c.size)
     .select_from(
@@ -48,11 +47,13 @@ def unlink(connection: sa.Connection, repository_id: int, digest: str) -> bool:
     return result.rowcount > 0
 
 
-def linked_digests(connection: sa.Connection, repository_id: int, digests: list[str]) -> set[str]:
-    """Which of `digests` the repository links."""
+def linked_sizes(connection: sa.Connection, repository_id: int, digests: list[str]) -> dict[str, int]:
+    """The sizes of those of `digests` the repository links."""
     if not digests:
-        return set()
-    query = sa.select(repository_blobs.c.digest).where(
-        repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest.in_(digests)
+        return {}
+    query = (
+        sa.select(blobs.c.digest, blobs.c.size)
+        .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
+        .where(repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest.in_(digests))
     )
-    return set(connection.execute(query).scalars())
+    return {row.digest: row.size for row in connection.execute(query)}

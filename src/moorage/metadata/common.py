@@ -46,7 +46,7 @@ class PreparedQuery:
     values need no SQLAlchemy type conversion (strings, integers, bytes) belong in such a query.
     """
 
-    def __init__(self, statement: sa.Executable) -> None:
+    def __init__(self, statement: sa.Select[Any]) -> None:
         self.statement = statement
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
 
@@ -58,4 +58,4 @@ class PreparedQuery:
             compiled = self._compiled[connection.dialect.name] = (str(result), order)
         sql, order = compiled
         arguments = tuple(params[name] for name in order) if order is not None else params
-        return connection.exec_driver_sql(sql, arguments).first()  # type: ignore[arg-type]
+        return connection.exec_driver_sql(sql, arguments).first()

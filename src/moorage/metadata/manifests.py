@@ -73,14 +73,14 @@ def by_tag(connection: sa.Connection, repository: str, tag: str) -> StoredManife
     return _stored(_BY_TAG.first(connection, repository=repository, tag=tag))
 
 
-def existing_digests(connection: sa.Connection, repository_id: int, digests: list[str]) -> set[str]:
-    """Which of `digests` are manifests of the repository."""
+def existing_sizes(connection: sa.Connection, repository_id: int, digests: list[str]) -> dict[str, int]:
+    """The sizes of those of `digests` that are manifests of the repository."""
     if not digests:
-        return set()
-    query = sa.select(manifests.c.digest).where(
+        return {}
+    query = sa.select(manifests.c.digest, manifests.c.size).where(
         manifests.c.repository_id == repository_id, manifests.c.digest.in_(digests)
     )
-    return set(connection.execute(query).scalars())
+    return {row.digest: row.size for row in connection.execute(query)}
 
 
 def record(connection: sa.Connection, repository_id: int, manifest: NewManifest) -> None:
@@ -125,9 +125,7 @@ def delete(connection: sa.Connection, repository_id: int, digest: str) -> bool:
     return True
 
 
-def referrers(
-    connection: sa.Connection, repository: str, subject: str, artifact_type: str | None
-) -> list[Referrer]:
+def referrers(connection: sa.Connection, repository: str, subject: str, artifact_type: str | None) -> list[Referrer]:
     """Manifests of the repository whose subject is `subject`, optionally of one artifact type."""
     query = (
         sa.select(

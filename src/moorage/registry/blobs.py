@@ -52,4 +52,6 @@ class BlobService:
 
 
 def _unknown(digest: Digest) -> RegistryError:
-    return RegistryError(ErrorCode.BLOB_UNKNOWN, f"blob {digest} is unknown to this repository", {"digest": str(digest)})
+    return RegistryError(
+        ErrorCode.BLOB_UNKNOWN, f"blob {digest} is unknown to this repository", {"digest": str(digest)}
+    )

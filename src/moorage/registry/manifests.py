@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
 from moorage.domain import media_types as mt
 from moorage.domain.access import ANONYMOUS, Actor
 from moorage.domain.digests import Digest, is_digest
@@ -102,21 +104,27 @@ def _must_exist(descriptor: Descriptor) -> bool:
     return not descriptor.urls
 
 
-def _check_references(connection: object, repository_id: int, parsed: ParsedManifest) -> None:
-    import sqlalchemy as sa
-
-    assert isinstance(connection, sa.Connection)
-    wanted_blobs = sorted({str(d.digest) for d in parsed.blobs if _must_exist(d)})
-    missing = set(wanted_blobs) - blobs.linked_digests(connection, repository_id, wanted_blobs)
-    wanted_children = sorted({str(d.digest) for d in parsed.children})
-    missing |= set(wanted_children) - manifests.existing_digests(connection, repository_id, wanted_children)
+def _check_references(connection: sa.Connection, repository_id: int, parsed: ParsedManifest) -> None:
+    """Every referenced blob and child manifest is in the repository, with the size the descriptor says."""
+    wanted_blobs = [d for d in parsed.blobs if _must_exist(d)]
+    known = blobs.linked_sizes(connection, repository_id, sorted({str(d.digest) for d in wanted_blobs}))
+    children = manifests.existing_sizes(connection, repository_id, sorted({str(d.digest) for d in parsed.children}))
+    known.update(children)
+    missing = sorted({str(d.digest) for d in (*wanted_blobs, *parsed.children)} - known.keys())
     if missing:
-        first = sorted(missing)[0]
         raise RegistryError(
             ErrorCode.MANIFEST_BLOB_UNKNOWN,
-            f"manifest references {len(missing)} unknown blob(s) or manifest(s), e.g. {first}",
-            {"digest": first},
+            f"manifest references {len(missing)} unknown blob(s) or manifest(s), e.g. {missing[0]}",
+            {"digest": missing[0]},
         )
+    for descriptor in (*wanted_blobs, *parsed.children):
+        size = known[str(descriptor.digest)]
+        if descriptor.size != size:
+            raise RegistryError(
+                ErrorCode.MANIFEST_INVALID,
+                f"descriptor of {descriptor.digest} says {descriptor.size} bytes but it has {size}",
+                {"digest": str(descriptor.digest)},
+            )
 
 
 def _new_manifest(digest: Digest, parsed: ParsedManifest, payload: bytes) -> NewManifest:

@@ -114,9 +114,7 @@ class UploadService:
         if length is not None and received != length:
             # Drop the partial chunk so the client can resend it from the same offset.
             await anyio.to_thread.run_sync(self._truncate, upload_id, offset)
-            raise RegistryError(
-                ErrorCode.SIZE_INVALID, f"received {received} bytes, expected {length}", headers={}
-            )
+            raise RegistryError(ErrorCode.SIZE_INVALID, f"received {received} bytes, expected {length}", headers={})
         if hasher is not None:
             with self._lock:
                 self._running[upload_id] = _RunningHash(offset + received, hasher)

@@ -9,6 +9,7 @@ with all its bytes in it, even after a crash.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,10 +94,8 @@ class FilesystemBlobStore:
         _fsync_directory(target.parent)
 
     def cancel_upload(self, upload_id: str) -> None:
-        try:
+        with contextlib.suppress(BlobNotFound):
             self._upload_path(upload_id).unlink(missing_ok=True)
-        except BlobNotFound:
-            pass
 
     def stat(self, digest: Digest) -> int | None:
         try:

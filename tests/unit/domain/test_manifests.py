@@ -12,7 +12,9 @@ LAYER = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": s
 
 
 def image(**extra: object) -> bytes:
-    return json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "config": CONFIG, "layers": [LAYER], **extra}).encode()
+    return json.dumps(
+        {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "config": CONFIG, "layers": [LAYER], **extra}
+    ).encode()
 
 
 def test_image_manifest_lists_config_and_layers_as_blobs() -> None:

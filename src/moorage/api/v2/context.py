@@ -10,7 +10,6 @@ import anyio.to_thread
 from starlette.requests import Request
 
 from moorage.domain.access import ANONYMOUS, Actor
-
 from moorage.registry.blobs import BlobService
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService

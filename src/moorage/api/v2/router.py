@@ -77,22 +77,24 @@ class RegistryAPI:
     def _match(self, path: str, method: str) -> tuple[Handler, dict[str, Any]]:
         if path in ("/v2", "/v2/"):
             return _base, {}
-        if path == "/v2/_catalog":
-            handlers: dict[str, Handler] = {"GET": listings.catalog}
-            params: dict[str, Any] = {}
-        else:
-            for pattern, handlers in _ROUTES:
-                match = pattern.match(path)
-                if match:
-                    params = match.groupdict()
-                    validate_name(params["name"])
-                    break
-            else:
-                raise RegistryError(ErrorCode.UNSUPPORTED, f"no such endpoint: {path}", status=404)
+        handlers, params = _route(path)
         handler = handlers.get(method)
         if handler is None:
             raise RegistryError(ErrorCode.UNSUPPORTED, f"{method} is not supported on {path}")
         return handler, params
+
+
+def _route(path: str) -> tuple[dict[str, Handler], dict[str, Any]]:
+    """The handlers of the endpoint the path names, and its parameters (the name checked)."""
+    if path == "/v2/_catalog":
+        return {"GET": listings.catalog}, {}
+    for pattern, handlers in _ROUTES:
+        match = pattern.match(path)
+        if match:
+            params = match.groupdict()
+            validate_name(params["name"])
+            return handlers, params
+    raise RegistryError(ErrorCode.UNSUPPORTED, f"no such endpoint: {path}", status=404)
 
 
 def _undecoded_path(scope: Scope) -> str:

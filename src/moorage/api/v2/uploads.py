@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 from starlette.requests import Request
 from starlette.responses import Response
 
