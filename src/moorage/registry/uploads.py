@@ -222,7 +222,7 @@ async def _pump(body: AsyncIterator[bytes], writer: UploadWriter, hasher: Hasher
     resume from there.
     """
 
-    def consume(data: bytes) -> None:
+    def consume(data: bytearray) -> None:
         writer.write(data)
         if hasher is not None:
             hasher.update(data)
@@ -238,13 +238,13 @@ async def _pump(body: AsyncIterator[bytes], writer: UploadWriter, hasher: Hasher
             if len(buffer) >= BUFFER_SIZE:
                 if writing is not None:
                     await writing
-                writing = loop.run_in_executor(None, consume, bytes(buffer))
-                buffer.clear()
+                writing = loop.run_in_executor(None, consume, buffer)
+                buffer = bytearray()  # the thread owns the full one now
     finally:
         if writing is not None:
             await asyncio.shield(writing)
         if buffer:
-            await asyncio.shield(loop.run_in_executor(None, consume, bytes(buffer)))
+            await asyncio.shield(loop.run_in_executor(None, consume, buffer))
     return received
 
 
