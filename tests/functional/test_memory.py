@@ -82,10 +82,12 @@ def test_a_one_gibibyte_blob_passes_through_without_growing_server_memory(start_
             finished = client.put(response.headers["Location"], params={"digest": digest})
             assert finished.status_code == 201, finished.text
         downloaded = hashlib.sha256()
-        with PeakMemory(server.process.pid) as during_download:
-            with client.stream("GET", f"/v2/memory/big/blobs/{digest}") as stream:
-                for piece in stream.iter_bytes(4 * MiB):
-                    downloaded.update(piece)
+        with (
+            PeakMemory(server.process.pid) as during_download,
+            client.stream("GET", f"/v2/memory/big/blobs/{digest}") as stream,
+        ):
+            for piece in stream.iter_bytes(4 * MiB):
+                downloaded.update(piece)
     assert downloaded.hexdigest() == hasher.hexdigest()
     assert during_upload.peak - baseline < ALLOWED_GROWTH, (baseline, during_upload.peak)
     assert during_download.peak - baseline < ALLOWED_GROWTH, (baseline, during_download.peak)

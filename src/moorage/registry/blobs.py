@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from moorage.domain.access import ANONYMOUS, Actor
@@ -42,6 +43,10 @@ class BlobService:
         except BlobNotFound:
             raise _unknown(digest) from None
         return BlobInfo(digest, size, location)
+
+    def read(self, info: BlobInfo, start: int, end: int) -> Iterator[bytes]:
+        """Stream bytes [start, end) of a blob found with `stat`."""
+        return self.store.read(info.digest, start, end - start)
 
     def delete(self, repository: str, digest: Digest, actor: Actor = ANONYMOUS) -> None:
         """Unlink the blob from the repository; its bytes go when nothing references them (GC)."""

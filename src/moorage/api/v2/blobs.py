@@ -55,7 +55,7 @@ async def get(request: Request, services: RegistryServices, name: str, digest: s
     if requested is not None:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.size}"
         status = 206
-    chunks = services.blobs.store.read(parsed, start, end - start)
+    chunks = services.blobs.read(info, start, end)
     return StreamingResponse(chunks, status_code=status, media_type=mt.OCTET_STREAM, headers=headers)
 
 
