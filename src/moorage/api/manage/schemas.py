@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from moorage.domain.tag_mutability import MAX_FILTERS, TagMutability
+from moorage.domain.references import NAME_PATTERN
+from moorage.domain.tag_mutability import FILTER_GRAMMAR, MAX_FILTERS, TagMutability
 from moorage.governance.settings import MAX_DESCRIPTION, MAX_LABELS
 from moorage.metadata.images import Usage
 
-Filter = str
+Filter = Annotated[str, Field(pattern=FILTER_GRAMMAR.pattern)]
 
 
 class SettingsChange(BaseModel):
@@ -40,7 +41,7 @@ class SettingsChange(BaseModel):
 
 
 class RepositoryCreate(SettingsChange):
-    name: str = Field(..., max_length=255, examples=["team-a/api"])
+    name: str = Field(..., max_length=255, pattern=NAME_PATTERN.pattern, examples=["team-a/api"])
 
 
 class RepositoryOut(BaseModel):
