@@ -23,8 +23,19 @@ def moorage(registry: RunningRegistry, *args: str, expect: int = 0) -> subproces
 def test_repo_commands_create_describe_update_list_and_delete(embedded_registry: RunningRegistry) -> None:
     name = unique_repo("cli")
     created = moorage(
-        embedded_registry, "repo", "create", name, "--immutable", "--exclude", "latest", "--scan-on-push",
-        "--description", "made by the CLI", "--label", "team=a", "--json",
+        embedded_registry,
+        "repo",
+        "create",
+        name,
+        "--immutable",
+        "--exclude",
+        "latest",
+        "--scan-on-push",
+        "--description",
+        "made by the CLI",
+        "--label",
+        "team=a",
+        "--json",
     )
     document = json.loads(created.stdout)
     assert document["tag_mutability"] == "IMMUTABLE_WITH_EXCLUSION"

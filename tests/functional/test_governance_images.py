@@ -6,11 +6,11 @@ import httpx
 
 from tests.functional.governance_helpers import API, assert_problem, eventually, images
 from tests.functional.helpers import (
+    image_manifest,
     index_manifest,
     push_blob,
     push_image,
     push_manifest,
-    image_manifest,
     random_bytes,
 )
 from tests.support.server import RunningRegistry

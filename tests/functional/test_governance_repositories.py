@@ -132,8 +132,12 @@ def test_empty_repository_is_deleted_without_force(http: httpx.Client, repo: str
 def test_creation_template_gives_pushed_repositories_their_settings(http: httpx.Client) -> None:
     namespace = unique_namespace()
     put_template(
-        http, namespace, create_on_push=True, tag_mutability="IMMUTABLE_WITH_EXCLUSION",
-        tag_mutability_exclusion_filters=["latest"], labels={"owner": namespace},
+        http,
+        namespace,
+        create_on_push=True,
+        tag_mutability="IMMUTABLE_WITH_EXCLUSION",
+        tag_mutability_exclusion_filters=["latest"],
+        labels={"owner": namespace},
     )
     put_template(http, f"{namespace}/special", create_on_push=True, description="more specific")
     push_image(http, f"{namespace}/svc", "v1")
@@ -152,8 +156,11 @@ def test_namespace_without_create_on_push_refuses_pushes_to_unknown_repositories
     response = http.post(f"/v2/{name}/blobs/uploads/")
     assert_error(response, 404, "NAME_UNKNOWN")
     assert "does not exist" in response.json()["errors"][0]["message"]
-    assert_error(http.put(f"/v2/{name}/manifests/v1", content=b"{}", headers={"Content-Type": "application/json"}),
-                 (400, 404), None)
+    assert_error(
+        http.put(f"/v2/{name}/manifests/v1", content=b"{}", headers={"Content-Type": "application/json"}),
+        (400, 404),
+        None,
+    )
     assert_problem(describe_repository(http, name), 404)
     assert audit(http, repository=name, outcome="denied")[-1]["action"] == "repository.create"
     create_repository(http, name)

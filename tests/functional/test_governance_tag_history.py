@@ -73,7 +73,7 @@ def test_concurrent_tag_moves_leave_a_complete_ordered_history(registry: Running
     assert {e["new_digest"] for e in events} == {m.digest for m in manifests}
     assert len(events) == 16
     assert events[0]["old_digest"] is None
-    for previous, event in zip(events, events[1:]):
+    for previous, event in zip(events, events[1:], strict=False):
         assert event["old_digest"] == previous["new_digest"], "history lost or reordered a move"
         assert event["id"] > previous["id"]
     assert events[-1]["new_digest"] == current
@@ -87,8 +87,14 @@ def test_every_mutation_is_audited_with_actor_and_address(http: httpx.Client, re
     entries = audit(http, repository=repo)
     actions = [e["action"] for e in entries]
     assert actions == [
-        "repository.create", "tag.create", "manifest.push", "tag.create", "manifest.push",
-        "tag.delete", "tag.delete", "manifest.delete",
+        "repository.create",
+        "tag.create",
+        "manifest.push",
+        "tag.create",
+        "manifest.push",
+        "tag.delete",
+        "tag.delete",
+        "manifest.delete",
     ]
     assert all(e["source_address"] == "127.0.0.1" and e["outcome"] == "success" for e in entries)
     assert audit(http, repository=repo, action="tag.") == [e for e in entries if e["action"].startswith("tag.")]
@@ -122,9 +128,8 @@ def test_the_database_refuses_to_rewrite_history(registry: RunningRegistry, repo
             "UPDATE tag_history SET new_digest = NULL",
             "DELETE FROM tag_history",
         ):
-            with pytest.raises(sa.exc.DBAPIError, match="append-only"):
-                with engine.begin() as connection:
-                    connection.exec_driver_sql(statement)
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as connection:
+                connection.exec_driver_sql(statement)
     finally:
         engine.dispose()
     with httpx.Client(base_url=registry.url, timeout=60) as client:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -37,14 +37,16 @@ def _settings(
     if description is not None:
         settings["description"] = description
     if labels:
-        settings["labels"] = dict(label.split("=", 1) if "=" in label else (label, "") for label in labels)
+        settings["labels"] = {key: value for key, _, value in (label.partition("=") for label in labels)}
     if visibility is not None:
         settings["visibility"] = visibility
     if mutability is not None:
         settings["tag_mutability"] = mutability.upper()
     elif immutable is not None:
-        settings["tag_mutability"] = ("IMMUTABLE_WITH_EXCLUSION" if exclude else "IMMUTABLE") if immutable else (
-            "MUTABLE_WITH_EXCLUSION" if exclude else "MUTABLE"
+        settings["tag_mutability"] = (
+            ("IMMUTABLE_WITH_EXCLUSION" if exclude else "IMMUTABLE")
+            if immutable
+            else ("MUTABLE_WITH_EXCLUSION" if exclude else "MUTABLE")
         )
     if exclude:
         settings["tag_mutability_exclusion_filters"] = exclude
@@ -55,16 +57,16 @@ def _settings(
     return settings
 
 
-Description = Annotated[Optional[str], typer.Option(help="What the repository holds.")]
-Labels = Annotated[Optional[list[str]], typer.Option("--label", help="KEY=VALUE; repeat for several.")]
-VisibilityOpt = Annotated[Optional[str], typer.Option(help="private or public (anonymous pulls).")]
-Immutable = Annotated[Optional[bool], typer.Option("--immutable/--mutable", help="Whether tags may move.")]
-Mutability = Annotated[Optional[str], typer.Option("--tag-mutability", help=" | ".join(MUTABILITY))]
+Description = Annotated[str | None, typer.Option(help="What the repository holds.")]
+Labels = Annotated[list[str] | None, typer.Option("--label", help="KEY=VALUE; repeat for several.")]
+VisibilityOpt = Annotated[str | None, typer.Option(help="private or public (anonymous pulls).")]
+Immutable = Annotated[bool | None, typer.Option("--immutable/--mutable", help="Whether tags may move.")]
+Mutability = Annotated[str | None, typer.Option("--tag-mutability", help=" | ".join(MUTABILITY))]
 Exclude = Annotated[
-    Optional[list[str]], typer.Option("--exclude", help="Tag filter (wildcard *) excepted from the rule; repeat.")
+    list[str] | None, typer.Option("--exclude", help="Tag filter (wildcard *) excepted from the rule; repeat.")
 ]
-ScanOnPush = Annotated[Optional[bool], typer.Option("--scan-on-push/--no-scan-on-push")]
-Lifecycle = Annotated[Optional[Path], typer.Option("--lifecycle-policy", help="JSON file with the lifecycle policy.")]
+ScanOnPush = Annotated[bool | None, typer.Option("--scan-on-push/--no-scan-on-push")]
+Lifecycle = Annotated[Path | None, typer.Option("--lifecycle-policy", help="JSON file with the lifecycle policy.")]
 
 
 @repo_app.command("create")
@@ -82,7 +84,9 @@ def repo_create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a repository (settings not given come from the namespace's creation template)."""
-    settings = _settings(description, label, visibility, immutable, tag_mutability, exclude, scan_on_push, lifecycle_policy)
+    settings = _settings(
+        description, label, visibility, immutable, tag_mutability, exclude, scan_on_push, lifecycle_policy
+    )
     emit(ManagementClient(url).call("POST", "/repositories", json={"name": name, **settings}), as_json)
 
 
@@ -94,7 +98,7 @@ def repo_describe(name: str, url: UrlOption = DEFAULT_URL, as_json: JsonOption =
 
 @repo_app.command("list")
 def repo_list(
-    prefix: Annotated[Optional[str], typer.Option(help="Only this namespace.")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Only this namespace.")] = None,
     label: Labels = None,
     visibility: VisibilityOpt = None,
     limit: Annotated[int, typer.Option(help="Page size.")] = 100,
@@ -129,7 +133,9 @@ def repo_update(
     as_json: JsonOption = False,
 ) -> None:
     """Change the given settings; the others keep their values."""
-    settings = _settings(description, label, visibility, immutable, tag_mutability, exclude, scan_on_push, lifecycle_policy)
+    settings = _settings(
+        description, label, visibility, immutable, tag_mutability, exclude, scan_on_push, lifecycle_policy
+    )
     emit(ManagementClient(url).call("PATCH", f"/repositories/{name}", json=settings), as_json)
 
 
@@ -154,7 +160,10 @@ def _split_reference(reference: str) -> tuple[str, str]:
 @tag_app.command("history")
 def tag_history(
     reference: Annotated[str, typer.Argument(help="REPOSITORY:TAG")],
-    at: Annotated[Optional[datetime], typer.Option("--at", help="Show what the tag pointed to at this time (UTC unless a zone is given).")] = None,
+    at: Annotated[
+        datetime | None,
+        typer.Option("--at", help="Show what the tag pointed to at this time (UTC unless a zone is given)."),
+    ] = None,
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
@@ -183,7 +192,7 @@ def tag_history(
 @images_app.command("list")
 def images_list(
     repository: str,
-    tagged: Annotated[Optional[bool], typer.Option("--tagged/--untagged", help="Only tagged or untagged images.")] = None,
+    tagged: Annotated[bool | None, typer.Option("--tagged/--untagged", help="Only tagged or untagged images.")] = None,
     newest_first: Annotated[bool, typer.Option("--newest-first", help="Sort by push time, newest first.")] = False,
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
@@ -214,7 +223,9 @@ def images_delete(
 ) -> None:
     """Delete images by tag or digest (like `aws ecr batch-delete-image`), reporting each."""
     ids = [{"digest": r} if ":" in r else {"tag": r} for r in references]
-    answer = ManagementClient(url).call("POST", f"/repositories/{repository}/-/images/batch-delete", json={"image_ids": ids})
+    answer = ManagementClient(url).call(
+        "POST", f"/repositories/{repository}/-/images/batch-delete", json={"image_ids": ids}
+    )
     emit(answer, as_json, ("reference", "deleted", "code", "message"), answer["results"])
     if not all(result["deleted"] for result in answer["results"]):
         raise typer.Exit(1)
@@ -229,11 +240,11 @@ def _audit_params(
     return {k: v for k, v in params.items() if v is not None}
 
 
-Repository = Annotated[Optional[str], typer.Option(help="Only entries about this repository.")]
-AuditAction = Annotated[Optional[str], typer.Option(help="An action (tag.move) or a prefix ending in '.' (tag.).")]
-AuditActor = Annotated[Optional[str], typer.Option(help="Only this actor's entries.")]
-Since = Annotated[Optional[datetime], typer.Option(help="From this time (UTC unless a zone is given).")]
-Until = Annotated[Optional[datetime], typer.Option(help="Up to this time.")]
+Repository = Annotated[str | None, typer.Option(help="Only entries about this repository.")]
+AuditAction = Annotated[str | None, typer.Option(help="An action (tag.move) or a prefix ending in '.' (tag.).")]
+AuditActor = Annotated[str | None, typer.Option(help="Only this actor's entries.")]
+Since = Annotated[datetime | None, typer.Option(help="From this time (UTC unless a zone is given).")]
+Until = Annotated[datetime | None, typer.Option(help="Up to this time.")]
 
 
 @audit_app.command("list")
@@ -261,7 +272,7 @@ def audit_export(
     actor: AuditActor = None,
     since: Since = None,
     until: Until = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
     url: UrlOption = DEFAULT_URL,
 ) -> None:
     """Export the audit log as JSON lines."""
@@ -291,13 +302,20 @@ def usage_namespace(name: str, url: UrlOption = DEFAULT_URL, as_json: JsonOption
 def template_list(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """List creation templates."""
     found = ManagementClient(url).call("GET", "/creation-templates")
-    emit(found, as_json, ("prefix", "create_on_push", "tag_mutability", "tag_mutability_exclusion_filters", "visibility"), found)
+    emit(
+        found,
+        as_json,
+        ("prefix", "create_on_push", "tag_mutability", "tag_mutability_exclusion_filters", "visibility"),
+        found,
+    )
 
 
 @template_app.command("put")
 def template_put(
     prefix: Annotated[str, typer.Argument(help="A namespace prefix, or ROOT for every repository.")],
-    create_on_push: Annotated[bool, typer.Option("--create-on-push/--no-create-on-push", help="May a push create repositories here?")] = False,
+    create_on_push: Annotated[
+        bool, typer.Option("--create-on-push/--no-create-on-push", help="May a push create repositories here?")
+    ] = False,
     description: Description = None,
     label: Labels = None,
     visibility: VisibilityOpt = None,
@@ -310,7 +328,9 @@ def template_put(
     as_json: JsonOption = False,
 ) -> None:
     """Create or replace the creation template of a prefix."""
-    settings = _settings(description, label, visibility, immutable, tag_mutability, exclude, scan_on_push, lifecycle_policy)
+    settings = _settings(
+        description, label, visibility, immutable, tag_mutability, exclude, scan_on_push, lifecycle_policy
+    )
     body = {**settings, "create_on_push": create_on_push}
     emit(ManagementClient(url).call("PUT", f"/creation-templates/{prefix}", json=body), as_json)
 

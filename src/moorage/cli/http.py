@@ -61,9 +61,9 @@ def emit(document: Any, as_json: bool, columns: Sequence[str] = (), rows: list[d
         return
     cells = [[_cell(row.get(column)) for column in columns] for row in rows]
     widths = [max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(columns)]
-    typer.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
+    typer.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for line in cells:
-        typer.echo("  ".join(value.ljust(w) for value, w in zip(line, widths)).rstrip())
+        typer.echo("  ".join(value.ljust(w) for value, w in zip(line, widths, strict=True)).rstrip())
 
 
 def _cell(value: Any) -> str:

@@ -17,7 +17,8 @@ from moorage.domain.access import AccessPolicy, Action, Actor
 from moorage.governance.errors import PermissionDenied
 from moorage.metadata import history
 from moorage.metadata.database import Database
-from moorage.metadata.history import AuditEntry, AuditQuery
+from moorage.metadata.history import AuditEntry as AuditEntry
+from moorage.metadata.history import AuditQuery as AuditQuery
 
 EVERYTHING = "*"
 """The resource name registry-wide permissions are asked for (audit, templates)."""
@@ -75,8 +76,13 @@ class AuditLog:
         """Raise PermissionDenied (and record the refusal) unless the policy allows the action."""
         if self.policy.allows(actor, repository, action):
             return
-        self.record(what, actor, None if repository == EVERYTHING else repository, outcome="denied",
-                    detail={"required": action.value})
+        self.record(
+            what,
+            actor,
+            None if repository == EVERYTHING else repository,
+            outcome="denied",
+            detail={"required": action.value},
+        )
         raise PermissionDenied(f"{actor.name} may not {action.value} {repository}")
 
     def require_reader(self, actor: Actor, repository: str | None) -> None:

@@ -61,19 +61,23 @@ class GovernanceHook(RegistryHook):
                     f"tag {change.tag} of {change.repository} is immutable ({decision.reason}) and cannot be "
                     f"{verb}: it points to {change.old_digest}"
                 )
-                detail = {"tag": change.tag, "rule": decision.reason, "digest": change.old_digest}
-                raise ChangeRefused(ErrorCode.DENIED, message, detail, change, decision.reason)
+                refused = {"tag": change.tag, "rule": decision.reason, "digest": change.old_digest}
+                raise ChangeRefused(ErrorCode.DENIED, message, refused, change, decision.reason)
         history.append_tag_event(
             connection, change.repository, change.tag, change.old_digest, change.new_digest, change.actor
         )
-        action = "tag.create" if change.old_digest is None else "tag.delete" if change.new_digest is None else "tag.move"
-        detail = {"old_digest": change.old_digest, "new_digest": change.new_digest}
+        action = (
+            "tag.create" if change.old_digest is None else "tag.delete" if change.new_digest is None else "tag.move"
+        )
+        detail: dict[str, object] = {"old_digest": change.old_digest, "new_digest": change.new_digest}
         self.audit.record(action, change.actor, change.repository, change.tag, detail=detail, connection=connection)
 
     def manifest_pushed(self, connection: sa.Connection, event: ManifestPushed) -> None:
         images.record_push(connection, event.repository_id, event.digest, event.actor.describe())
         detail = {"media_type": event.media_type, "tag": event.tag}
-        self.audit.record("manifest.push", event.actor, event.repository, event.digest, detail=detail, connection=connection)
+        self.audit.record(
+            "manifest.push", event.actor, event.repository, event.digest, detail=detail, connection=connection
+        )
 
     def manifest_deleting(self, connection: sa.Connection, event: ManifestDeleted) -> None:
         images.forget(connection, event.repository_id, event.digest)

@@ -17,7 +17,7 @@ from moorage.governance.errors import InvalidSettings, RepositoryNotFound
 from moorage.governance.repositories import MAX_PAGE, checked_name
 from moorage.metadata import history, images, repositories
 from moorage.metadata.database import Database
-from moorage.metadata.history import TagEvent
+from moorage.metadata.history import TagEvent as TagEvent
 from moorage.registry.manifests import ManifestService
 
 MAX_BATCH = 100
@@ -92,7 +92,12 @@ def _platforms(descriptors: list[dict[str, Any]]) -> tuple[Platform, ...]:
         platform = descriptor.get("platform") if isinstance(descriptor, dict) else None
         if isinstance(platform, dict):
             found.append(
-                Platform(platform.get("os"), platform.get("architecture"), platform.get("variant"), str(descriptor.get("digest")))
+                Platform(
+                    platform.get("os"),
+                    platform.get("architecture"),
+                    platform.get("variant"),
+                    str(descriptor.get("digest")),
+                )
             )
     return tuple(found)
 

@@ -105,7 +105,10 @@ class RepositoryService:
         return self.describe(name)
 
     def delete(self, actor: Actor, name: str, force: bool) -> None:
-        """Delete a repository; refused while it holds images unless `force` (then its tags' history records the deletion)."""
+        """Delete a repository; refused while it holds images unless `force`.
+
+        A forced delete records the deletion of each tag in the tag history, which outlives the repository.
+        """
         checked_name(name)
         self.audit.require(actor, name, Action.DELETE, "repository.delete")
         with self.database.write() as connection:

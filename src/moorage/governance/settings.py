@@ -98,7 +98,7 @@ def to_document(settings: RepositorySettings) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class CreationTemplate:
-    """Settings given to new repositories under `prefix` (`ROOT`: every repository), and whether a push may create them."""
+    """Settings for new repositories under `prefix` (`ROOT`: every repository); may a push create them?"""
 
     prefix: str
     create_on_push: bool
@@ -121,4 +121,3 @@ def most_specific(templates: list[CreationTemplate], repository: str) -> Creatio
     """The template with the longest prefix that applies to the repository (ECR's rule)."""
     matching = [t for t in templates if t.applies_to(repository)]
     return max(matching, key=lambda t: -1 if t.prefix == ROOT_PREFIX else len(t.prefix), default=None)
-

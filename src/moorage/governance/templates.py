@@ -12,6 +12,7 @@ from moorage.governance.errors import TemplateNotFound
 from moorage.governance.settings import CreationTemplate, most_specific, settings_from, to_document, validate_prefix
 from moorage.metadata import repository_settings
 from moorage.metadata.database import Database
+from moorage.metadata.repository_settings import TemplateRow as TemplateRow
 
 
 def _template(row: repository_settings.TemplateRow) -> CreationTemplate:

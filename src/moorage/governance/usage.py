@@ -10,7 +10,7 @@ from moorage.governance.errors import RepositoryNotFound
 from moorage.governance.repositories import checked_name
 from moorage.metadata import images, repositories
 from moorage.metadata.database import Database
-from moorage.metadata.images import Usage
+from moorage.metadata.images import Usage as Usage
 
 
 class UsageService:

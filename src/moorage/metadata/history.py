@@ -47,7 +47,12 @@ def _as_actor(row: Any) -> Actor:
 
 
 def tag_events(
-    connection: sa.Connection, repository: str, tag: str | None, until: datetime | None, after_id: int | None, limit: int
+    connection: sa.Connection,
+    repository: str,
+    tag: str | None,
+    until: datetime | None,
+    after_id: int | None,
+    limit: int,
 ) -> list[TagEvent]:
     """Events in the order they happened (one tag, or every tag of the repository)."""
     query = sa.select(tag_history).where(tag_history.c.repository == repository).order_by(tag_history.c.id).limit(limit)

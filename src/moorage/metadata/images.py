@@ -35,7 +35,9 @@ def _insert(connection: sa.Connection) -> Any:
 
 def record_push(connection: sa.Connection, repository_id: int, digest: str, pushed_by: str) -> None:
     """Remember who pushed the manifest first (a re-push of the same manifest keeps the first pusher)."""
-    statement = _insert(connection).values(repository_id=repository_id, digest=digest, pushed_by=pushed_by, pull_count=0)
+    statement = _insert(connection).values(
+        repository_id=repository_id, digest=digest, pushed_by=pushed_by, pull_count=0
+    )
     connection.execute(statement.on_conflict_do_nothing())
 
 
@@ -50,7 +52,9 @@ def forget(connection: sa.Connection, repository_id: int, digest: str) -> None:
 def add_pulls(connection: sa.Connection, pulls: Iterable[tuple[str, str, int, datetime]]) -> None:
     """Add counted pulls (repository, digest, count, last time) of manifests that still exist."""
     for repository, digest, count, last in pulls:
-        repository_id = connection.execute(sa.select(repositories.c.id).where(repositories.c.name == repository)).scalar()
+        repository_id = connection.execute(
+            sa.select(repositories.c.id).where(repositories.c.name == repository)
+        ).scalar()
         if repository_id is None:
             continue
         exists = connection.execute(
@@ -67,7 +71,10 @@ def add_pulls(connection: sa.Connection, pulls: Iterable[tuple[str, str, int, da
             set_={
                 "pull_count": manifest_activity.c.pull_count + statement.excluded.pull_count,
                 "last_pulled_at": sa.case(
-                    (sa.or_(current.is_(None), current < statement.excluded.last_pulled_at), statement.excluded.last_pulled_at),
+                    (
+                        sa.or_(current.is_(None), current < statement.excluded.last_pulled_at),
+                        statement.excluded.last_pulled_at,
+                    ),
                     else_=current,
                 ),
             },
@@ -146,7 +153,9 @@ def list_images(
     ]
 
 
-def manifest_payloads(connection: sa.Connection, repository_id: int, digests: list[str]) -> dict[str, tuple[str, bytes]]:
+def manifest_payloads(
+    connection: sa.Connection, repository_id: int, digests: list[str]
+) -> dict[str, tuple[str, bytes]]:
     """Media type and bytes of the named manifests of the repository (children of indexes)."""
     if not digests:
         return {}

@@ -49,7 +49,13 @@ def save(connection: sa.Connection, repository_id: int, document: dict[str, Any]
         created_by=created_by,
         updated_at=now(),
     )
-    upsert(connection, repository_settings, row, keys=["repository_id"], update=[*_SETTING_COLUMNS, "mutability_filters", "updated_at"])
+    upsert(
+        connection,
+        repository_settings,
+        row,
+        keys=["repository_id"],
+        update=[*_SETTING_COLUMNS, "mutability_filters", "updated_at"],
+    )
 
 
 def _counts() -> tuple[Any, Any]:
@@ -95,9 +101,13 @@ def search(
     name = lexical(connection, repositories.c.name)
     query = _select().order_by(name).limit(limit)
     if prefix:
-        query = query.where(sa.or_(repositories.c.name == prefix, repositories.c.name.startswith(prefix + "/", autoescape=True)))
+        query = query.where(
+            sa.or_(repositories.c.name == prefix, repositories.c.name.startswith(prefix + "/", autoescape=True))
+        )
     if visibility == "private":
-        query = query.where(sa.or_(repository_settings.c.visibility.is_(None), repository_settings.c.visibility == "private"))
+        query = query.where(
+            sa.or_(repository_settings.c.visibility.is_(None), repository_settings.c.visibility == "private")
+        )
     elif visibility is not None:
         query = query.where(repository_settings.c.visibility == visibility)
     if after is not None:
@@ -119,12 +129,21 @@ class TemplateRow:
 
 def templates(connection: sa.Connection) -> list[TemplateRow]:
     query = sa.select(creation_templates).order_by(creation_templates.c.prefix)
-    return [TemplateRow(r.prefix, r.create_on_push, r.settings, r.created_at, r.updated_at) for r in connection.execute(query)]
+    return [
+        TemplateRow(r.prefix, r.create_on_push, r.settings, r.created_at, r.updated_at)
+        for r in connection.execute(query)
+    ]
 
 
 def save_template(connection: sa.Connection, prefix: str, create_on_push: bool, settings: dict[str, Any]) -> None:
     moment = now()
-    row = {"prefix": prefix, "create_on_push": create_on_push, "settings": settings, "created_at": moment, "updated_at": moment}
+    row = {
+        "prefix": prefix,
+        "create_on_push": create_on_push,
+        "settings": settings,
+        "created_at": moment,
+        "updated_at": moment,
+    }
     upsert(connection, creation_templates, row, keys=["prefix"], update=["create_on_push", "settings", "updated_at"])
 
 

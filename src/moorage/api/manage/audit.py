@@ -12,9 +12,8 @@ from moorage.api.manage.governance import as_utc, governance, problems
 from moorage.api.manage.schemas import ActorOut, AuditEntryOut, AuditPage
 from moorage.api.manage.security import current_actor
 from moorage.domain.access import Actor
-from moorage.governance.audit import utc
+from moorage.governance.audit import AuditEntry, AuditQuery, utc
 from moorage.governance.services import Governance
-from moorage.metadata.history import AuditEntry, AuditQuery
 
 router = APIRouter(tags=["audit"])
 JSON_LINES = "application/jsonl"
@@ -23,7 +22,7 @@ JSON_LINES = "application/jsonl"
 def entry_out(entry: AuditEntry) -> AuditEntryOut:
     return AuditEntryOut(
         id=entry.id,
-        at=utc(entry.at),  # type: ignore[arg-type]
+        at=utc(entry.at),
         action=entry.action,
         repository=entry.repository,
         target=entry.target,

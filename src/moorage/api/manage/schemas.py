@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from moorage.domain.references import NAME_PATTERN
 from moorage.domain.tag_mutability import FILTER_GRAMMAR, MAX_FILTERS, TagMutability
 from moorage.governance.settings import MAX_DESCRIPTION, MAX_LABELS
-from moorage.metadata.images import Usage
+from moorage.governance.usage import Usage
 
 Filter = Annotated[str, Field(pattern=FILTER_GRAMMAR.pattern)]
 
@@ -185,7 +185,9 @@ class UsageOut(BaseModel):
     images: int
     logical_bytes: int = Field(..., description="Sum of the images' sizes (layers shared by images counted per image).")
     stored_bytes: int = Field(..., description="Distinct blobs linked to the repositories plus their manifests.")
-    exclusive_bytes: int = Field(..., description="Bytes no repository outside this scope shares: what deleting it frees.")
+    exclusive_bytes: int = Field(
+        ..., description="Bytes no repository outside this scope shares: what deleting it frees."
+    )
     manifest_bytes: int
 
     @classmethod

@@ -13,8 +13,8 @@ from moorage.api.manage.schemas import ActorOut, TagAt, TagEventOut, TagHistory
 from moorage.domain.errors import RegistryError
 from moorage.domain.references import validate_tag
 from moorage.governance.audit import utc
+from moorage.governance.images import TagEvent
 from moorage.governance.services import Governance
-from moorage.metadata.history import TagEvent
 
 router = APIRouter(tags=["tags"])
 
@@ -24,12 +24,12 @@ def event_out(event: TagEvent) -> TagEventOut:
         id=event.id,
         repository=event.repository,
         tag=event.tag,
-        action=event.action,  # type: ignore[arg-type]
+        action=event.action,
         old_digest=event.old_digest,
         new_digest=event.new_digest,
         actor=ActorOut(kind=event.actor.kind, name=event.actor.name, credential=event.actor.credential),
         source_address=event.actor.source_address,
-        at=utc(event.at),  # type: ignore[arg-type]
+        at=utc(event.at),
     )
 
 

@@ -12,7 +12,7 @@ from moorage.api.manage.security import current_actor
 from moorage.domain.access import Actor
 from moorage.governance.services import Governance
 from moorage.governance.settings import CreationTemplate, to_document
-from moorage.metadata.repository_settings import TemplateRow
+from moorage.governance.templates import TemplateRow
 
 router = APIRouter(tags=["creation templates"])
 
@@ -23,8 +23,8 @@ def template_out(template: CreationTemplate, row: TemplateRow) -> TemplateOut:
     return TemplateOut(
         prefix=template.prefix,
         create_on_push=template.create_on_push,
-        created_at=utc(row.created_at),  # type: ignore[arg-type]
-        updated_at=utc(row.updated_at),  # type: ignore[arg-type]
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
         **to_document(template.settings),
     )
 
