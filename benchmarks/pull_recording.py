@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import re
@@ -41,7 +42,9 @@ def start(source: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": f"{source / 'src'}", "MOORAGE_PULL_FLUSH_INTERVAL": "5"}
     command = [sys.executable, "-m", "moorage", "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -67,14 +70,18 @@ def push_image(url: str) -> None:
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **descriptors[0]},
             "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **descriptors[1]}],
         }
-        response = client.put("/v2/bench/app/manifests/v1", content=json.dumps(manifest), headers={"Content-Type": ACCEPT})
+        response = client.put(
+            "/v2/bench/app/manifests/v1", content=json.dumps(manifest), headers={"Content-Type": ACCEPT}
+        )
         assert response.status_code == 201, response.text
 
 
 def rate(url: str) -> float:
     output = subprocess.run(
         ["hey", "-z", "5s", "-c", "32", "-H", f"Accept: {ACCEPT}", f"{url}/v2/bench/app/manifests/v1"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", output)
     assert match and "[200]" in output, output
@@ -90,9 +97,12 @@ def main() -> None:
         before_tree = Path(work) / "before"
         before_tree.mkdir()
         archive = subprocess.run(["git", "archive", args.before, "src"], cwd=ROOT, capture_output=True, check=True)
-        with tarfile.open(fileobj=__import__("io").BytesIO(archive.stdout)) as tar:
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(before_tree, filter="data")
-        servers = {"before": start(before_tree, Path(work) / "data-before"), "after": start(ROOT, Path(work) / "data-after")}
+        servers = {
+            "before": start(before_tree, Path(work) / "data-before"),
+            "after": start(ROOT, Path(work) / "data-after"),
+        }
         try:
             for _, url in servers.values():
                 push_image(url)

@@ -70,6 +70,12 @@ class RepositoryService:
             raise RepositoryNotFound(f"repository {name} does not exist")
         return _repository(row)
 
+    def is_public(self, name: str) -> bool:
+        """Whether anonymous clients may pull from the repository (for the authentication module's policy)."""
+        with self.database.read() as connection:
+            row = repository_settings.describe(connection, name)
+        return row is not None and row.settings is not None and row.settings.get("visibility") == "public"
+
     def list(
         self, prefix: str | None, visibility: str | None, labels: dict[str, str], after: str | None, limit: int
     ) -> tuple[list[Repository], str | None]:

@@ -188,29 +188,23 @@ def _scope(name: str, is_namespace: bool) -> sa.ColumnElement[bool]:
 
 
 def usage(connection: sa.Connection, name: str, is_namespace: bool) -> Usage:
-    """Storage of one repository or of a namespace (every repository under `name/`), from the links themselves."""
-    ids = [row[0] for row in connection.execute(sa.select(repositories.c.id).where(_scope(name, is_namespace)))]
-    if not ids:
-        return Usage(0, 0, 0, 0, 0, 0)
-    in_scope = repository_blobs.c.repository_id.in_(ids)
-    linked = sa.select(repository_blobs.c.digest).where(in_scope).distinct().subquery()
-    stored = connection.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(blobs.c.size), 0)).join(linked, linked.c.digest == blobs.c.digest)
-    ).scalar_one()
+    """Storage of one repository or of a namespace (every repository under `name/`), from the links themselves.
+
+    One statement computes every figure, so they all come from one snapshot even while pushes go on.
+    """
+    ids = sa.select(repositories.c.id).where(_scope(name, is_namespace))
+    linked = sa.select(repository_blobs.c.digest).where(repository_blobs.c.repository_id.in_(ids)).distinct().subquery()
     elsewhere = sa.exists().where(
         repository_blobs.c.digest == blobs.c.digest, repository_blobs.c.repository_id.not_in(ids)
     )
-    exclusive = connection.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(blobs.c.size), 0))
-        .join(linked, linked.c.digest == blobs.c.digest)
-        .where(~elsewhere)
-    ).scalar_one()
-    images, manifest_bytes = connection.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(manifests.c.size), 0)).where(
-            manifests.c.repository_id.in_(ids)
-        )
-    ).one()
-    referenced = connection.execute(
+
+    def total(query: sa.Select[Any]) -> sa.ScalarSelect[Any]:
+        return query.scalar_subquery()
+
+    linked_size = sa.select(sa.func.coalesce(sa.func.sum(blobs.c.size), 0)).join(
+        linked, linked.c.digest == blobs.c.digest
+    )
+    referenced = (
         sa.select(sa.func.coalesce(sa.func.sum(blobs.c.size), 0))
         .select_from(
             manifest_references.join(manifests, manifests.c.id == manifest_references.c.manifest_id).join(
@@ -218,13 +212,24 @@ def usage(connection: sa.Connection, name: str, is_namespace: bool) -> Usage:
             )
         )
         .where(manifests.c.repository_id.in_(ids), manifest_references.c.kind == "blob")
-    ).scalar_one()
-    manifest_bytes = int(manifest_bytes)
+    )
+    in_manifests = manifests.c.repository_id.in_(ids)
+    row = connection.execute(
+        sa.select(
+            total(sa.select(sa.func.count()).select_from(repositories).where(_scope(name, is_namespace))),
+            total(sa.select(sa.func.count()).select_from(manifests).where(in_manifests)),
+            total(sa.select(sa.func.coalesce(sa.func.sum(manifests.c.size), 0)).where(in_manifests)),
+            total(linked_size),
+            total(linked_size.where(~elsewhere)),
+            total(referenced),
+        )
+    ).one()
+    repository_count, images, manifest_bytes, stored, exclusive, referenced_bytes = (int(value) for value in row)
     return Usage(
-        repositories=len(ids),
-        images=int(images),
-        logical_bytes=int(referenced) + manifest_bytes,
-        stored_bytes=int(stored) + manifest_bytes,
-        exclusive_bytes=int(exclusive) + manifest_bytes,
+        repositories=repository_count,
+        images=images,
+        logical_bytes=referenced_bytes + manifest_bytes,
+        stored_bytes=stored + manifest_bytes,
+        exclusive_bytes=exclusive + manifest_bytes,
         manifest_bytes=manifest_bytes,
     )
