@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import anyio.to_thread
 from starlette.requests import Request
 
 from moorage.domain.access import ANONYMOUS, Actor
-from moorage.governance.pulls import PullRecorder
 from moorage.registry.blobs import BlobService
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
+
+if TYPE_CHECKING:
+    from moorage.governance.pulls import PullRecorder
 
 P = ParamSpec("P")
 T = TypeVar("T")
