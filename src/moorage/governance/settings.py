@@ -52,13 +52,15 @@ def settings_from(document: dict[str, Any]) -> RepositorySettings:
     description = document.get("description") or ""
     if len(description) > MAX_DESCRIPTION:
         raise InvalidSettings(f"description is longer than {MAX_DESCRIPTION} characters")
+    if "\x00" in description:
+        raise InvalidSettings("description must not contain NUL characters")
     labels = dict(document.get("labels") or {})
     if len(labels) > MAX_LABELS:
         raise InvalidSettings(f"at most {MAX_LABELS} labels are allowed")
     for key, value in labels.items():
         if not LABEL_KEY.match(key):
             raise InvalidSettings(f"label key {key!r} must match {LABEL_KEY.pattern}")
-        if not isinstance(value, str) or len(value) > MAX_LABEL_VALUE:
+        if not isinstance(value, str) or len(value) > MAX_LABEL_VALUE or "\x00" in value:
             raise InvalidSettings(f"label {key!r} must be a string of at most {MAX_LABEL_VALUE} characters")
     try:
         visibility = Visibility(document.get("visibility") or Visibility.PRIVATE)
@@ -72,8 +74,11 @@ def settings_from(document: dict[str, Any]) -> RepositorySettings:
     if policy is not None:
         if not isinstance(policy, dict):
             raise InvalidSettings("lifecycle_policy must be a JSON object")
-        if len(json.dumps(policy)) > MAX_LIFECYCLE_POLICY:
+        encoded = json.dumps(policy)
+        if len(encoded) > MAX_LIFECYCLE_POLICY:
             raise InvalidSettings(f"lifecycle_policy is larger than {MAX_LIFECYCLE_POLICY} bytes")
+        if "\\u0000" in encoded:
+            raise InvalidSettings("lifecycle_policy must not contain NUL characters")
     return RepositorySettings(
         description=description,
         labels=labels,

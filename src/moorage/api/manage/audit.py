@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from moorage.api.manage.governance import as_utc, governance, problems
+from moorage.api.manage.governance import TEXT, as_utc, governance, problems
 from moorage.api.manage.schemas import ActorOut, AuditEntryOut, AuditPage
 from moorage.api.manage.security import current_actor
 from moorage.domain.access import Actor
@@ -34,9 +34,11 @@ def entry_out(entry: AuditEntry) -> AuditEntryOut:
 
 
 def audit_query(
-    repository: Annotated[str | None, Query(max_length=255)] = None,
-    action: Annotated[str | None, Query(max_length=64, description="Exact, or a prefix ending in `.`")] = None,
-    actor: Annotated[str | None, Query(max_length=255, description="The actor's name.")] = None,
+    repository: Annotated[str | None, Query(max_length=255, pattern=TEXT)] = None,
+    action: Annotated[
+        str | None, Query(max_length=64, pattern=TEXT, description="Exact, or a prefix ending in `.`")
+    ] = None,
+    actor: Annotated[str | None, Query(max_length=255, pattern=TEXT, description="The actor's name.")] = None,
     outcome: Annotated[Literal["success", "denied", "failure"] | None, Query()] = None,
     since: Annotated[datetime | None, Query(description="RFC 3339; without a zone, UTC.")] = None,
     until: Annotated[datetime | None, Query(description="RFC 3339; without a zone, UTC.")] = None,

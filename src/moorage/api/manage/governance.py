@@ -36,11 +36,18 @@ def problems() -> Iterator[None]:
         raise Problem(status, error.code.wire_code, error.message, code=error.code.wire_code) from None
 
 
+TEXT = r"^[^\x00-\x1f]*$"
+"""Query strings are plain text: no NUL or other control characters (PostgreSQL refuses NUL in text)."""
+
+
 def as_utc(moment: datetime | None) -> datetime | None:
-    """Query times without a zone are taken as UTC."""
+    """Query times without a zone are taken as UTC; a time UTC cannot represent is a client error."""
     if moment is None:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else utc(moment)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else utc(moment)
+    except OverflowError:
+        raise Problem(422, "Invalid request", f"time {moment.isoformat()} is out of range") from None
 
 
 def governance_routers() -> list[APIRouter]:

@@ -18,10 +18,20 @@ from moorage.api.manage.schemas import (
 )
 from moorage.api.manage.security import current_actor
 from moorage.domain.access import Actor
+from moorage.domain.digests import Digest
+from moorage.domain.errors import RegistryError
 from moorage.governance.images import ImageDetail
 from moorage.governance.services import Governance
 
 router = APIRouter(tags=["images"])
+
+
+def _is_valid_digest(value: str) -> bool:
+    try:
+        Digest.parse(value)
+    except RegistryError:
+        return False
+    return True
 
 
 def image_out(image: ImageDetail) -> ImageOut:
@@ -45,10 +55,13 @@ def describe_images(
     services: Annotated[Governance, Depends(governance)],
     tag_status: Annotated[Literal["any", "tagged", "untagged"], Query()] = "any",
     sort: Annotated[Literal["pushed_at", "-pushed_at"], Query(description="`-pushed_at`: newest first.")] = "pushed_at",
-    digest: Annotated[list[str] | None, Query(description="Only these digests.")] = None,
-    after: Annotated[int | None, Query(ge=0, le=2**62, description="The `next` of the previous page.")] = None,
+    digest: Annotated[list[str] | None, Query(description="Only these digests.", max_length=100)] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="The `next` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ImagePage:
+    invalid = [d for d in digest or [] if not _is_valid_digest(d)]
+    if invalid:
+        raise Problem(422, "Invalid request", f"not a digest: {invalid[0]!r}")
     tagged = None if tag_status == "any" else tag_status == "tagged"
     assert services.images is not None
     with problems():

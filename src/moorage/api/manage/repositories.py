@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from moorage.api.manage.governance import REPOSITORY, governance, problems
+from moorage.api.manage.governance import REPOSITORY, TEXT, governance, problems
 from moorage.api.manage.problems import Problem
 from moorage.api.manage.schemas import RepositoryCreate, RepositoryOut, RepositoryPage, SettingsChange
 from moorage.api.manage.security import current_actor
@@ -47,10 +47,14 @@ def create_repository(
 @router.get("/repositories", summary="List repositories, a page at a time")
 def list_repositories(
     services: Annotated[Governance, Depends(governance)],
-    prefix: Annotated[str | None, Query(max_length=255, description="Only this namespace (`team-a`).")] = None,
+    prefix: Annotated[
+        str | None, Query(max_length=255, pattern=TEXT, description="Only this namespace (`team-a`).")
+    ] = None,
     visibility: Annotated[str | None, Query(pattern="^(private|public)$")] = None,
     label: Annotated[list[str] | None, Query(description="`key=value`; repeat to require several.")] = None,
-    last: Annotated[str | None, Query(max_length=255, description="The `next` of the previous page.")] = None,
+    last: Annotated[
+        str | None, Query(max_length=255, pattern=TEXT, description="The `next` of the previous page.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> RepositoryPage:
     labels = {}
