@@ -92,7 +92,7 @@ class ManifestService:
             repositories.lock(connection, repository_id)
             if is_digest(reference):
                 digest = str(Digest.parse(reference))
-                if self.hooks and manifests.existing_digests(connection, repository_id, [digest]):
+                if self.hooks and manifests.by_digest(connection, repository, digest) is not None:
                     for tag in tags.pointing_to(connection, repository_id, digest):
                         change = TagChange(repository, repository_id, tag, digest, None, actor, with_manifest=True)
                         self._tag_changing(connection, change)
