@@ -12,9 +12,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from moorage.api.manage.app import create_management_api
+from moorage.api.manage.governance import governance_routers
 from moorage.api.v2.context import RegistryServices
 from moorage.api.v2.router import RegistryAPI
 from moorage.config import Settings
+from moorage.domain.access import AllowAll
+from moorage.governance.services import Governance
 from moorage.metadata.database import Database
 from moorage.registry.blobs import BlobService
 from moorage.registry.listings import ListingService
@@ -44,17 +47,22 @@ class Moorage:
             await self.other(scope, receive, send)
 
 
-def build_services(settings: Settings) -> tuple[RegistryServices, Database]:
+def build_services(settings: Settings) -> tuple[RegistryServices, Database, Governance]:
     database = Database(settings.metadata_url())
     store = FilesystemBlobStore(settings.data_dir.resolve())
+    governance = Governance.build(database, AllowAll(), settings.create_on_push, settings.pull_flush_interval)
+    hooks = [governance.hook]
+    manifests = ManifestService(database, hooks)
+    governance = governance.with_manifests(database, manifests)
     services = RegistryServices(
-        blobs=BlobService(database, store),
-        uploads=UploadService(database, store),
-        manifests=ManifestService(database),
+        blobs=BlobService(database, store, hooks),
+        uploads=UploadService(database, store, hooks),
+        manifests=manifests,
         listings=ListingService(database),
         local_reads=database.reads_are_local,
+        pulls=governance.pulls,
     )
-    return services, database
+    return services, database, governance
 
 
 def create_app(settings: Settings | None = None) -> Moorage:
@@ -62,7 +70,7 @@ def create_app(settings: Settings | None = None) -> Moorage:
     if settings is None:
         resolved = os.environ.get(RESOLVED_SETTINGS_VARIABLE)
         settings = Settings.model_validate(json.loads(resolved)) if resolved else Settings()
-    services, database = build_services(settings)
+    services, database, governance = build_services(settings)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -76,5 +84,7 @@ def create_app(settings: Settings | None = None) -> Moorage:
         return JSONResponse({"status": "ok"})
 
     other = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])
-    management = create_management_api({"registry": services, "database": database})
+    management = create_management_api(
+        {"registry": services, "database": database, "governance": governance}, governance_routers()
+    )
     return Moorage(RegistryAPI(services), management, other)

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     server: Literal["granian", "uvicorn"] = Field("granian", description="The HTTP server that runs the app.")
     workers: int = Field(1, ge=1, le=64, description="HTTP worker processes.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    create_on_push: bool = Field(
+        True, description="Whether a push creates an unknown repository (creation templates decide per prefix)."
+    )
+    pull_flush_interval: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between writes of counted manifest pulls to the metadata store."
+    )
 
     @classmethod
     def settings_customise_sources(

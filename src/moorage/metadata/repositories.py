@@ -31,3 +31,17 @@ def list_names(connection: sa.Connection, after: str | None, limit: int | None) 
     if limit is not None:
         query = query.limit(limit)
     return list(connection.execute(query).scalars())
+
+
+def lock(connection: sa.Connection, repository_id: int) -> None:
+    """Serialise tag changes of one repository until the transaction ends.
+
+    PostgreSQL takes a row lock; SQLite needs none (a write transaction there holds the database lock).
+    """
+    if connection.dialect.name != "sqlite":
+        connection.execute(sa.select(repositories.c.id).where(repositories.c.id == repository_id).with_for_update())
+
+
+def delete(connection: sa.Connection, repository_id: int) -> None:
+    """Delete the repository; its manifests, tags, blob links and uploads go with it (ON DELETE CASCADE)."""
+    connection.execute(sa.delete(repositories).where(repositories.c.id == repository_id))

@@ -33,3 +33,16 @@ def list_names(connection: sa.Connection, repository_id: int, after: str | None,
     if limit is not None:
         query = query.limit(limit)
     return list(connection.execute(query).scalars())
+
+
+def current(connection: sa.Connection, repository_id: int, tag: str) -> str | None:
+    """The digest the tag points to now (call under `repositories.lock` to read-then-write safely)."""
+    return connection.execute(
+        sa.select(tags.c.manifest_digest).where(tags.c.repository_id == repository_id, tags.c.name == tag)
+    ).scalar()
+
+
+def pointing_to(connection: sa.Connection, repository_id: int, digest: str) -> list[str]:
+    """The tags of the repository that point to the manifest."""
+    query = sa.select(tags.c.name).where(tags.c.repository_id == repository_id, tags.c.manifest_digest == digest)
+    return sorted(connection.execute(query).scalars())

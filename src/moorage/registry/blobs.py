@@ -10,6 +10,7 @@ from moorage.domain.digests import Digest
 from moorage.domain.errors import ErrorCode, RegistryError
 from moorage.metadata import blobs, repositories
 from moorage.metadata.database import Database
+from moorage.registry.hooks import BlobDeleted, Hooks
 from moorage.storage.blobstore import BlobLocation, BlobNotFound, BlobStore
 
 
@@ -23,9 +24,10 @@ class BlobInfo:
 class BlobService:
     """Blob reads are allowed only for blobs the metadata store links to the repository."""
 
-    def __init__(self, database: Database, store: BlobStore) -> None:
+    def __init__(self, database: Database, store: BlobStore, hooks: Hooks = ()) -> None:
         self.database = database
         self.store = store
+        self.hooks = hooks
 
     def size(self, repository: str, digest: Digest) -> int:
         """The size of a blob the repository holds, or BLOB_UNKNOWN (metadata only: for HEAD)."""
@@ -54,6 +56,9 @@ class BlobService:
             repository_id = repositories.find_id(connection, repository)
             if repository_id is None or not blobs.unlink(connection, repository_id, str(digest)):
                 raise _unknown(digest)
+            event = BlobDeleted(repository, repository_id, str(digest), actor)
+            for hook in self.hooks:
+                hook.blob_deleted(connection, event)
 
 
 def _unknown(digest: Digest) -> RegistryError:

@@ -16,6 +16,14 @@ from moorage.domain.references import validate_tag
 from moorage.metadata import blobs, manifests, repositories, tags
 from moorage.metadata.database import Database
 from moorage.metadata.manifests import NewManifest, StoredManifest
+from moorage.registry.hooks import (
+    Hooks,
+    ManifestDeleted,
+    ManifestPushed,
+    TagChange,
+    ensure_repository,
+    reporting_refusals,
+)
 
 
 @dataclass(frozen=True)
@@ -25,8 +33,9 @@ class PushedManifest:
 
 
 class ManifestService:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, hooks: Hooks = ()) -> None:
         self.database = database
+        self.hooks = hooks
 
     def get(self, repository: str, reference: str) -> StoredManifest:
         """The stored manifest for a tag or digest, byte for byte, or MANIFEST_UNKNOWN."""
@@ -57,27 +66,52 @@ class ManifestService:
             tag = validate_tag(reference)
             digest = Digest.of(payload)
         parsed = parse_manifest(payload, content_type)
-        with self.database.write() as connection:
-            repository_id = repositories.ensure(connection, repository)
+        with reporting_refusals(self.hooks), self.database.write() as connection:
+            repository_id = ensure_repository(connection, repository, actor, self.hooks)
             _check_references(connection, repository_id, parsed)
+            if tag is not None:
+                repositories.lock(connection, repository_id)
+                old = tags.current(connection, repository_id, tag)
+                change = TagChange(repository, repository_id, tag, old, str(digest), actor)
+                self._tag_changing(connection, change)
             manifests.record(connection, repository_id, _new_manifest(digest, parsed, payload))
             if tag is not None:
                 tags.point(connection, repository_id, tag, str(digest))
+            pushed = ManifestPushed(repository, repository_id, str(digest), parsed.media_type, tag, actor)
+            for hook in self.hooks:
+                hook.manifest_pushed(connection, pushed)
         return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
 
     def delete(self, repository: str, reference: str, actor: Actor = ANONYMOUS) -> None:
         """Delete a manifest (with its tags) by digest, or only a tag by tag."""
         unknown = RegistryError(ErrorCode.MANIFEST_UNKNOWN, f"manifest {reference!r} is unknown")
-        with self.database.write() as connection:
+        with reporting_refusals(self.hooks), self.database.write() as connection:
             repository_id = repositories.find_id(connection, repository)
             if repository_id is None:
                 raise unknown
+            repositories.lock(connection, repository_id)
             if is_digest(reference):
-                deleted = manifests.delete(connection, repository_id, str(Digest.parse(reference)))
+                digest = str(Digest.parse(reference))
+                if self.hooks and manifests.by_digest(connection, repository, digest) is not None:
+                    for tag in tags.pointing_to(connection, repository_id, digest):
+                        change = TagChange(repository, repository_id, tag, digest, None, actor, with_manifest=True)
+                        self._tag_changing(connection, change)
+                    event = ManifestDeleted(repository, repository_id, digest, actor)
+                    for hook in self.hooks:
+                        hook.manifest_deleting(connection, event)
+                deleted = manifests.delete(connection, repository_id, digest)
             else:
-                deleted = tags.delete(connection, repository_id, validate_tag(reference))
+                tag = validate_tag(reference)
+                old = tags.current(connection, repository_id, tag)
+                if old is not None:
+                    self._tag_changing(connection, TagChange(repository, repository_id, tag, old, None, actor))
+                deleted = tags.delete(connection, repository_id, tag)
             if not deleted:
                 raise unknown
+
+    def _tag_changing(self, connection: sa.Connection, change: TagChange) -> None:
+        for hook in self.hooks:
+            hook.tag_changing(connection, change)
 
     def referrers(self, repository: str, subject: Digest, artifact_type: str | None) -> bytes:
         """The OCI image index listing manifests whose subject is `subject`."""

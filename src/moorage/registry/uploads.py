@@ -17,10 +17,12 @@ from dataclasses import dataclass
 import anyio
 import anyio.to_thread
 
+from moorage.domain.access import ANONYMOUS, Actor
 from moorage.domain.digests import Digest, Hasher, new_hasher
 from moorage.domain.errors import ErrorCode, RegistryError
-from moorage.metadata import blobs, repositories, uploads
+from moorage.metadata import blobs, uploads
 from moorage.metadata.database import Database
+from moorage.registry.hooks import Hooks, ensure_repository, reporting_refusals
 from moorage.storage.blobstore import BlobNotFound, BlobStore, UploadWriter
 
 BUFFER_SIZE = 4 << 20
@@ -40,9 +42,10 @@ class _RunningHash:
 
 
 class UploadService:
-    def __init__(self, database: Database, store: BlobStore) -> None:
+    def __init__(self, database: Database, store: BlobStore, hooks: Hooks = ()) -> None:
         self.database = database
         self.store = store
+        self.hooks = hooks
         self._running: dict[str, _RunningHash] = {}
         self._lock = threading.Lock()
         self._appending: dict[str, asyncio.Lock] = {}
@@ -50,11 +53,15 @@ class UploadService:
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def start(self, repository: str) -> UploadStatus:
+    def start(self, repository: str, actor: Actor = ANONYMOUS) -> UploadStatus:
         upload_id = str(uuid.uuid4())
         self.store.start_upload(upload_id)
-        with self.database.write() as connection:
-            uploads.create(connection, upload_id, repositories.ensure(connection, repository))
+        try:
+            with reporting_refusals(self.hooks), self.database.write() as connection:
+                uploads.create(connection, upload_id, ensure_repository(connection, repository, actor, self.hooks))
+        except RegistryError:
+            self.store.cancel_upload(upload_id)
+            raise
         return UploadStatus(upload_id, 0)
 
     def status(self, repository: str, upload_id: str) -> UploadStatus:
@@ -141,19 +148,19 @@ class UploadService:
         self._forget(upload_id)
         return size
 
-    def mount(self, repository: str, digest: Digest, source: str | None) -> bool:
+    def mount(self, repository: str, digest: Digest, source: str | None, actor: Actor = ANONYMOUS) -> bool:
         """Link a blob from `source` (or any repository, without one) into `repository`.
 
         Returns False when it cannot mount, so the caller falls back to a normal upload.
         """
-        with self.database.write() as connection:
+        with reporting_refusals(self.hooks), self.database.write() as connection:
             if source is not None:
                 known = blobs.size_in_repository(connection, source, str(digest)) is not None
             else:
                 known = blobs.size(connection, str(digest)) is not None
             if not known or self.store.stat(digest) is None:
                 return False
-            blobs.link(connection, repositories.ensure(connection, repository), str(digest))
+            blobs.link(connection, ensure_repository(connection, repository, actor, self.hooks), str(digest))
         return True
 
     # -- helpers ------------------------------------------------------------------------------

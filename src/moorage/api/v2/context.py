@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -14,6 +14,9 @@ from moorage.registry.blobs import BlobService
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
+
+if TYPE_CHECKING:
+    from moorage.governance.pulls import PullRecorder
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -27,6 +30,8 @@ class RegistryServices:
     listings: ListingService
     local_reads: bool = False
     """Whether single indexed reads may run on the event loop (SQLite); else they go to a thread."""
+    pulls: PullRecorder | None = None
+    """Counts manifest pulls in memory (governance); None records nothing."""
 
 
 async def blocking(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -48,4 +53,7 @@ async def quick_read(services: RegistryServices, function: Callable[P, T], *args
 def actor_of(request: Request) -> Actor:
     """The actor authentication attached to the request (anonymous without authentication)."""
     actor = request.scope.get("moorage.actor")
-    return actor if isinstance(actor, Actor) else ANONYMOUS
+    actor = actor if isinstance(actor, Actor) else ANONYMOUS
+    if actor.source_address is None and request.client is not None:
+        actor = replace(actor, source_address=request.client.host)
+    return actor

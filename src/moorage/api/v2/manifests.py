@@ -25,6 +25,8 @@ async def get(request: Request, services: RegistryServices, name: str, reference
         "ETag": f'"{manifest.digest}"',
     }
     body = b"" if request.method == "HEAD" else manifest.payload
+    if request.method == "GET" and services.pulls is not None:
+        services.pulls.record(name, manifest.digest)
     return Response(body, media_type=manifest.media_type, headers=headers)
 
 

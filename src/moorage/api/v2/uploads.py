@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from moorage.api.errors import API_VERSION_HEADER
-from moorage.api.v2.context import RegistryServices, blocking
+from moorage.api.v2.context import RegistryServices, actor_of, blocking
 from moorage.domain.digests import Digest
 from moorage.domain.errors import ErrorCode, RegistryError
 from moorage.domain.references import validate_name
@@ -65,9 +65,9 @@ async def start(request: Request, services: RegistryServices, name: str) -> Resp
         source = query.get("from")
         if source is not None:
             validate_name(source)
-        if await blocking(services.uploads.mount, name, digest, source):
+        if await blocking(services.uploads.mount, name, digest, source, actor_of(request)):
             return _created(name, digest)
-    status = await blocking(services.uploads.start, name)
+    status = await blocking(services.uploads.start, name, actor_of(request))
     if mount is None and "digest" in query:
         digest = Digest.parse(query["digest"])
         return await _write_and_finish(request, services, name, status, digest)

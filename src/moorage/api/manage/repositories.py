@@ -1,0 +1,97 @@
+"""/api/v1/repositories: create, list, describe, update and delete repositories."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from moorage.api.manage.governance import REPOSITORY, TEXT, governance, problems
+from moorage.api.manage.problems import Problem
+from moorage.api.manage.schemas import RepositoryCreate, RepositoryOut, RepositoryPage, SettingsChange
+from moorage.api.manage.security import current_actor
+from moorage.domain.access import Actor
+from moorage.governance.repositories import Repository
+from moorage.governance.services import Governance
+from moorage.governance.settings import to_document
+
+router = APIRouter(tags=["repositories"])
+
+LABEL_FILTER = re.compile(r"^([^=]+)=(.*)$")
+
+
+def repository_out(repository: Repository) -> RepositoryOut:
+    return RepositoryOut(
+        name=repository.name,
+        created_at=repository.created_at,
+        created_by=repository.created_by,
+        image_count=repository.image_count,
+        tag_count=repository.tag_count,
+        **to_document(repository.settings),
+    )
+
+
+@router.post("/repositories", status_code=201, summary="Create a repository (like `aws ecr create-repository`)")
+def create_repository(
+    body: RepositoryCreate,
+    actor: Annotated[Actor, Depends(current_actor)],
+    services: Annotated[Governance, Depends(governance)],
+) -> RepositoryOut:
+    settings = body.changes()
+    name = settings.pop("name")
+    with problems():
+        return repository_out(services.repositories.create(actor, name, settings))
+
+
+@router.get("/repositories", summary="List repositories, a page at a time")
+def list_repositories(
+    services: Annotated[Governance, Depends(governance)],
+    prefix: Annotated[
+        str | None, Query(max_length=255, pattern=TEXT, description="Only this namespace (`team-a`).")
+    ] = None,
+    visibility: Annotated[str | None, Query(pattern="^(private|public)$")] = None,
+    label: Annotated[list[str] | None, Query(description="`key=value`; repeat to require several.")] = None,
+    last: Annotated[
+        str | None, Query(max_length=255, pattern=TEXT, description="The `next` of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> RepositoryPage:
+    labels = {}
+    for item in label or []:
+        match = LABEL_FILTER.match(item)
+        if match is None:
+            raise Problem(422, "Invalid request", f"label filter {item!r} must be key=value")
+        labels[match.group(1)] = match.group(2)
+    with problems():
+        found, after = services.repositories.list(prefix, visibility, labels, last, limit)
+    return RepositoryPage(repositories=[repository_out(r) for r in found], next=after)
+
+
+@router.get(REPOSITORY, summary="Describe a repository")
+def describe_repository(name: str, services: Annotated[Governance, Depends(governance)]) -> RepositoryOut:
+    with problems():
+        return repository_out(services.repositories.describe(name))
+
+
+@router.patch(REPOSITORY, summary="Change some settings of a repository")
+def update_repository(
+    name: str,
+    body: SettingsChange,
+    actor: Annotated[Actor, Depends(current_actor)],
+    services: Annotated[Governance, Depends(governance)],
+) -> RepositoryOut:
+    with problems():
+        return repository_out(services.repositories.update(actor, name, body.changes()))
+
+
+@router.delete(REPOSITORY, status_code=204, summary="Delete a repository (refused while it holds images unless forced)")
+def delete_repository(
+    name: str,
+    actor: Annotated[Actor, Depends(current_actor)],
+    services: Annotated[Governance, Depends(governance)],
+    force: bool = False,
+) -> Response:
+    with problems():
+        services.repositories.delete(actor, name, force)
+    return Response(status_code=204)

@@ -1,0 +1,195 @@
+"""Request and response bodies of the governance endpoints (what the OpenAPI document describes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from moorage.domain.references import NAME_PATTERN
+from moorage.domain.tag_mutability import FILTER_GRAMMAR, MAX_FILTERS, TagMutability
+from moorage.governance.settings import MAX_DESCRIPTION, MAX_LABELS
+from moorage.governance.usage import Usage
+
+Filter = Annotated[str, Field(pattern=FILTER_GRAMMAR.pattern)]
+
+
+class SettingsChange(BaseModel):
+    """Repository settings; in an update, fields left out keep their values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(None, max_length=MAX_DESCRIPTION)
+    labels: dict[str, str] | None = Field(None, max_length=MAX_LABELS)
+    visibility: Literal["private", "public"] | None = None
+    tag_mutability: TagMutability | None = None
+    tag_mutability_exclusion_filters: list[Filter] | None = Field(
+        None,
+        max_length=MAX_FILTERS,
+        description="Wildcard filters (`^[0-9a-zA-Z._*-]{1,128}$`) of tags excepted from the mutability rule.",
+    )
+    scan_on_push: bool | None = None
+    lifecycle_policy: dict[str, Any] | None = Field(
+        None, description="The lifecycle policy document, stored as given (see the lifecycle documentation)."
+    )
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client set; an explicit null clears only the lifecycle policy."""
+        given = self.model_dump(exclude_unset=True, mode="json")
+        return {k: v for k, v in given.items() if v is not None or k == "lifecycle_policy"}
+
+
+class RepositoryCreate(SettingsChange):
+    name: str = Field(..., max_length=255, pattern=NAME_PATTERN.pattern, examples=["team-a/api"])
+
+
+class RepositoryOut(BaseModel):
+    name: str
+    created_at: datetime
+    created_by: str | None
+    description: str
+    labels: dict[str, str]
+    visibility: str
+    tag_mutability: TagMutability
+    tag_mutability_exclusion_filters: list[str]
+    scan_on_push: bool
+    lifecycle_policy: dict[str, Any] | None
+    image_count: int
+    tag_count: int
+
+
+class RepositoryPage(BaseModel):
+    repositories: list[RepositoryOut]
+    next: str | None = Field(None, description="Pass as `last` to read the next page; null on the last page.")
+
+
+class TemplateIn(SettingsChange):
+    create_on_push: bool = Field(False, description="Whether a push may create repositories under the prefix.")
+
+
+class TemplateOut(BaseModel):
+    prefix: str
+    create_on_push: bool
+    description: str
+    labels: dict[str, str]
+    visibility: str
+    tag_mutability: TagMutability
+    tag_mutability_exclusion_filters: list[str]
+    scan_on_push: bool
+    lifecycle_policy: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PlatformOut(BaseModel):
+    os: str | None
+    architecture: str | None
+    variant: str | None
+    digest: str
+
+
+class ImageOut(BaseModel):
+    digest: str
+    tags: list[str]
+    media_type: str
+    artifact_type: str | None
+    size: int = Field(..., description="Total compressed size: manifest(s) and every referenced blob.")
+    platforms: list[PlatformOut]
+    pushed_at: datetime
+    pushed_by: str | None
+    last_pulled_at: datetime | None
+    pull_count: int
+
+
+class ImagePage(BaseModel):
+    images: list[ImageOut]
+    next: int | None = Field(None, description="Pass as `after` to read the next page; null on the last page.")
+
+
+class ImageId(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tag: str | None = Field(None, max_length=128)
+    digest: str | None = Field(None, max_length=200)
+
+
+class BatchDelete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_ids: list[ImageId] = Field(..., min_length=1, max_length=100)
+
+
+class DeleteResult(BaseModel):
+    reference: str
+    deleted: bool
+    code: str | None = None
+    message: str | None = None
+
+
+class BatchDeleteResult(BaseModel):
+    results: list[DeleteResult]
+
+
+class ActorOut(BaseModel):
+    kind: str
+    name: str
+    credential: str | None
+
+
+class TagEventOut(BaseModel):
+    id: int
+    repository: str
+    tag: str
+    action: Literal["create", "move", "delete"]
+    old_digest: str | None
+    new_digest: str | None
+    actor: ActorOut
+    source_address: str | None
+    at: datetime
+
+
+class TagHistory(BaseModel):
+    events: list[TagEventOut]
+    next: int | None = None
+
+
+class TagAt(BaseModel):
+    repository: str
+    tag: str
+    at: datetime
+    digest: str | None = Field(..., description="What the tag pointed to at `at`; null if it did not exist then.")
+    event: TagEventOut | None = Field(..., description="The change that made it so.")
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    action: str
+    repository: str | None
+    target: str | None
+    outcome: str
+    actor: ActorOut
+    source_address: str | None
+    detail: dict[str, Any] | None
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryOut]
+    next: int | None = None
+
+
+class UsageOut(BaseModel):
+    name: str
+    repositories: int
+    images: int
+    logical_bytes: int = Field(..., description="Sum of the images' sizes (layers shared by images counted per image).")
+    stored_bytes: int = Field(..., description="Distinct blobs linked to the repositories plus their manifests.")
+    exclusive_bytes: int = Field(
+        ..., description="Bytes no repository outside this scope shares: what deleting it frees."
+    )
+    manifest_bytes: int
+
+    @classmethod
+    def of(cls, name: str, usage: Usage) -> UsageOut:
+        return cls(name=name, **usage.__dict__)

@@ -1,0 +1,1 @@
+"""Image governance: repository settings and templates, immutable tags, tag history, audit, usage."""

@@ -1,0 +1,97 @@
+"""The governance hook: what the registry's writes must respect and leave behind.
+
+Inside each push or delete transaction it creates repositories from templates (or refuses an
+unknown one), enforces tag immutability, and appends tag history and audit entries, so a refused
+change leaves nothing and an accepted one always leaves its record.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from moorage.domain.errors import ErrorCode
+from moorage.governance.audit import AuditLog
+from moorage.governance.settings import RepositorySettings, settings_from, to_document
+from moorage.governance.templates import template_for
+from moorage.metadata import history, images, repository_settings
+from moorage.registry.hooks import (
+    BlobDeleted,
+    ChangeRefused,
+    ManifestDeleted,
+    ManifestPushed,
+    RegistryHook,
+    RepositoryCreated,
+    TagChange,
+)
+
+
+class GovernanceHook(RegistryHook):
+    def __init__(self, audit: AuditLog, create_on_push: bool) -> None:
+        self.audit = audit
+        self.create_on_push = create_on_push
+        """Whether a push may create a repository no template speaks for (GHCR: yes; ECR: no)."""
+
+    def repository_created(self, connection: sa.Connection, event: RepositoryCreated) -> None:
+        template = template_for(connection, event.name)
+        allowed = template.create_on_push if template is not None else self.create_on_push
+        if not allowed:
+            raise ChangeRefused(
+                ErrorCode.NAME_UNKNOWN,
+                f"repository {event.name} does not exist and pushes do not create repositories here; "
+                "create it first (moorage repo create)",
+                {"name": event.name},
+                event,
+                "create on push is disabled for this namespace",
+            )
+        settings = template.settings if template is not None else RepositorySettings()
+        repository_settings.save(connection, event.repository_id, to_document(settings), event.actor.describe())
+        detail = {"created_on_push": True, "template": template.prefix if template else None}
+        self.audit.record("repository.create", event.actor, event.name, detail=detail, connection=connection)
+
+    def tag_changing(self, connection: sa.Connection, change: TagChange) -> None:
+        if change.old_digest == change.new_digest:
+            return  # the same manifest pushed again: nothing moves, so nothing to refuse or record
+        if change.old_digest is not None and not change.with_manifest:
+            document = repository_settings.settings_of(connection, change.repository_id)
+            rule = settings_from(document).mutability if document is not None else None
+            decision = rule.decide(change.tag) if rule is not None else None
+            if decision is not None and decision.immutable:
+                verb = "deleted" if change.new_digest is None else "moved"
+                message = (
+                    f"tag {change.tag} of {change.repository} is immutable ({decision.reason}) and cannot be "
+                    f"{verb}: it points to {change.old_digest}"
+                )
+                refused = {"tag": change.tag, "rule": decision.reason, "digest": change.old_digest}
+                raise ChangeRefused(ErrorCode.DENIED, message, refused, change, decision.reason)
+        history.append_tag_event(
+            connection, change.repository, change.tag, change.old_digest, change.new_digest, change.actor
+        )
+        action = (
+            "tag.create" if change.old_digest is None else "tag.delete" if change.new_digest is None else "tag.move"
+        )
+        detail: dict[str, object] = {"old_digest": change.old_digest, "new_digest": change.new_digest}
+        self.audit.record(action, change.actor, change.repository, change.tag, detail=detail, connection=connection)
+
+    def manifest_pushed(self, connection: sa.Connection, event: ManifestPushed) -> None:
+        images.record_push(connection, event.repository_id, event.digest, event.actor.describe())
+        detail = {"media_type": event.media_type, "tag": event.tag}
+        self.audit.record(
+            "manifest.push", event.actor, event.repository, event.digest, detail=detail, connection=connection
+        )
+
+    def manifest_deleting(self, connection: sa.Connection, event: ManifestDeleted) -> None:
+        images.forget(connection, event.repository_id, event.digest)
+        self.audit.record("manifest.delete", event.actor, event.repository, event.digest, connection=connection)
+
+    def blob_deleted(self, connection: sa.Connection, event: BlobDeleted) -> None:
+        self.audit.record("blob.delete", event.actor, event.repository, event.digest, connection=connection)
+
+    def change_refused(self, refusal: ChangeRefused) -> None:
+        event = refusal.event
+        detail: dict[str, object] = {"reason": refusal.rule}
+        if isinstance(event, TagChange):
+            action = "tag.delete" if event.new_digest is None else "tag.move"
+            detail.update(current=event.old_digest, attempted=event.new_digest)
+            self.audit.record(action, event.actor, event.repository, event.tag, "denied", detail)
+        elif isinstance(event, RepositoryCreated):
+            self.audit.record("repository.create", event.actor, event.name, None, "denied", detail)

@@ -1,0 +1,128 @@
+"""Repository settings as plain values, checked once when they come in.
+
+The lifecycle policy is stored as the JSON document the user gave; its grammar and evaluation
+belong to the lifecycle module, so here it is only required to be a JSON object of bounded size.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from moorage.domain.errors import RegistryError
+from moorage.domain.references import validate_name
+from moorage.domain.tag_mutability import InvalidMutabilityRule, MutabilityRule, TagMutability
+from moorage.governance.errors import InvalidSettings
+
+LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+MAX_LABELS = 50
+MAX_LABEL_VALUE = 256
+MAX_DESCRIPTION = 2048
+MAX_LIFECYCLE_POLICY = 30 * 1024
+"""ECR's limit on a lifecycle policy document (30 KiB)."""
+ROOT_PREFIX = "ROOT"
+"""The creation template prefix that applies to every repository without a more specific one (ECR)."""
+
+
+class Visibility(StrEnum):
+    PRIVATE = "private"
+    PUBLIC = "public"
+
+
+@dataclass(frozen=True)
+class RepositorySettings:
+    description: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    visibility: Visibility = Visibility.PRIVATE
+    mutability: MutabilityRule = MutabilityRule()
+    scan_on_push: bool = False
+    lifecycle_policy: dict[str, Any] | None = None
+
+    def updated(self, changes: dict[str, Any]) -> RepositorySettings:
+        """These settings with `changes` (keys as in `settings_from`) applied and checked."""
+        merged = {**to_document(self), **changes}
+        return settings_from(merged)
+
+
+def settings_from(document: dict[str, Any]) -> RepositorySettings:
+    """Settings from their JSON form (the API's and the tables'), or InvalidSettings saying what is wrong."""
+    description = document.get("description") or ""
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidSettings(f"description is longer than {MAX_DESCRIPTION} characters")
+    if "\x00" in description:
+        raise InvalidSettings("description must not contain NUL characters")
+    labels = dict(document.get("labels") or {})
+    if len(labels) > MAX_LABELS:
+        raise InvalidSettings(f"at most {MAX_LABELS} labels are allowed")
+    for key, value in labels.items():
+        if not LABEL_KEY.match(key):
+            raise InvalidSettings(f"label key {key!r} must match {LABEL_KEY.pattern}")
+        if not isinstance(value, str) or len(value) > MAX_LABEL_VALUE or "\x00" in value:
+            raise InvalidSettings(f"label {key!r} must be a string of at most {MAX_LABEL_VALUE} characters")
+    try:
+        visibility = Visibility(document.get("visibility") or Visibility.PRIVATE)
+        mutability = MutabilityRule(
+            TagMutability(document.get("tag_mutability") or TagMutability.MUTABLE),
+            tuple(document.get("tag_mutability_exclusion_filters") or ()),
+        )
+    except (ValueError, InvalidMutabilityRule) as error:
+        raise InvalidSettings(str(error)) from None
+    policy = document.get("lifecycle_policy")
+    if policy is not None:
+        if not isinstance(policy, dict):
+            raise InvalidSettings("lifecycle_policy must be a JSON object")
+        encoded = json.dumps(policy)
+        if len(encoded) > MAX_LIFECYCLE_POLICY:
+            raise InvalidSettings(f"lifecycle_policy is larger than {MAX_LIFECYCLE_POLICY} bytes")
+        if "\\u0000" in encoded:
+            raise InvalidSettings("lifecycle_policy must not contain NUL characters")
+    return RepositorySettings(
+        description=description,
+        labels=labels,
+        visibility=visibility,
+        mutability=mutability,
+        scan_on_push=bool(document.get("scan_on_push", False)),
+        lifecycle_policy=policy,
+    )
+
+
+def to_document(settings: RepositorySettings) -> dict[str, Any]:
+    return {
+        "description": settings.description,
+        "labels": dict(settings.labels),
+        "visibility": settings.visibility.value,
+        "tag_mutability": settings.mutability.mutability.value,
+        "tag_mutability_exclusion_filters": list(settings.mutability.filters),
+        "scan_on_push": settings.scan_on_push,
+        "lifecycle_policy": settings.lifecycle_policy,
+    }
+
+
+@dataclass(frozen=True)
+class CreationTemplate:
+    """Settings for new repositories under `prefix` (`ROOT`: every repository); may a push create them?"""
+
+    prefix: str
+    create_on_push: bool
+    settings: RepositorySettings
+
+    def applies_to(self, repository: str) -> bool:
+        return self.prefix == ROOT_PREFIX or repository.startswith(self.prefix + "/")
+
+
+def validate_prefix(prefix: str) -> str:
+    if prefix == ROOT_PREFIX:
+        return prefix
+    try:
+        return validate_name(prefix)
+    except RegistryError as error:
+        raise InvalidSettings(f"template prefix: {error.message} (or {ROOT_PREFIX} for every repository)") from None
+
+
+def most_specific(templates: list[CreationTemplate], repository: str) -> CreationTemplate | None:
+    """The template with the longest prefix that applies to the repository (ECR's rule)."""
+    matching = [t for t in templates if t.applies_to(repository)]
+    return max(matching, key=lambda t: -1 if t.prefix == ROOT_PREFIX else len(t.prefix), default=None)

@@ -1,0 +1,57 @@
+"""Repository creation templates: the settings a new repository under a prefix starts with (ECR)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from moorage.domain.access import Action, Actor
+from moorage.governance.audit import EVERYTHING, AuditLog
+from moorage.governance.errors import TemplateNotFound
+from moorage.governance.settings import CreationTemplate, most_specific, settings_from, to_document, validate_prefix
+from moorage.metadata import repository_settings
+from moorage.metadata.database import Database
+from moorage.metadata.repository_settings import TemplateRow as TemplateRow
+
+
+def _template(row: repository_settings.TemplateRow) -> CreationTemplate:
+    return CreationTemplate(row.prefix, row.create_on_push, settings_from(row.settings))
+
+
+def template_for(connection: sa.Connection, repository: str) -> CreationTemplate | None:
+    """The most specific template for a new repository, or None."""
+    return most_specific([_template(row) for row in repository_settings.templates(connection)], repository)
+
+
+class TemplateService:
+    def __init__(self, database: Database, audit: AuditLog) -> None:
+        self.database = database
+        self.audit = audit
+
+    def list(self) -> list[tuple[CreationTemplate, repository_settings.TemplateRow]]:
+        with self.database.read() as connection:
+            return [(_template(row), row) for row in repository_settings.templates(connection)]
+
+    def get(self, prefix: str) -> tuple[CreationTemplate, repository_settings.TemplateRow]:
+        for template, row in self.list():
+            if template.prefix == prefix:
+                return template, row
+        raise TemplateNotFound(f"no creation template for prefix {prefix!r}")
+
+    def put(self, actor: Actor, prefix: str, create_on_push: bool, settings: dict[str, Any]) -> None:
+        """Create or replace the template for `prefix`."""
+        validate_prefix(prefix)
+        self.audit.require(actor, EVERYTHING, Action.ADMIN, "template.update")
+        document = to_document(settings_from(settings))
+        with self.database.write() as connection:
+            repository_settings.save_template(connection, prefix, create_on_push, document)
+            detail = {"create_on_push": create_on_push, "settings": document}
+            self.audit.record("template.update", actor, None, prefix, detail=detail, connection=connection)
+
+    def delete(self, actor: Actor, prefix: str) -> None:
+        self.audit.require(actor, EVERYTHING, Action.ADMIN, "template.delete")
+        with self.database.write() as connection:
+            if not repository_settings.delete_template(connection, prefix):
+                raise TemplateNotFound(f"no creation template for prefix {prefix!r}")
+            self.audit.record("template.delete", actor, None, prefix, connection=connection)

@@ -1,0 +1,81 @@
+"""Tables of image governance: repository settings, creation templates, tag history, audit log, activity.
+
+History and audit rows name their repository by name, not by id, so they outlive the repository:
+"what did prod/api:v1 point to during the incident" must have an answer after a delete.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from moorage.metadata.tables import DIGEST, metadata
+
+repository_settings = sa.Table(
+    "repository_settings",
+    metadata,
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("visibility", sa.String(16), nullable=False),
+    sa.Column("tag_mutability", sa.String(32), nullable=False),
+    sa.Column("mutability_filters", sa.JSON, nullable=False),
+    sa.Column("scan_on_push", sa.Boolean, nullable=False),
+    sa.Column("lifecycle_policy", sa.JSON, nullable=True),
+    sa.Column("created_by", sa.String(255), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+creation_templates = sa.Table(
+    "creation_templates",
+    metadata,
+    sa.Column("prefix", sa.String(255), primary_key=True),
+    sa.Column("create_on_push", sa.Boolean, nullable=False),
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+tag_history = sa.Table(
+    "tag_history",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("repository", sa.String(255), nullable=False),
+    sa.Column("tag", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # create, move, delete
+    sa.Column("old_digest", DIGEST, nullable=True),
+    sa.Column("new_digest", DIGEST, nullable=True),
+    sa.Column("actor_kind", sa.String(32), nullable=False),
+    sa.Column("actor_name", sa.String(255), nullable=False),
+    sa.Column("actor_credential", sa.String(255), nullable=True),
+    sa.Column("source_address", sa.String(64), nullable=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_tag_history_repository_tag", "repository", "tag", "id"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("repository", sa.String(255), nullable=True),
+    sa.Column("target", sa.String(255), nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),  # success, denied, failure
+    sa.Column("actor_kind", sa.String(32), nullable=False),
+    sa.Column("actor_name", sa.String(255), nullable=False),
+    sa.Column("actor_credential", sa.String(255), nullable=True),
+    sa.Column("source_address", sa.String(64), nullable=True),
+    sa.Column("detail", sa.JSON, nullable=True),
+    sa.Index("ix_audit_log_repository", "repository", "id"),
+    sa.Index("ix_audit_log_at", "at"),
+)
+
+manifest_activity = sa.Table(
+    "manifest_activity",
+    metadata,
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("digest", DIGEST, primary_key=True),
+    sa.Column("pushed_by", sa.String(255), nullable=True),
+    sa.Column("pull_count", sa.BigInteger, nullable=False, default=0),
+    sa.Column("last_pulled_at", sa.DateTime(timezone=True), nullable=True),
+)
