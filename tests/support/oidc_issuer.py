@@ -181,3 +181,29 @@ def running_issuer(issuer: OidcIssuer | None = None) -> Iterator[OidcIssuer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def issuer_body(
+    issuer: OidcIssuer, name: str, rules: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The management API body that trusts `issuer` under `name` (audience AUDIENCE)."""
+    return {"name": name, "issuer": issuer.url, "audience": AUDIENCE, "rules": rules or [], **extra}
+
+
+def push_rule(repository: str, name: str = "push", actions: tuple[str, ...] = ("push",)) -> dict[str, Any]:
+    """A rule granting the workflows of GitHub repository `repository` on main push to the same-named repository."""
+    return {
+        "name": name,
+        "claims": {"repository": repository, "ref": "refs/heads/main"},
+        "repositories": [repository],
+        "actions": list(actions),
+    }
+
+
+def exchange_form(token: str) -> dict[str, str]:
+    """The RFC 8693 form a CI job posts to /api/v1/oidc/exchange."""
+    return {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": token,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+    }
