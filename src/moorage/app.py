@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -11,9 +12,17 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from moorage.api.manage import issuers as oidc_issuers_api
+from moorage.api.manage.accounts import ACCOUNT_ROUTERS
 from moorage.api.manage.app import create_management_api
+from moorage.api.registry_guard import RegistryGuard
+from moorage.api.token import token_routes
+from moorage.app_auth import build_auth
 from moorage.api.v2.context import RegistryServices
 from moorage.api.v2.router import RegistryAPI
+from moorage.auth.oidc_federation import OidcFederation
+from moorage.auth.oidc_keys import JwksCache
+from moorage.auth.oidc_verifier import OidcVerifier
 from moorage.config import Settings
 from moorage.metadata.database import Database
 from moorage.registry.blobs import BlobService
@@ -57,6 +66,16 @@ def build_services(settings: Settings) -> tuple[RegistryServices, Database]:
     return services, database
 
 
+def build_oidc_federation(settings: Settings, database: Database) -> OidcFederation:
+    keys = JwksCache(ttl=settings.oidc_jwks_cache_seconds, timeout=settings.oidc_fetch_timeout_seconds)
+    return OidcFederation(
+        database,
+        keys,
+        leeway=settings.oidc_clock_skew_seconds,
+        credential_lifetime=timedelta(seconds=settings.oidc_credential_lifetime_seconds),
+    )
+
+
 def create_app(settings: Settings | None = None) -> Moorage:
     """Build the ASGI app; workers call this with the settings `moorage serve` resolved."""
     if settings is None:
@@ -75,6 +94,17 @@ def create_app(settings: Settings | None = None) -> Moorage:
             return JSONResponse({"status": "unavailable", "detail": type(error).__name__}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    other = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])
-    management = create_management_api({"registry": services, "database": database})
-    return Moorage(RegistryAPI(services), management, other)
+    registry: ASGIApp = RegistryAPI(services)
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    oidc = build_oidc_federation(settings, database)
+    auth = build_auth(settings, database) if settings.auth_is_enabled() else None
+    if auth is not None:
+        auth.chain.add(OidcVerifier(oidc))
+        registry = RegistryGuard(registry, auth.tokens, auth.roles, settings.token_service, settings.external_url)
+        routes += token_routes(auth.token_server, settings.token_service)
+    other = Starlette(routes=routes)
+    management = create_management_api(
+        {"registry": services, "database": database, "oidc": oidc, "auth": auth},
+        routers=[*ACCOUNT_ROUTERS, oidc_issuers_api.router],
+    )
+    return Moorage(registry, management, other)

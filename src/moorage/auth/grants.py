@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from moorage.domain.access import Action, Actor
+from moorage.domain.access import ANONYMOUS, Action, Actor
 
 ALL_ACTIONS = frozenset(Action)
 
@@ -77,6 +77,18 @@ def validate_pattern(pattern: str) -> str:
     return pattern
 
 
+def grants_to_json(grants: Iterable[Grant]) -> list[dict[str, object]]:
+    """Grants as stored in the metadata store and carried in signed tokens."""
+    return [{"pattern": g.repository_pattern, "actions": sorted(g.actions)} for g in grants]
+
+
+def grants_from_json(items: Iterable[dict[str, object]]) -> tuple[Grant, ...]:
+    return tuple(
+        Grant(str(item["pattern"]), frozenset(Action(a) for a in item["actions"]))  # type: ignore[attr-defined]
+        for item in items
+    )
+
+
 @dataclass(frozen=True)
 class Grant:
     """Actions allowed on the repositories a pattern covers."""
@@ -118,10 +130,15 @@ def granted_actions(grants: Iterable[Grant], repository: str) -> frozenset[Actio
 
 
 def allowed_actions(principal: Principal, repository: str, roles: RoleLookup) -> frozenset[Action]:
-    """What the principal may do on the repository: its grants, its roles, or both intersected."""
+    """What the principal may do on the repository.
+
+    Without grants: its roles. With grants: the grants (intersected with the owner's roles when
+    `bounded_by_roles`), plus whatever anyone may do there (public repositories stay pullable
+    with a narrowly scoped credential).
+    """
     if principal.grants is None:
         return roles.actions_for(principal.actor, repository)
     granted = granted_actions(principal.grants, repository)
     if principal.bounded_by_roles and granted:
         granted &= roles.actions_for(principal.actor, repository)
-    return granted
+    return granted | roles.actions_for(ANONYMOUS, repository)
