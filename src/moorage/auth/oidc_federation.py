@@ -291,6 +291,19 @@ class OidcFederation:
         actor = Actor("oidc", f"{row['issuer_name']}:{row['subject']}", row["id"], source_address)
         return Principal(actor, grants_from_json(row["grants"]))
 
+    def still_valid(self, principal: Principal) -> bool:
+        """Whether a signed credential derived from an OIDC principal (a refresh token, a login password) may act.
+
+        Only exchanged credentials qualify, and only while they exist and have not expired: an ID
+        token's rights must not outlive the ID token, nor an issuer's removal.
+        """
+        credential = principal.actor.credential
+        if principal.actor.kind != "oidc" or not credential or credential.startswith("id-token"):
+            return False
+        with self.database.read() as connection:
+            expires_at = store.credential_expiry(connection, credential)
+        return expires_at is not None and _aware(expires_at) > datetime.now(UTC)
+
 
 class ExchangedCredentialExpired(Exception):
     def __init__(self, expired_at: datetime) -> None:

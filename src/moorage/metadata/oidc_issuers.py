@@ -101,6 +101,13 @@ def find_credential(connection: sa.Connection, secret_hash: str) -> Row | None:
     return dict(row) if row else None
 
 
+def credential_expiry(connection: sa.Connection, credential_id: str) -> datetime | None:
+    """When an exchanged credential expires; None if it does not exist (or was revoked)."""
+    query = sa.select(oidc_credentials.c.expires_at).where(oidc_credentials.c.id == credential_id)
+    value: datetime | None = connection.execute(query).scalar()
+    return value
+
+
 def purge_credentials(connection: sa.Connection, expired_before: datetime) -> int:
     """Forget credentials that expired before the given time (kept a while to say "expired", not "invalid")."""
     result = connection.execute(sa.delete(oidc_credentials).where(oidc_credentials.c.expires_at < expired_before))
