@@ -34,19 +34,23 @@ class UnsafeBind(SystemExit):
     """Listening beyond loopback without authentication was not explicitly allowed."""
 
 
+def check_bind_safety(settings: Settings) -> None:
+    """Refuse an open registry on the network unless explicitly allowed, and then say so loudly."""
+    if settings.auth_is_enabled() or is_loopback(settings.host):
+        return
+    if not settings.allow_unauthenticated_network:
+        raise UnsafeBind(
+            f"moorage: refusing to listen on {settings.host} without authentication; enable it "
+            "(auth_enabled=true) or set allow_unauthenticated_network=true to serve anyone"
+        )
+    log.warning(
+        "AUTHENTICATION IS OFF on %s: anyone who can reach this address may push, pull and delete", settings.host
+    )
+
+
 def prepare_authentication(settings: Settings, database: Database) -> None:
-    """Refuse an open registry on the network; create the first admin and a signing key."""
+    """Create the first admin (when there are no users) and a signing key."""
     if not settings.auth_is_enabled():
-        if not is_loopback(settings.host):
-            if not settings.allow_unauthenticated_network:
-                raise UnsafeBind(
-                    f"moorage: refusing to listen on {settings.host} without authentication; enable it "
-                    "(auth_enabled=true) or set allow_unauthenticated_network=true to serve anyone"
-                )
-            log.warning(
-                "AUTHENTICATION IS OFF on %s: anyone who can reach this address may push, pull and delete",
-                settings.host,
-            )
         return
     auth = build_auth(settings, database)
     auth.keys.ensure_signing_key()
@@ -62,6 +66,7 @@ def prepare_authentication(settings: Settings, database: Database) -> None:
 
 
 def run(settings: Settings) -> None:
+    check_bind_safety(settings)
     ensure_address_free(settings.host, settings.port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.metadata_url())
