@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Moorage:
     registry: ASGIApp = RegistryAPI(services)
     routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
     oidc = build_oidc_federation(settings, database)
-    auth = build_auth(settings, database) if settings.auth_is_enabled() else None
+    auth = build_auth(settings, database, oidc.still_valid) if settings.auth_is_enabled() else None
     if auth is not None:
         auth.chain.add(OidcVerifier(oidc))
         registry = RegistryGuard(registry, auth.tokens, auth.roles, settings.token_service, settings.external_url)

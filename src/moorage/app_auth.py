@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ from moorage.auth.access_tokens import AccessTokens
 from moorage.auth.accounts import Accounts
 from moorage.auth.authenticator import Authenticator, PrincipalStatus
 from moorage.auth.credentials import CredentialChain
+from moorage.auth.grants import Principal
 from moorage.auth.keys import KeyRing
 from moorage.auth.login_passwords import LOGIN_AUDIENCE, REFRESH_AUDIENCE, LoginPasswordVerifier, SignedCredentials
 from moorage.auth.passwords import PasswordVerifier
@@ -38,7 +40,10 @@ class AuthComponents:
     token_server: TokenServer
 
 
-def build_auth(settings: Settings, database: Database) -> AuthComponents:
+def build_auth(
+    settings: Settings, database: Database, federated: Callable[[Principal], bool] | None = None
+) -> AuthComponents:
+    """`federated` says whether an OIDC principal may still act (OidcFederation.still_valid)."""
     login_lifetime = timedelta(hours=settings.login_password_lifetime_hours)
     refresh_lifetime = timedelta(days=settings.refresh_token_lifetime_days)
     keys = KeyRing(
@@ -49,7 +54,7 @@ def build_auth(settings: Settings, database: Database) -> AuthComponents:
     accounts = Accounts(database)
     access_tokens = AccessTokens(database)
     robots = Robots(database)
-    status = PrincipalStatus(accounts, access_tokens, robots)
+    status = PrincipalStatus(accounts, access_tokens, robots, federated)
     login_passwords = SignedCredentials(keys, settings.token_issuer, LOGIN_AUDIENCE, login_lifetime, status)
     refresh_tokens = SignedCredentials(keys, settings.token_issuer, REFRESH_AUDIENCE, refresh_lifetime, status)
     chain = CredentialChain(

@@ -5,6 +5,8 @@ Used by `/token` and by the management API, so both count failures against the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from moorage.auth.access_tokens import AccessTokens
 from moorage.auth.accounts import Accounts
 from moorage.auth.credentials import CredentialChain
@@ -23,10 +25,18 @@ class InvalidCredentials(Exception):
 class PrincipalStatus:
     """Whether the account behind a principal still exists and may act (for signed credentials)."""
 
-    def __init__(self, accounts: Accounts, access_tokens: AccessTokens, robots: Robots) -> None:
+    def __init__(
+        self,
+        accounts: Accounts,
+        access_tokens: AccessTokens,
+        robots: Robots,
+        federated: Callable[[Principal], bool] | None = None,
+    ) -> None:
         self.accounts = accounts
         self.access_tokens = access_tokens
         self.robots = robots
+        self.federated = federated
+        """Whether an OIDC principal may still act (OidcFederation.still_valid); without it, never."""
 
     def __call__(self, principal: Principal) -> bool:
         actor = principal.actor
@@ -36,7 +46,10 @@ class PrincipalStatus:
             return actor.credential is not None and self.access_tokens.still_valid(actor.credential)
         if actor.kind == "robot":
             return self.robots.still_valid(actor.name)
-        return True  # federated identities carry their own expiry
+        if actor.kind == "oidc":
+            # A credential derived from an OIDC identity must not outlive it (nor the issuer's trust).
+            return self.federated is not None and self.federated(principal)
+        return True
 
 
 class Authenticator:

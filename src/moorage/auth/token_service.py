@@ -59,7 +59,8 @@ class TokenServer:
         }
         if refresh_token is not None:
             body["refresh_token"] = refresh_token
-        elif offline and principal.actor.kind != "anonymous":
+        elif offline and principal.actor.kind not in ("anonymous", "oidc"):
+            # OIDC credentials are short-lived by design; a refresh token would outlive them.
             body["refresh_token"] = self.refresh_tokens.issue(principal)[0]
         return body
 
