@@ -8,7 +8,6 @@ is refused with 429 until the window ends.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from moorage.metadata import signing_keys
@@ -16,12 +15,12 @@ from moorage.metadata.common import now
 from moorage.metadata.database import Database
 
 
-@dataclass(frozen=True)
 class TooManyAttempts(Exception):
-    retry_after: int
+    """The user or the address used up its failed logins; `retry_after` seconds until the window ends."""
 
-    def __str__(self) -> str:
-        return f"too many failed logins; retry in {self.retry_after} s"
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; retry in {retry_after} s")
+        self.retry_after = retry_after
 
 
 class LoginRateLimiter:
