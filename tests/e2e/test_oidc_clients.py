@@ -44,7 +44,12 @@ def secured(tmp_path_factory: pytest.TempPathFactory, issuer: OidcIssuer) -> Ite
                 "repositories": ["ci/{repository}"],
                 "actions": ["push"],
             },
-            {"name": "base-images", "claims": {"repository_owner": "acme"}, "repositories": ["base/*"], "actions": ["pull"]},
+            {
+                "name": "base-images",
+                "claims": {"repository_owner": "acme"},
+                "repositories": ["base/*"],
+                "actions": ["pull"],
+            },
         ]
         body = {"name": "github", "issuer": issuer.url, "audience": AUDIENCE, "rules": rules}
         response = httpx.post(f"{server.url}/api/v1/oidc/issuers", json=body, auth=("admin", ADMIN_PASSWORD))
@@ -77,7 +82,10 @@ def refused(call) -> str:  # type: ignore[no-untyped-def]
     with pytest.raises(ClientError) as caught:
         call()
     message = str(caught.value).lower()
-    assert any(word in message for word in ("denied", "unauthorized", "authentication required", "invalid username/password", "401", "403")), message
+    assert any(
+        word in message
+        for word in ("denied", "unauthorized", "authentication required", "invalid username/password", "401", "403")
+    ), message
     return message
 
 
@@ -96,7 +104,9 @@ def test_podman_login_with_the_id_token_pushes_and_pulls_only_what_the_rule_allo
     refused(lambda: push(tools, tmp_path / "layout", "base/runtime"))  # pull only
 
 
-def test_a_feature_branch_or_a_stranger_gets_no_push(tools: ContainerTools, issuer: OidcIssuer, app: str, tmp_path: Path) -> None:
+def test_a_feature_branch_or_a_stranger_gets_no_push(
+    tools: ContainerTools, issuer: OidcIssuer, app: str, tmp_path: Path
+) -> None:
     image(tmp_path, uuid.uuid4().hex)
     branch_token = issuer.mint(issuer.claims(repository=app, ref="refs/heads/feature"))
     refused(lambda: push(tools, tmp_path / "layout", f"ci/{app}", "--dest-creds", f"oidc:{branch_token}"))
@@ -109,7 +119,9 @@ def test_an_exchanged_credential_works_with_skopeo_creds(
     tools: ContainerTools, secured: RunningRegistry, issuer: OidcIssuer, app: str, tmp_path: Path
 ) -> None:
     built = image(tmp_path, uuid.uuid4().hex)
-    response = httpx.post(f"{secured.url}/api/v1/oidc/exchange", data=exchange_form(issuer.mint(issuer.claims(repository=app))))
+    response = httpx.post(
+        f"{secured.url}/api/v1/oidc/exchange", data=exchange_form(issuer.mint(issuer.claims(repository=app)))
+    )
     assert response.status_code == 200, response.text
     creds = f"{response.json()['username']}:{response.json()['password']}"
 
@@ -124,7 +136,9 @@ def test_an_exchanged_credential_works_with_skopeo_creds(
     refused(lambda: push(tools, tmp_path / "layout", "ci/acme/other", "--dest-creds", creds))
 
 
-def test_the_secrets_never_reach_the_server_log(tools: ContainerTools, secured: RunningRegistry, issuer: OidcIssuer, app: str) -> None:
+def test_the_secrets_never_reach_the_server_log(
+    tools: ContainerTools, secured: RunningRegistry, issuer: OidcIssuer, app: str
+) -> None:
     token = issuer.mint(issuer.claims(repository=app))
     tools.podman("login", "--tls-verify=false", "-u", "oidc", "-p", token, tools.registry_host)
     exchanged = httpx.post(f"{secured.url}/api/v1/oidc/exchange", data=exchange_form(token)).json()["password"]

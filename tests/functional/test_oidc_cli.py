@@ -32,13 +32,17 @@ def test_an_issuer_and_its_rules_are_managed_from_the_command_line(embedded_regi
     assert added.exit_code == 0, added.output
     assert "rule api: if repository=acme/api, ref=refs/heads/* → push on ci/{repository}" in added.stdout
 
-    preview = moorage(registry, "preview", name, "--claim", "repository=acme/api", "--claim", "ref=refs/heads/x", "--json")
+    preview = moorage(
+        registry, "preview", name, "--claim", "repository=acme/api", "--claim", "ref=refs/heads/x", "--json"
+    )
     assert json.loads(preview.stdout)["grants"] == [{"repository": "ci/acme/api", "actions": ["pull", "push"]}]
 
     shown = json.loads(moorage(registry, "show", name, "--json").stdout)
     assert shown["rules"][0]["claims"] == {"repository": "acme/api", "ref": "refs/heads/*"}
 
-    refused = moorage(registry, "add-rule", name, "all", "--claim", "repository=*", "--repository", "x", "--action", "push")
+    refused = moorage(
+        registry, "add-rule", name, "all", "--claim", "repository=*", "--repository", "x", "--action", "push"
+    )
     assert refused.exit_code == 1
     assert "more than wildcards" in refused.output
 

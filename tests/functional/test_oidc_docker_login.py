@@ -55,7 +55,9 @@ def access(token: str) -> dict[str, list[str]]:
     return {entry["name"]: sorted(entry["actions"]) for entry in claims_of(token)["access"]}
 
 
-def test_managing_issuers_needs_a_registry_administrator(secured: RunningRegistry, issuer: OidcIssuer, app: str) -> None:
+def test_managing_issuers_needs_a_registry_administrator(
+    secured: RunningRegistry, issuer: OidcIssuer, app: str
+) -> None:
     url = f"{secured.url}/api/v1/oidc/issuers"
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, auth=(ADMIN, "wrong")).status_code == 401
@@ -65,11 +67,15 @@ def test_managing_issuers_needs_a_registry_administrator(secured: RunningRegistr
 
 
 def test_the_exchange_needs_no_other_credential(secured: RunningRegistry, issuer: OidcIssuer, app: str) -> None:
-    response = httpx.post(f"{secured.url}/api/v1/oidc/exchange", data=exchange_form(issuer.mint(issuer.claims(repository=app))))
+    response = httpx.post(
+        f"{secured.url}/api/v1/oidc/exchange", data=exchange_form(issuer.mint(issuer.claims(repository=app)))
+    )
     assert response.status_code == 200, response.text
 
 
-def test_an_id_token_as_password_gets_exactly_the_rules_grants(secured: RunningRegistry, issuer: OidcIssuer, app: str) -> None:
+def test_an_id_token_as_password_gets_exactly_the_rules_grants(
+    secured: RunningRegistry, issuer: OidcIssuer, app: str
+) -> None:
     token = issuer.mint(issuer.claims(repository=app))
     response = fetch_token(
         secured.url,
@@ -89,7 +95,9 @@ def test_an_id_token_as_password_gets_exactly_the_rules_grants(secured: RunningR
     assert "refresh_token" not in response.json()  # it would outlive the ID token; docker keeps the token instead
 
 
-def test_the_bearer_token_opens_only_the_granted_repository(secured: RunningRegistry, issuer: OidcIssuer, app: str) -> None:
+def test_the_bearer_token_opens_only_the_granted_repository(
+    secured: RunningRegistry, issuer: OidcIssuer, app: str
+) -> None:
     token = issuer.mint(issuer.claims(repository=app))
     bearer = fetch_token(secured.url, ("oidc", token), f"repository:ci/{app}:pull,push").json()["token"]
     headers = {"Authorization": f"Bearer {bearer}"}
@@ -120,7 +128,9 @@ def test_a_refused_id_token_gets_no_registry_token(secured: RunningRegistry, iss
     assert "expired" in response.text
 
 
-def test_signed_credentials_derived_from_an_id_token_do_not_outlive_it(secured: RunningRegistry, issuer: OidcIssuer, app: str) -> None:
+def test_signed_credentials_derived_from_an_id_token_do_not_outlive_it(
+    secured: RunningRegistry, issuer: OidcIssuer, app: str
+) -> None:
     token = issuer.mint(issuer.claims(repository=app))
     response = httpx.post(f"{secured.url}/api/v1/login-password", auth=("oidc", token), json={})
     if response.status_code == 200:
@@ -131,11 +141,18 @@ def test_signed_credentials_derived_from_an_id_token_do_not_outlive_it(secured: 
         assert response.status_code in (401, 403)
 
 
-def test_credentials_derived_from_an_exchanged_credential_end_with_its_issuer(secured: RunningRegistry, app: str) -> None:
+def test_credentials_derived_from_an_exchanged_credential_end_with_its_issuer(
+    secured: RunningRegistry, app: str
+) -> None:
     with running_issuer() as other:
         admin = (ADMIN, ADMIN_PASSWORD)
         name = f"gitlab-{uuid.uuid4().hex[:6]}"
-        assert httpx.post(f"{secured.url}/api/v1/oidc/issuers", json=issuer_body(other, name, RULES), auth=admin).status_code == 201
+        assert (
+            httpx.post(
+                f"{secured.url}/api/v1/oidc/issuers", json=issuer_body(other, name, RULES), auth=admin
+            ).status_code
+            == 201
+        )
         exchanged = httpx.post(
             f"{secured.url}/api/v1/oidc/exchange", data=exchange_form(other.mint(other.claims(repository=app)))
         ).json()

@@ -89,7 +89,9 @@ def test_the_issuers_keys_are_fetched_once_and_cached(http: httpx.Client, issuer
     assert issuer.discovery_fetches == 1
 
 
-def test_a_token_no_rule_matches_is_forbidden_with_the_reason(http: httpx.Client, issuer: OidcIssuer, github_repo: str) -> None:
+def test_a_token_no_rule_matches_is_forbidden_with_the_reason(
+    http: httpx.Client, issuer: OidcIssuer, github_repo: str
+) -> None:
     problem = refused(http, issuer.mint(issuer.claims(repository=github_repo, ref="refs/heads/dev")), 403)
     assert problem["error"] == "access_denied"
     assert "ref does not match 'refs/heads/main'" in problem["detail"]
@@ -112,7 +114,9 @@ def test_a_token_claiming_a_trusted_issuer_but_signed_by_another_key_is_refused(
     assert "does not publish" in refused(http, issuer.mint(claims, key=SigningKey.rsa()))["detail"]
 
 
-def test_alg_none_and_hs256_with_the_public_key_are_refused(http: httpx.Client, issuer: OidcIssuer, github_repo: str) -> None:
+def test_alg_none_and_hs256_with_the_public_key_are_refused(
+    http: httpx.Client, issuer: OidcIssuer, github_repo: str
+) -> None:
     claims = issuer.claims(repository=github_repo)
     assert "'none' is not accepted" in refused(http, issuer.forge_unsigned(claims))["detail"]
     assert "'HS256' is not accepted" in refused(http, issuer.forge_hs256_with_public_key(claims))["detail"]
@@ -123,7 +127,9 @@ def test_wrong_audience_is_refused(http: httpx.Client, issuer: OidcIssuer, githu
     assert "audience" in problem["detail"]
 
 
-def test_an_expired_token_is_refused_and_says_it_expired(http: httpx.Client, issuer: OidcIssuer, github_repo: str) -> None:
+def test_an_expired_token_is_refused_and_says_it_expired(
+    http: httpx.Client, issuer: OidcIssuer, github_repo: str
+) -> None:
     now = int(time.time())
     claims = issuer.claims(repository=github_repo, iat=now - 1200, nbf=now - 1200, exp=now - 600)
     assert "expired at" in refused(http, issuer.mint(claims))["detail"]
@@ -154,7 +160,9 @@ def test_garbage_instead_of_a_token_is_refused(http: httpx.Client) -> None:
         assert refused(http, garbage)["error"] == "invalid_grant"
 
 
-def test_a_distrusted_issuers_tokens_are_refused_from_then_on(http: httpx.Client, issuer: OidcIssuer, github_repo: str) -> None:
+def test_a_distrusted_issuers_tokens_are_refused_from_then_on(
+    http: httpx.Client, issuer: OidcIssuer, github_repo: str
+) -> None:
     token = issuer.mint(issuer.claims(repository=github_repo))
     assert exchange(http, token).status_code == 200
     assert http.delete(f"{ISSUERS}/{issuer.name}").status_code == 204  # type: ignore[attr-defined]

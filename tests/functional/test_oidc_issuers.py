@@ -73,7 +73,9 @@ def test_the_same_name_or_issuer_url_cannot_be_trusted_twice(http: httpx.Client,
         {"jwks_uri": "http://keys.example/jwks"},
     ],
 )
-def test_unsafe_issuer_settings_are_refused(http: httpx.Client, name: str, issuer: OidcIssuer, changes: dict[str, Any]) -> None:
+def test_unsafe_issuer_settings_are_refused(
+    http: httpx.Client, name: str, issuer: OidcIssuer, changes: dict[str, Any]
+) -> None:
     problem(http.post(ISSUERS, json={**issuer_body(issuer, name), **changes}), 422)
     problem(http.get(f"{ISSUERS}/{name}"), 404)
 
@@ -119,10 +121,17 @@ def test_audience_and_keys_can_be_changed(http: httpx.Client, name: str, issuer:
     problem(http.patch(f"{ISSUERS}/{name}", json={"jwks_uri": "ftp://x"}), 422)
 
 
-def test_a_preview_shows_what_sample_claims_would_get_and_why(http: httpx.Client, name: str, issuer: OidcIssuer) -> None:
+def test_a_preview_shows_what_sample_claims_would_get_and_why(
+    http: httpx.Client, name: str, issuer: OidcIssuer
+) -> None:
     rules = [
         push_rule("acme/api", name="api"),
-        {"name": "own", "claims": {"repository_owner": "acme"}, "repositories": ["ci/{repository}"], "actions": ["pull"]},
+        {
+            "name": "own",
+            "claims": {"repository_owner": "acme"},
+            "repositories": ["ci/{repository}"],
+            "actions": ["pull"],
+        },
     ]
     assert http.post(ISSUERS, json=issuer_body(issuer, name, rules)).status_code == 201
     preview = http.post(f"{ISSUERS}/{name}/preview", json={"claims": issuer.claims("acme/web")})

@@ -136,7 +136,7 @@ class OidcIssuer:
 
 def _handler(issuer: OidcIssuer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        def do_GET(self) -> None:
             if self.path == "/.well-known/openid-configuration":
                 issuer.discovery_fetches += 1
                 self._json(200, {
@@ -161,7 +161,7 @@ def _handler(issuer: OidcIssuer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return Handler

@@ -147,7 +147,9 @@ class OidcFederation:
 
     def issuers(self) -> list[TrustedIssuer]:
         with self.database.read() as connection:
-            return [_issuer_from_row(row, store.list_rules(connection, row["id"])) for row in store.list_issuers(connection)]
+            return [
+                _issuer_from_row(row, store.list_rules(connection, row["id"])) for row in store.list_issuers(connection)
+            ]
 
     def issuer(self, name: str) -> TrustedIssuer:
         with self.database.read() as connection:
@@ -178,7 +180,7 @@ class OidcFederation:
     def update(self, name: str, **changes: Any) -> TrustedIssuer:
         """Change an issuer's audience, jwks_uri or static_jwks; cached keys are dropped."""
         current = self.issuer(name)
-        updated = check_issuer(replace(current, **changes))
+        check_issuer(replace(current, **changes))
         with self.database.write() as connection:
             store.update_issuer(
                 connection,

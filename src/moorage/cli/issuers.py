@@ -11,9 +11,7 @@ import typer
 
 issuers_app = typer.Typer(help="Trusted OIDC issuers for CI federation and their claim rules.", no_args_is_help=True)
 
-UrlOption = Annotated[
-    str, typer.Option("--url", envvar="MOORAGE_URL", help="The registry's base URL.")
-]
+UrlOption = Annotated[str, typer.Option("--url", envvar="MOORAGE_URL", help="The registry's base URL.")]
 UserOption = Annotated[str | None, typer.Option("--username", "-u", envvar="MOORAGE_USERNAME", help="Admin user.")]
 PasswordOption = Annotated[
     str | None,
@@ -61,11 +59,18 @@ def _print_issuer(issuer: dict[str, Any]) -> None:
     typer.echo(f"{issuer['name']}  {issuer['issuer']}  audience={issuer['audience']}  keys={keys}")
     for rule in issuer["rules"]:
         claims = ", ".join(f"{k}={v}" for k, v in rule["claims"].items())
-        typer.echo(f"  rule {rule['name']}: if {claims} → {','.join(rule['actions'])} on {', '.join(rule['repositories'])}")
+        typer.echo(
+            f"  rule {rule['name']}: if {claims} → {','.join(rule['actions'])} on {', '.join(rule['repositories'])}"
+        )
 
 
 @issuers_app.command("list")
-def list_issuers(url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None, as_json: JsonOption = False) -> None:
+def list_issuers(
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """List trusted issuers and their rules."""
     issuers = _call(url, username, password, "GET", "/issuers")
     if as_json:
@@ -76,7 +81,13 @@ def list_issuers(url: UrlOption = DEFAULT_URL, username: UserOption = None, pass
 
 
 @issuers_app.command("show")
-def show(name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None, as_json: JsonOption = False) -> None:
+def show(
+    name: str,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Show one trusted issuer."""
     issuer = _call(url, username, password, "GET", f"/issuers/{name}")
     if as_json:
@@ -106,7 +117,9 @@ def trust(
 
 
 @issuers_app.command("remove")
-def remove(name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None) -> None:
+def remove(
+    name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None
+) -> None:
     """Stop trusting an issuer; credentials exchanged through it stop working."""
     _call(url, username, password, "DELETE", f"/issuers/{name}")
     typer.echo(f"removed issuer {name}")
@@ -131,7 +144,9 @@ def add_rule(
 
 
 @issuers_app.command("remove-rule")
-def remove_rule(name: str, rule: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None) -> None:
+def remove_rule(
+    name: str, rule: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None
+) -> None:
     """Remove a rule from an issuer."""
     _call(url, username, password, "DELETE", f"/issuers/{name}/rules/{rule}")
     typer.echo(f"removed rule {rule} of issuer {name}")
@@ -140,7 +155,9 @@ def remove_rule(name: str, rule: str, url: UrlOption = DEFAULT_URL, username: Us
 @issuers_app.command("preview")
 def preview(
     name: str,
-    claim: Annotated[list[str] | None, typer.Option("--claim", help="CLAIM=VALUE of a sample token; repeatable.")] = None,
+    claim: Annotated[
+        list[str] | None, typer.Option("--claim", help="CLAIM=VALUE of a sample token; repeatable.")
+    ] = None,
     claims_file: Annotated[Path | None, typer.Option("--claims-file", help="A JSON object of sample claims.")] = None,
     url: UrlOption = DEFAULT_URL,
     username: UserOption = None,

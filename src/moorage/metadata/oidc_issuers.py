@@ -50,9 +50,7 @@ def create_issuer(connection: sa.Connection, values: Mapping[str, Any]) -> int:
 
 
 def update_issuer(connection: sa.Connection, issuer_id: int, values: Mapping[str, Any]) -> None:
-    connection.execute(
-        sa.update(oidc_issuers).where(oidc_issuers.c.id == issuer_id).values(**values, updated_at=now())
-    )
+    connection.execute(sa.update(oidc_issuers).where(oidc_issuers.c.id == issuer_id).values(**values, updated_at=now()))
 
 
 def delete_issuer(connection: sa.Connection, issuer_id: int) -> None:

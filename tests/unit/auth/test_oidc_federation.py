@@ -33,7 +33,9 @@ def federation(tmp_path: Path, issuer: OidcIssuer) -> Iterator[OidcFederation]:
     database = Database(sqlite_url(tmp_path))
     database.migrate()
     service = OidcFederation(database, JwksCache(timeout=2))
-    rule = ClaimRule("api", {"repository": "acme/api", "ref": "refs/heads/main"}, ("acme/api",), frozenset({Action.PUSH}))
+    rule = ClaimRule(
+        "api", {"repository": "acme/api", "ref": "refs/heads/main"}, ("acme/api",), frozenset({Action.PUSH})
+    )
     service.trust(TrustedIssuer("ci", issuer.url, AUDIENCE, rules=(rule,)))
     yield service
     database.dispose()
@@ -98,7 +100,9 @@ def test_an_exchanged_credential_works_as_a_password_until_it_expires(
         verifier.verify("oidc", expired.secret, None)
 
 
-def test_distrusting_the_issuer_revokes_its_exchanged_credentials(federation: OidcFederation, issuer: OidcIssuer) -> None:
+def test_distrusting_the_issuer_revokes_its_exchanged_credentials(
+    federation: OidcFederation, issuer: OidcIssuer
+) -> None:
     credential = federation.exchange(issuer.mint(), None)
     principal = OidcVerifier(federation).verify("oidc", credential.secret, None)
     assert principal is not None
@@ -107,7 +111,9 @@ def test_distrusting_the_issuer_revokes_its_exchanged_credentials(federation: Oi
     assert not federation.still_valid(principal)
 
 
-def test_credentials_derived_from_a_raw_id_token_do_not_outlive_it(federation: OidcFederation, issuer: OidcIssuer) -> None:
+def test_credentials_derived_from_a_raw_id_token_do_not_outlive_it(
+    federation: OidcFederation, issuer: OidcIssuer
+) -> None:
     principal = OidcVerifier(federation).verify("oidc", issuer.mint(), None)
     assert principal is not None
     assert not federation.still_valid(principal)

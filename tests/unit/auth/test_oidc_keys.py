@@ -108,7 +108,9 @@ def test_jwks_with_symmetric_private_or_no_keys_are_refused(document: object) ->
         check_jwks(document)
 
 
-@pytest.mark.parametrize("url", ["https://token.actions.githubusercontent.com", "http://127.0.0.1:8080", "http://localhost/x"])
+@pytest.mark.parametrize(
+    "url", ["https://token.actions.githubusercontent.com", "http://127.0.0.1:8080", "http://localhost/x"]
+)
 def test_issuer_urls_are_https_or_loopback(url: str) -> None:
     assert check_issuer_url(url) == url
 

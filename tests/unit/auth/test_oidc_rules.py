@@ -12,7 +12,9 @@ PULL = frozenset({Action.PULL})
 PUSH = frozenset({Action.PULL, Action.PUSH})
 
 
-def rule(claims: dict[str, str], repositories: tuple[str, ...] = ("acme/api",), actions=PUSH, name: str = "r") -> ClaimRule:
+def rule(
+    claims: dict[str, str], repositories: tuple[str, ...] = ("acme/api",), actions=PUSH, name: str = "r"
+) -> ClaimRule:
     return ClaimRule(name, claims, repositories, frozenset(actions))
 
 
@@ -76,7 +78,9 @@ def test_numbers_and_booleans_compare_as_text_lists_match_nothing() -> None:
 def test_repository_templates_give_each_ci_repository_its_own_registry_repository() -> None:
     decision = evaluate([rule({"repository_owner": "acme"}, ("ci/{repository}",))], GITHUB_CLAIMS)
     assert decision.grants == (Grant("ci/acme/api", PUSH),)
-    other = evaluate([rule({"repository_owner": "acme"}, ("ci/{repository}",))], {**GITHUB_CLAIMS, "repository": "acme/web"})
+    other = evaluate(
+        [rule({"repository_owner": "acme"}, ("ci/{repository}",))], {**GITHUB_CLAIMS, "repository": "acme/web"}
+    )
     assert other.grants == (Grant("ci/acme/web", PUSH),)
 
 
@@ -84,7 +88,9 @@ def test_template_values_are_lower_cased_and_must_be_repository_name_components(
     mixed = {**GITHUB_CLAIMS, "repository": "Acme/API"}
     assert evaluate([rule({"repository_owner": "acme"}, ("{repository}",))], mixed).grants == (Grant("acme/api", PUSH),)
     for hostile in ("acme/../x", "acme/*", "acme api", "acme//api", ""):
-        decision = evaluate([rule({"repository_owner": "acme"}, ("{repository}",))], {**GITHUB_CLAIMS, "repository": hostile})
+        decision = evaluate(
+            [rule({"repository_owner": "acme"}, ("{repository}",))], {**GITHUB_CLAIMS, "repository": hostile}
+        )
         assert decision.grants == (), hostile
 
 

@@ -219,7 +219,10 @@ def _oauth_problem(status: int, error: str, description: str) -> Problem:
 @router.post(
     "/exchange",
     summary="Exchange a CI job's OIDC ID token for a short-lived registry credential (RFC 8693)",
-    responses={401: {"description": "The ID token is invalid, expired or untrusted"}, 403: {"description": "No rule grants it anything"}},
+    responses={
+        401: {"description": "The ID token is invalid, expired or untrusted"},
+        403: {"description": "No rule grants it anything"},
+    },
 )
 async def exchange(request: Request, oidc: Federation) -> JSONResponse:
     """Form fields: `grant_type=urn:ietf:params:oauth:grant-type:token-exchange`, `subject_token=<ID token>`,
@@ -235,7 +238,9 @@ async def exchange(request: Request, oidc: Federation) -> JSONResponse:
         raise _oauth_problem(400, "invalid_request", "subject_token (the OIDC ID token) is required")
     token_type = parameters.get("subject_token_type", SUBJECT_TOKEN_TYPES[0])
     if token_type not in SUBJECT_TOKEN_TYPES:
-        raise _oauth_problem(400, "invalid_request", f"subject_token_type must be one of {', '.join(SUBJECT_TOKEN_TYPES)}")
+        raise _oauth_problem(
+            400, "invalid_request", f"subject_token_type must be one of {', '.join(SUBJECT_TOKEN_TYPES)}"
+        )
     source = request.client.host if request.client else None
     try:
         credential = await anyio.to_thread.run_sync(oidc.exchange, token, source)
