@@ -194,3 +194,29 @@ def test_an_unreachable_issuer_is_reported_as_unavailable(http: httpx.Client, gi
         assert response.json()["error"] == "temporarily_unavailable"
     finally:
         http.delete(f"{ISSUERS}/{name}")
+
+
+def test_a_job_may_ask_for_less_than_its_rules_grant(http: httpx.Client, issuer: OidcIssuer, github_repo: str) -> None:
+    form = exchange_form(issuer.mint(issuer.claims(repository=github_repo)))
+    response = http.post(
+        EXCHANGE, data={**form, "scope": f"repository:{github_repo}:pull repository:other/x:pull,push"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["grants"] == [{"repository": github_repo, "actions": ["pull"]}]
+
+
+def test_asking_only_for_what_the_rules_do_not_grant_is_forbidden(
+    http: httpx.Client, issuer: OidcIssuer, github_repo: str
+) -> None:
+    form = exchange_form(issuer.mint(issuer.claims(repository=github_repo)))
+    problem = http.post(EXCHANGE, data={**form, "scope": "repository:other/x:pull"})
+    assert problem.status_code == 403
+    assert problem.json()["error"] == "access_denied"
+
+
+@pytest.mark.parametrize("scope", ["registry:catalog:*", "repository:Bad/Name:pull", "repository:x:fly", "pull"])
+def test_a_malformed_scope_is_explained(http: httpx.Client, issuer: OidcIssuer, github_repo: str, scope: str) -> None:
+    form = exchange_form(issuer.mint(issuer.claims(repository=github_repo)))
+    response = http.post(EXCHANGE, data={**form, "scope": scope})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from moorage.auth.grants import Grant, Principal
+from moorage.auth.grants import Grant, Principal, expand_actions, granted_actions
 from moorage.auth.oidc_keys import JwksCache, check_issuer_url, check_jwks
 from moorage.auth.oidc_rules import ClaimRule, InvalidRule, RuleDecision, evaluate
 from moorage.auth.oidc_tokens import IdTokenRejected, TrustedIssuer, peek, verify_id_token
@@ -77,6 +77,16 @@ class ExchangedCredential:
     subject: str
     grants: tuple[Grant, ...]
     expires_at: datetime
+
+
+def narrow(grants: tuple[Grant, ...], requested: Sequence[Grant]) -> tuple[Grant, ...]:
+    """Grants on exactly the requested repositories, each limited to the requested and granted actions."""
+    result: list[Grant] = []
+    for wanted in requested:
+        actions = granted_actions(grants, wanted.repository_pattern) & expand_actions(wanted.actions)
+        if actions:
+            result.append(Grant(wanted.repository_pattern, frozenset(actions)))
+    return tuple(result)
 
 
 def _hash(secret: str) -> str:
@@ -253,14 +263,24 @@ class OidcFederation:
 
     # --- exchanged credentials -----------------------------------------------------------
 
-    def exchange(self, token: str, source_address: str | None) -> ExchangedCredential:
-        """Swap a valid ID token for a registry credential carrying exactly the grants its rules give."""
+    def exchange(
+        self, token: str, source_address: str | None, requested: Sequence[Grant] | None = None
+    ) -> ExchangedCredential:
+        """Swap a valid ID token for a registry credential carrying the grants its rules give.
+
+        With `requested` (the RFC 8693 `scope`: exact repositories and actions), the credential
+        carries only what was both requested and granted; `NoRuleMatched` if that is nothing.
+        """
         identity = self.authenticate(token)
+        grants = identity.decision.grants
+        if requested is not None:
+            grants = narrow(grants, requested)
+            if not grants:
+                raise NoRuleMatched("the rules grant none of the requested scope")
         credential_id = secrets.token_hex(8)
         secret = f"{CREDENTIAL_PREFIX}{secrets.token_urlsafe(32)}"
         issued_at = datetime.now(UTC)
         expires_at = issued_at + self.credential_lifetime
-        grants = identity.decision.grants
         with self.database.write() as connection:
             store.purge_credentials(connection, issued_at - KEEP_EXPIRED)
             store.record_credential(

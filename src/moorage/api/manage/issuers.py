@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from moorage.api.manage.problems import Problem
 from moorage.api.manage.security import Caller, CallerDep
+from moorage.auth.grants import Grant
 from moorage.auth.oidc_federation import (
     DuplicateName,
     IdTokenRejected,
@@ -32,6 +33,8 @@ from moorage.auth.oidc_keys import KeysUnavailable
 from moorage.auth.oidc_rules import ClaimRule, InvalidRule, RuleDecision
 from moorage.auth.oidc_tokens import IdTokenExpired
 from moorage.domain.access import Action
+from moorage.domain.errors import RegistryError
+from moorage.domain.references import validate_name
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 SUBJECT_TOKEN_TYPES = ("urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:jwt")
@@ -210,6 +213,26 @@ async def _exchange_parameters(request: Request) -> dict[str, str]:
     return {key: values[0] for key, values in form.items()}
 
 
+def _requested_scope(scope: str | None) -> list[Grant] | None:
+    """The RFC 8693 `scope`: space-separated Docker scopes `repository:NAME:ACTION[,ACTION]`."""
+    if scope is None or not scope.strip():
+        return None
+    requested = []
+    for item in scope.split():
+        kind, _, rest = item.partition(":")
+        name, _, actions = rest.rpartition(":")
+        try:
+            if kind != "repository":
+                raise ValueError
+            validate_name(name)
+            requested.append(Grant(name, frozenset(Action(a) for a in actions.split(",") if a)))
+        except (ValueError, RegistryError):
+            raise _oauth_problem(
+                400, "invalid_scope", f"invalid scope {item!r}: expected repository:NAME:ACTIONS"
+            ) from None
+    return requested
+
+
 def _oauth_problem(status: int, error: str, description: str) -> Problem:
     titles = {401: "Invalid ID token", 403: "Forbidden", 503: "Issuer unavailable"}
     title = titles.get(status, "Invalid request")
@@ -226,7 +249,8 @@ def _oauth_problem(status: int, error: str, description: str) -> Problem:
 )
 async def exchange(request: Request, oidc: Federation) -> JSONResponse:
     """Form fields: `grant_type=urn:ietf:params:oauth:grant-type:token-exchange`, `subject_token=<ID token>`,
-    `subject_token_type=urn:ietf:params:oauth:token-type:id_token` (or `…:jwt`).
+    `subject_token_type=urn:ietf:params:oauth:token-type:id_token` (or `…:jwt`), and optionally
+    `scope=repository:NAME:pull,push …` to receive less than the rules grant.
 
     The answer's `username` and `password` (also `access_token`) work at `docker login` until `expires_at`.
     """
@@ -241,9 +265,10 @@ async def exchange(request: Request, oidc: Federation) -> JSONResponse:
         raise _oauth_problem(
             400, "invalid_request", f"subject_token_type must be one of {', '.join(SUBJECT_TOKEN_TYPES)}"
         )
+    requested = _requested_scope(parameters.get("scope"))
     source = request.client.host if request.client else None
     try:
-        credential = await anyio.to_thread.run_sync(oidc.exchange, token, source)
+        credential = await anyio.to_thread.run_sync(oidc.exchange, token, source, requested)
     except NoRuleMatched as error:
         raise _oauth_problem(403, "access_denied", str(error)) from None
     except IdTokenExpired as error:
