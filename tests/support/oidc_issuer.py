@@ -172,13 +172,15 @@ def running_issuer(issuer: OidcIssuer | None = None) -> Iterator[OidcIssuer]:
     """Serve an issuer on a free loopback port until the context ends."""
     issuer = issuer or OidcIssuer()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(issuer))
+    server.daemon_threads = True
+    server.block_on_close = False  # do not wait for a client's idle connection at shutdown
     issuer.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield issuer
     finally:
-        server.shutdown()
+        server.shutdown()  # returns within serve_forever's poll interval
         server.server_close()
         thread.join(timeout=10)
 
