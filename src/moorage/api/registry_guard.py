@@ -4,7 +4,7 @@ Every request must carry a bearer token from `/token` whose signature, `exp`/`nb
 small skew), `aud` and `iss` verify, and whose `access` list grants the action the route needs on
 that repository. Otherwise the answer is `UNAUTHORIZED` with the challenge that tells the client
 where to get a token and for which scope, or `DENIED` when the caller could not get that right at
-all. The registry services never see authentication: the guard only sets `moorage.actor` (and, for
+all (with a challenge when a token for another scope would do). The registry services never see authentication: the guard only sets `moorage.actor` (and, for
 the catalog, `moorage.repository_filter`) in the ASGI scope.
 """
 
@@ -102,18 +102,23 @@ class RegistryGuard:
             raise self._challenge(scope, need, "invalid_token", str(error)) from None
 
     async def _refuse(self, scope: Scope, principal: Principal, need: Need) -> None:
-        """401 when a token with more scope would help (the client asks again), else 403."""
+        """Anonymous: 401, log in. Authenticated: 403 `DENIED`, with a challenge if a new token would do.
+
+        The challenge on a 403 (RFC 6750's `insufficient_scope`) tells a client whose token was
+        issued for other scopes to fetch one for this scope: oras-py fetches a new token only on 403.
+        """
         assert need.name is not None and need.action is not None
-        if principal.actor.kind != "anonymous":
-            name, action = need.name, need.action
-            allowed = await anyio.to_thread.run_sync(lambda: allowed_actions(principal, name, self.roles))
-            if action not in allowed:
-                raise RegistryError(
-                    ErrorCode.DENIED,
-                    f"{principal.actor.describe()} may not {action.value} {name}",
-                    detail=[{"Type": "repository", "Name": name, "Action": action.value}],
-                )
-        raise self._challenge(scope, need, "insufficient_scope", "the token does not grant this action")
+        if principal.actor.kind == "anonymous":
+            raise self._challenge(scope, need, "insufficient_scope", "authentication required")
+        name, action = need.name, need.action
+        allowed = await anyio.to_thread.run_sync(lambda: allowed_actions(principal, name, self.roles))
+        detail = [{"Type": "repository", "Name": name, "Action": action.value}]
+        if action not in allowed:
+            message = f"{principal.actor.describe()} may not {action.value} {name}"
+            raise RegistryError(ErrorCode.DENIED, message, detail=detail)
+        challenge = self._challenge(scope, need, "insufficient_scope", "")
+        message = f"the token does not grant {action.value} on {name}; request a token for this scope"
+        raise RegistryError(ErrorCode.DENIED, message, detail=detail, headers=challenge.headers)
 
     def _challenge(self, scope: Scope, need: Need, error: str | None, message: str) -> RegistryError:
         parts = [f'realm="{self._realm(scope)}"', f'service="{self.service}"']

@@ -94,8 +94,18 @@ def test_a_token_for_repository_a_does_not_open_repository_b(secured: RunningReg
         push_image(client, f"{name}/b", tag="1")
     token = token_for(secured.url, (name, password), f"repository:{name}/a:pull,push")
     response = tags_with(secured, f"{name}/b", token)
-    assert_error(response, 401, "UNAUTHORIZED")
+    assert_error(response, 403, "DENIED")
+    # The owner may read B, so the answer says which token to ask for (RFC 6750 insufficient_scope).
     assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+    assert f'scope="repository:{name}/b:pull"' in response.headers["www-authenticate"]
+
+
+def test_a_refusal_the_caller_cannot_fix_carries_no_challenge(secured: RunningRegistry, image: str) -> None:
+    name, password = create_user(secured)
+    token = token_for(secured.url, (name, password), f"repository:{image}:pull")
+    response = tags_with(secured, image, token)
+    assert_error(response, 403, "DENIED")
+    assert "www-authenticate" not in response.headers
 
 
 def test_push_with_a_pull_only_token_is_refused(secured: RunningRegistry) -> None:
