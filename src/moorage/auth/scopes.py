@@ -70,5 +70,6 @@ def access_map(claims: Iterable[dict[str, object]]) -> dict[tuple[str, str], fro
     for entry in claims:
         key = (str(entry.get("type")), str(entry.get("name")))
         actions = entry.get("actions") or []
-        table[key] = table.get(key, frozenset()) | frozenset(str(a) for a in actions)  # type: ignore[union-attr]
+        names = frozenset(str(a) for a in actions) if isinstance(actions, list) else frozenset()
+        table[key] = table.get(key, frozenset()) | names
     return table

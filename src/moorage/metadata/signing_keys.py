@@ -64,7 +64,7 @@ def count_in_window(connection: sa.Connection, key: str, window: timedelta) -> t
     current = now()
     if row is None or aware(row.window_start) + window <= current:  # type: ignore[operator]
         return 0, current
-    return int(row.count), aware(row.window_start)  # type: ignore[return-value]
+    return int(row._mapping["count"]), aware(row.window_start)  # type: ignore[return-value]
 
 
 def increment(connection: sa.Connection, key: str, window: timedelta) -> None:
