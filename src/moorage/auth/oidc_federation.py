@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -27,6 +28,8 @@ from moorage.metadata.database import Database
 
 log = logging.getLogger(__name__)
 
+_ISSUER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
 CREDENTIAL_PREFIX = "moorage_oidc_"
 """Exchanged credentials start with this, so verifiers and secret scanners recognise them."""
 CREDENTIAL_USERNAME = "oidc"
@@ -41,6 +44,14 @@ class UntrustedIssuer(IdTokenRejected):
 
 class NoRuleMatched(IdTokenRejected):
     """The token is genuine but no rule grants its claims anything."""
+
+
+class ExchangedCredentialExpired(Exception):
+    """An exchanged credential that was genuine but has expired (the client is told so)."""
+
+    def __init__(self, expired_at: datetime) -> None:
+        super().__init__(f"the OIDC-exchanged credential expired at {expired_at.isoformat(timespec='seconds')}")
+        self.expired_at = expired_at
 
 
 class IssuerNotFound(LookupError):
@@ -126,7 +137,7 @@ def _issuer_from_row(row: Mapping[str, Any], rules: list[Mapping[str, Any]]) -> 
 
 def check_issuer(issuer: TrustedIssuer) -> TrustedIssuer:
     """Refuse settings under which no token could be verified safely; raises ValueError."""
-    if not issuer.name or len(issuer.name) > 64 or not issuer.name.replace("-", "").replace("_", "").isalnum():
+    if not _ISSUER_NAME.fullmatch(issuer.name):
         raise ValueError("an issuer name is 1 to 64 letters, digits, '-' or '_'")
     check_issuer_url(issuer.issuer)
     if not issuer.audience or len(issuer.audience) > 255:
@@ -302,7 +313,7 @@ class OidcFederation:
         return ExchangedCredential(credential_id, CREDENTIAL_USERNAME, secret, identity.subject, grants, expires_at)
 
     def credential_principal(self, secret: str, source_address: str | None) -> Principal | None:
-        """The principal of an exchanged credential; None if unknown; `CredentialExpiredError` if expired."""
+        """The principal of an exchanged credential; None if unknown; `ExchangedCredentialExpired` if expired."""
         with self.database.read() as connection:
             row = store.find_credential(connection, _hash(secret))
         if row is None:
@@ -325,12 +336,6 @@ class OidcFederation:
         with self.database.read() as connection:
             expires_at = store.credential_expiry(connection, credential)
         return expires_at is not None and _aware(expires_at) > datetime.now(UTC)
-
-
-class ExchangedCredentialExpired(Exception):
-    def __init__(self, expired_at: datetime) -> None:
-        super().__init__(f"the OIDC-exchanged credential expired at {expired_at.isoformat(timespec='seconds')}")
-        self.expired_at = expired_at
 
 
 def _aware(value: datetime) -> datetime:
