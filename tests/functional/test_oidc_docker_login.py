@@ -7,6 +7,7 @@ rules grant, and nothing derived from an OIDC credential may outlive it.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -167,3 +168,17 @@ def test_credentials_derived_from_an_exchanged_credential_end_with_its_issuer(
         if login.status_code == 200:
             login_creds = (login.json()["username"], login.json()["password"])
             assert fetch_token(secured.url, login_creds, f"repository:ci/{app}:pull").status_code == 401
+
+
+def test_the_issuers_cli_logs_in_as_an_administrator(secured: RunningRegistry) -> None:
+    from typer.testing import CliRunner
+
+    from moorage.cli.main import app as cli
+
+    runner = CliRunner()
+    anonymous = runner.invoke(cli, ["issuers", "list", "--url", secured.url])
+    assert anonymous.exit_code == 1 and "401" in anonymous.output
+    env = {"MOORAGE_USERNAME": ADMIN, "MOORAGE_PASSWORD": ADMIN_PASSWORD}
+    listed = runner.invoke(cli, ["issuers", "list", "--url", secured.url, "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "github" in [issuer["name"] for issuer in json.loads(listed.output)]
