@@ -182,3 +182,21 @@ def test_the_issuers_cli_logs_in_as_an_administrator(secured: RunningRegistry) -
     listed = runner.invoke(cli, ["issuers", "list", "--url", secured.url, "--json"], env=env)
     assert listed.exit_code == 0, listed.output
     assert "github" in [issuer["name"] for issuer in json.loads(listed.output)]
+
+
+def test_the_oauth2_password_grant_takes_an_id_token_too(
+    secured: RunningRegistry, issuer: OidcIssuer, app: str
+) -> None:
+    form = {
+        "grant_type": "password",
+        "username": "oidc",
+        "password": issuer.mint(issuer.claims(repository=app)),
+        "service": "moorage",
+        "client_id": "containerd",
+        "access_type": "offline",
+        "scope": f"repository:ci/{app}:pull,push",
+    }
+    response = httpx.post(f"{secured.url}/token", data=form)
+    assert response.status_code == 200, response.text
+    assert access(response.json()["access_token"]) == {f"ci/{app}": ["pull", "push"]}
+    assert "refresh_token" not in response.json()
