@@ -11,7 +11,7 @@ the catalog, `moorage.repository_filter`) in the ASGI scope.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
 import anyio.to_thread
@@ -23,7 +23,7 @@ from moorage.auth.grants import Principal, allowed_actions
 from moorage.auth.keys import InvalidToken
 from moorage.auth.roles import FixedRoles, StoredRoles
 from moorage.auth.tokens import RegistryTokens, VerifiedToken
-from moorage.domain.access import Action
+from moorage.domain.access import Action, Actor
 from moorage.domain.errors import ErrorCode, RegistryError
 
 _REPOSITORY_ROUTE = re.compile(r"^/v2/(?P<name>.+)/(?P<kind>blobs/uploads|blobs|manifests|tags|referrers)(?:/.*)?$")
@@ -76,7 +76,6 @@ class RegistryGuard:
         try:
             verified = self._verify(scope, need)
             principal = verified.principal
-            principal = replace(principal, actor=replace(principal.actor, source_address=client_address(scope)))
             if need.name is not None and need.action is not None:
                 if not verified.allows("repository", need.name, need.action.value):
                     await self._refuse(scope, principal, need)
@@ -88,7 +87,8 @@ class RegistryGuard:
         except RegistryError as error:
             await error_response(error, method)(scope, receive, send)
             return
-        scope["moorage.actor"] = principal.actor
+        actor = principal.actor
+        scope["moorage.actor"] = Actor(actor.kind, actor.name, actor.credential, client_address(scope))
         scope["moorage.principal"] = principal
         await self.app(scope, receive, send)
 

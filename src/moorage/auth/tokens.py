@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -89,7 +90,7 @@ class RegistryTokens:
 
     def verify(self, token: str) -> VerifiedToken:
         """The token's grants, or `InvalidToken`; a cached token is re-checked only for expiry."""
-        current = now().timestamp()
+        current = time.time()
         cached = self._cache.get(token)
         if cached is not None:
             if cached.expires_at + self.leeway > current:
