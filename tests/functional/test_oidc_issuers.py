@@ -141,3 +141,10 @@ def test_a_preview_shows_what_sample_claims_would_get_and_why(
     assert outcomes["own"]["matched"] is True
     assert outcomes["api"]["matched"] is False
     assert outcomes["api"]["reasons"] == ["repository does not match 'acme/api'"]
+
+
+def test_the_openapi_document_describes_the_oidc_endpoints(http: httpx.Client) -> None:
+    paths = http.get("/api/v1/openapi.json").json()["paths"]
+    assert {"/api/v1/oidc/issuers", "/api/v1/oidc/issuers/{name}/rules", "/api/v1/oidc/exchange"} <= set(paths)
+    body = paths["/api/v1/oidc/exchange"]["post"]["requestBody"]["content"]
+    assert body["application/x-www-form-urlencoded"]["schema"]["required"] == ["subject_token"]

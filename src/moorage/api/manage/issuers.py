@@ -213,6 +213,22 @@ async def _exchange_parameters(request: Request) -> dict[str, str]:
     return {key: values[0] for key, values in form.items()}
 
 
+_EXCHANGE_SCHEMA = {
+    "type": "object",
+    "required": ["subject_token"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": [TOKEN_EXCHANGE]},
+        "subject_token": {"type": "string", "description": "The CI job's OIDC ID token."},
+        "subject_token_type": {"type": "string", "enum": list(SUBJECT_TOKEN_TYPES)},
+        "scope": {"type": "string", "description": "Optional: repository:NAME:ACTIONS, space-separated."},
+    },
+}
+_EXCHANGE_BODY = {
+    "application/x-www-form-urlencoded": {"schema": _EXCHANGE_SCHEMA},
+    "application/json": {"schema": _EXCHANGE_SCHEMA},
+}
+
+
 def _requested_scope(scope: str | None) -> list[Grant] | None:
     """The RFC 8693 `scope`: space-separated Docker scopes `repository:NAME:ACTION[,ACTION]`."""
     if scope is None or not scope.strip():
@@ -246,6 +262,7 @@ def _oauth_problem(status: int, error: str, description: str) -> Problem:
         401: {"description": "The ID token is invalid, expired or untrusted"},
         403: {"description": "No rule grants it anything"},
     },
+    openapi_extra={"requestBody": {"required": True, "content": _EXCHANGE_BODY}},
 )
 async def exchange(request: Request, oidc: Federation) -> JSONResponse:
     """Form fields: `grant_type=urn:ietf:params:oauth:grant-type:token-exchange`, `subject_token=<ID token>`,
