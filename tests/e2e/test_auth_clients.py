@@ -159,3 +159,27 @@ def test_oras_login_with_an_access_token_pushes_and_pulls_an_artifact(
     with pytest.raises(Exception):
         stranger.pull(target=target, outdir=str(tmp_path / "nothing"))
     assert httpx.get(f"{secured.url}/v2/{name}/artifacts/tags/list").status_code == 401
+
+
+def test_containerd_pulls_and_pushes_with_credentials_and_is_refused_without(
+    tools: ContainerTools, secured: RunningRegistry, user: tuple[str, str], tmp_path: Path
+) -> None:
+    """What a Kubernetes node does with an image pull secret: `ctr --user` against the token protocol."""
+    from tests.support.clients import require_root, running_containerd
+
+    require_tools("containerd", "ctr")
+    require_root("a private containerd daemon")
+    layout, image = build(tmp_path)
+    name, password = user
+    tools.skopeo_copy(f"oci:{layout}:v1", tools.docker(f"{name}/node", "v1"), "--dest-creds", f"{name}:{password}")
+    reference = f"{secured.host}/{name}/node:v1"
+    with running_containerd() as containerd:
+        refused(lambda: containerd.ctr("images", "pull", "--plain-http", reference), "access denied", "unauthorized")
+        containerd.ctr("images", "pull", "--plain-http", "--user", f"{name}:{password}", reference)
+        assert image.manifest_digest in containerd.ctr("images", "ls")
+        copy = f"{secured.host}/{name}/node-copy:v1"
+        containerd.ctr("images", "tag", reference, copy)
+        containerd.ctr("images", "push", "--plain-http", "--user", f"{name}:{password}", copy)
+    inspected = tools.run("skopeo", "inspect", "--tls-verify=false", "--creds", f"{name}:{password}", "--raw",
+                          tools.docker(f"{name}/node-copy", "v1"))
+    assert inspected.encode() == image.manifest_bytes
