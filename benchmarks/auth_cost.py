@@ -71,9 +71,16 @@ def guard_microseconds(server: RunningRegistry, iterations: int = 50_000) -> tup
     path = f"/v2/{REPOSITORY}/manifests/latest"
 
     def scope() -> dict[str, object]:
-        return {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
-                "headers": [(b"host", b"registry"), (b"authorization", b"Bearer " + token)],
-                "client": ("127.0.0.1", 5000), "scheme": "http"}
+        return {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [(b"host", b"registry"), (b"authorization", b"Bearer " + token)],
+            "client": ("127.0.0.1", 5000),
+            "scheme": "http",
+        }
 
     async def run(count: int, fresh: bool) -> float:
         start = time.perf_counter()
@@ -124,10 +131,14 @@ def main() -> None:
         off_rate = statistics.median(results[("off", request)])
         on_rate = statistics.median(results[("on", request)])
         extra_us = (1 / on_rate - 1 / off_rate) * 1e6
-        print(f"| {request} | {off_rate:,.0f} | {on_rate:,.0f} | {100 * (1 - on_rate / off_rate):+.1f} % "
-              f"({extra_us:+.0f} µs per request at c=32) |")
-    print(f"\nGuard in process: {cached_us:.1f} µs per request with a token seen before (cache hit), "
-          f"{fresh_us:.1f} µs for a token seen the first time (Ed25519 signature and claims checked).")
+        print(
+            f"| {request} | {off_rate:,.0f} | {on_rate:,.0f} | {100 * (1 - on_rate / off_rate):+.1f} % "
+            f"({extra_us:+.0f} µs per request at c=32) |"
+        )
+    print(
+        f"\nGuard in process: {cached_us:.1f} µs per request with a token seen before (cache hit), "
+        f"{fresh_us:.1f} µs for a token seen the first time (Ed25519 signature and claims checked)."
+    )
     for key, values in sorted(results.items()):
         print(f"<!-- {key}: {', '.join(f'{v:,.0f}' for v in values)} -->")
 

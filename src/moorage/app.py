@@ -17,9 +17,9 @@ from moorage.api.manage.accounts import ACCOUNT_ROUTERS
 from moorage.api.manage.app import create_management_api
 from moorage.api.registry_guard import RegistryGuard
 from moorage.api.token import token_routes
-from moorage.app_auth import build_auth
 from moorage.api.v2.context import RegistryServices
 from moorage.api.v2.router import RegistryAPI
+from moorage.app_auth import build_auth
 from moorage.auth.oidc_federation import OidcFederation
 from moorage.auth.oidc_keys import JwksCache
 from moorage.auth.oidc_verifier import OidcVerifier

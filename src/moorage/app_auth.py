@@ -40,6 +40,13 @@ class AuthComponents:
     token_server: TokenServer
 
 
+def local_accounts(settings: Settings) -> Accounts:
+    """Accounts on the metadata store itself (schema brought up to date), for local admin commands."""
+    database = Database(settings.metadata_url())
+    database.migrate()
+    return Accounts(database)
+
+
 def build_auth(
     settings: Settings, database: Database, federated: Callable[[Principal], bool] | None = None
 ) -> AuthComponents:
@@ -57,9 +64,7 @@ def build_auth(
     status = PrincipalStatus(accounts, access_tokens, robots, federated)
     login_passwords = SignedCredentials(keys, settings.token_issuer, LOGIN_AUDIENCE, login_lifetime, status)
     refresh_tokens = SignedCredentials(keys, settings.token_issuer, REFRESH_AUDIENCE, refresh_lifetime, status)
-    chain = CredentialChain(
-        [PasswordVerifier(database), access_tokens, robots, LoginPasswordVerifier(login_passwords)]
-    )
+    chain = CredentialChain([PasswordVerifier(database), access_tokens, robots, LoginPasswordVerifier(login_passwords)])
     limiter = LoginRateLimiter(
         database,
         settings.login_failures_per_user,

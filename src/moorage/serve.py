@@ -59,7 +59,9 @@ def prepare_authentication(settings: Settings, database: Database) -> None:
         path = settings.data_dir / "initial-admin-password"
         path.touch(mode=0o600)
         path.write_text(generated + "\n")
-        log.warning("created admin user %r; its password is in %s (delete the file once read)", settings.admin_username, path)
+        log.warning(
+            "created admin user %r; its password is in %s (delete the file once read)", settings.admin_username, path
+        )
         if sys.stderr.isatty():
             sys.stderr.write(f"\n  admin password (shown once): {generated}\n\n")
     log.info("authentication is on (token service %r)", settings.token_service)

@@ -81,7 +81,9 @@ class DockerTokenAuth(httpx.Auth):
         if cached:
             request.headers["Authorization"] = f"Bearer {cached}"
         response = yield request
-        if response.status_code not in (401, 403) or not response.headers.get("www-authenticate", "").startswith("Bearer"):
+        if response.status_code not in (401, 403) or not response.headers.get("www-authenticate", "").startswith(
+            "Bearer"
+        ):
             return
         params = challenge(response)
         scopes = self.scopes.setdefault(key, [])

@@ -23,7 +23,7 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     """The (username, secret) of an `Authorization: Basic` header, or None."""
-    if not authorization or not authorization[:6].lower() == "basic ":
+    if not authorization or authorization[:6].lower() != "basic ":
         return None
     try:
         decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
@@ -47,9 +47,7 @@ def client_address(scope: Scope) -> str | None:
 def login_error(error: Exception) -> RegistryError:
     """A failed login as the registry error a client shows its user."""
     if isinstance(error, TooManyAttempts):
-        return RegistryError(
-            ErrorCode.TOOMANYREQUESTS, str(error), headers={"Retry-After": str(error.retry_after)}
-        )
+        return RegistryError(ErrorCode.TOOMANYREQUESTS, str(error), headers={"Retry-After": str(error.retry_after)})
     if isinstance(error, CredentialExpired):
         return RegistryError(ErrorCode.UNAUTHORIZED, str(error))
     if isinstance(error, InvalidCredentials):

@@ -3,9 +3,10 @@
 Every request must carry a bearer token from `/token` whose signature, `exp`/`nbf`/`iat` (with a
 small skew), `aud` and `iss` verify, and whose `access` list grants the action the route needs on
 that repository. Otherwise the answer is `UNAUTHORIZED` with the challenge that tells the client
-where to get a token and for which scope, or `DENIED` when the caller could not get that right at
-all (with a challenge when a token for another scope would do). The registry services never see authentication: the guard only sets `moorage.actor` (and, for
-the catalog, `moorage.repository_filter`) in the ASGI scope.
+where to get a token and for which scope (no token, a bad one, or an anonymous caller), or `DENIED`
+for an authenticated caller (with the challenge when a token for another scope would do). The
+registry services never see authentication: the guard only sets `moorage.actor` (and, for the
+catalog, `moorage.repository_filter`) in the ASGI scope.
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ class RegistryGuard:
                     self._drop_unreadable_mount(scope, verified)
             if need.catalog:
                 lookup = FixedRoles(self.roles)
-                scope["moorage.repository_filter"] = lambda name: Action.PULL in allowed_actions(principal, name, lookup)
+                scope["moorage.repository_filter"] = lambda name: (
+                    Action.PULL in allowed_actions(principal, name, lookup)
+                )
         except RegistryError as error:
             await error_response(error, method)(scope, receive, send)
             return

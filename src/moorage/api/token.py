@@ -114,5 +114,9 @@ def _check_service(requested: str | None, service: str) -> None:
 
 
 def _oauth_error(status: int, code: str, description: str) -> Response:
-    body = {"error": code, "error_description": description, "errors": [{"code": "UNSUPPORTED" if status == 400 else "UNAUTHORIZED", "message": description}]}
+    body = {
+        "error": code,
+        "error_description": description,
+        "errors": [{"code": "UNSUPPORTED" if status == 400 else "UNAUTHORIZED", "message": description}],
+    }
     return Response(json.dumps(body), status_code=status, media_type="application/json", headers=_NO_STORE)

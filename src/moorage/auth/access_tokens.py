@@ -50,8 +50,14 @@ class AccessToken:
     @classmethod
     def of(cls, row: AccessTokenRow) -> AccessToken:
         return cls(
-            row.id, row.user_name, row.name, grants_from_json(row.grants), row.created_at,
-            row.expires_at, row.revoked_at, row.last_used_at,
+            row.id,
+            row.user_name,
+            row.name,
+            grants_from_json(row.grants),
+            row.created_at,
+            row.expires_at,
+            row.revoked_at,
+            row.last_used_at,
         )
 
 
@@ -74,8 +80,13 @@ class AccessTokens:
             if any(row.name == name for row in credentials.list_tokens(connection, user.id)):
                 raise Conflict(f"{owner} already has a token named {name!r}")
             credentials.insert_token(
-                connection, id=token_id, user_id=user.id, name=name, secret_hash=secret_hash(secret),
-                grants=grants_to_json(grants), expires_at=expires_at,
+                connection,
+                id=token_id,
+                user_id=user.id,
+                name=name,
+                secret_hash=secret_hash(secret),
+                grants=grants_to_json(grants),
+                expires_at=expires_at,
             )
             row = credentials.find_token(connection, token_id)
         assert row is not None

@@ -190,5 +190,14 @@ class KeyRing:
                 self._load()
         keys = []
         for kid, key in self._public.items():
-            keys.append({"kty": "OKP", "crv": "Ed25519", "x": _b64(_raw_public(key)), "kid": kid, "alg": ALGORITHM, "use": "sig"})
+            keys.append(
+                {
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": _b64(_raw_public(key)),
+                    "kid": kid,
+                    "alg": ALGORITHM,
+                    "use": "sig",
+                }
+            )
         return {"keys": keys}

@@ -43,8 +43,13 @@ class Robot:
     @classmethod
     def of(cls, row: RobotRow) -> Robot:
         return cls(
-            row.namespace, row.name, row.description, grants_from_json(row.grants),
-            row.created_at, row.expires_at, row.last_used_at,
+            row.namespace,
+            row.name,
+            row.description,
+            grants_from_json(row.grants),
+            row.created_at,
+            row.expires_at,
+            row.last_used_at,
         )
 
 
@@ -60,7 +65,11 @@ class Robots:
         self.database = database
 
     def create(
-        self, namespace: str, name: str, grants: tuple[Grant, ...], expires_at: datetime | None,
+        self,
+        namespace: str,
+        name: str,
+        grants: tuple[Grant, ...],
+        expires_at: datetime | None,
         description: str | None = None,
     ) -> tuple[Robot, str]:
         check_within(namespace, grants)
@@ -69,8 +78,13 @@ class Robots:
             if credentials.find_robot(connection, namespace, name) is not None:
                 raise Conflict(f"robot {namespace}{SEPARATOR}{name} exists")
             credentials.insert_robot(
-                connection, namespace=namespace, name=name, description=description,
-                secret_hash=secret_hash(secret), grants=grants_to_json(grants), expires_at=expires_at,
+                connection,
+                namespace=namespace,
+                name=name,
+                description=description,
+                secret_hash=secret_hash(secret),
+                grants=grants_to_json(grants),
+                expires_at=expires_at,
             )
             row = credentials.find_robot(connection, namespace, name)
         assert row is not None

@@ -57,9 +57,7 @@ class StoredRoles:
         return RoleView(
             is_admin=usable and user.is_admin,  # type: ignore[union-attr]
             own_namespace=user.name if usable else None,  # type: ignore[union-attr]
-            bindings=tuple(
-                (b.pattern, Role(b.role) if b.subject_kind != "anonymous" else Role.READ) for b in bindings
-            ),
+            bindings=tuple((b.pattern, Role(b.role) if b.subject_kind != "anonymous" else Role.READ) for b in bindings),
         )
 
     def actions_for(self, actor: Actor, repository: str) -> frozenset[Action]:

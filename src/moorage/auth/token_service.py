@@ -48,7 +48,9 @@ class TokenServer:
                 granted.append(Scope("registry", "catalog", frozenset({"*"}) & scope.actions))
         return granted
 
-    def issue(self, principal: Principal, scopes: list[Scope], offline: bool, refresh_token: str | None = None) -> dict[str, Any]:
+    def issue(
+        self, principal: Principal, scopes: list[Scope], offline: bool, refresh_token: str | None = None
+    ) -> dict[str, Any]:
         """The token response body: `token`, `access_token`, `expires_in`, `issued_at` (+ `refresh_token`)."""
         issued = self.tokens.issue(principal, self.grant(principal, scopes))
         body: dict[str, Any] = {

@@ -52,8 +52,12 @@ def login_password(
 
 
 @users_app.command("list")
-def users_list(url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None,
-               as_json: JsonOption = False) -> None:
+def users_list(
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """List users."""
     table(call(url, username, password, "GET", "/users"), ["name", "admin", "disabled", "created_at"], as_json)
 
@@ -61,10 +65,16 @@ def users_list(url: UrlOption = DEFAULT_URL, username: UserOption = None, passwo
 @users_app.command("create")
 def users_create(
     name: str,
-    new_password: Annotated[str, typer.Option("--new-password", envvar="MOORAGE_NEW_PASSWORD", prompt=True,
-                                              hide_input=True, confirmation_prompt=True)],
+    new_password: Annotated[
+        str,
+        typer.Option(
+            "--new-password", envvar="MOORAGE_NEW_PASSWORD", prompt=True, hide_input=True, confirmation_prompt=True
+        ),
+    ],
     admin: Annotated[bool, typer.Option("--admin", help="A registry administrator.")] = False,
-    url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
 ) -> None:
     """Create a user."""
     call(url, username, password, "POST", "/users", {"name": name, "password": new_password, "admin": admin})
@@ -74,9 +84,15 @@ def users_create(
 @users_app.command("set-password")
 def users_set_password(
     name: str,
-    new_password: Annotated[str, typer.Option("--new-password", envvar="MOORAGE_NEW_PASSWORD", prompt=True,
-                                              hide_input=True, confirmation_prompt=True)],
-    url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None,
+    new_password: Annotated[
+        str,
+        typer.Option(
+            "--new-password", envvar="MOORAGE_NEW_PASSWORD", prompt=True, hide_input=True, confirmation_prompt=True
+        ),
+    ],
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
 ) -> None:
     """Change a password (your own, or anyone's as an admin)."""
     call(url, username, password, "PATCH", f"/users/{name}", {"password": new_password})
@@ -84,16 +100,22 @@ def users_set_password(
 
 
 @users_app.command("disable")
-def users_disable(name: str, enable: Annotated[bool, typer.Option("--enable", help="Enable again.")] = False,
-                  url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None) -> None:
+def users_disable(
+    name: str,
+    enable: Annotated[bool, typer.Option("--enable", help="Enable again.")] = False,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+) -> None:
     """Disable (or --enable) a user: their passwords and tokens stop working."""
     call(url, username, password, "PATCH", f"/users/{name}", {"disabled": not enable})
     typer.echo(f"{name} {'enabled' if enable else 'disabled'}")
 
 
 @users_app.command("delete")
-def users_delete(name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-                 password: PasswordOption = None) -> None:
+def users_delete(
+    name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None
+) -> None:
     """Delete a user with their tokens and roles."""
     call(url, username, password, "DELETE", f"/users/{name}")
     typer.echo(f"deleted user {name}")
@@ -103,16 +125,27 @@ def users_delete(name: str, url: UrlOption = DEFAULT_URL, username: UserOption =
 
 
 @tokens_app.command("list")
-def tokens_list(url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None,
-                as_json: JsonOption = False) -> None:
+def tokens_list(
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """List your tokens (never their secrets)."""
     rows = call(url, username, password, "GET", f"/users/{username}/tokens")
     table(rows, ["id", "name", "grants", "expires_at", "revoked_at", "last_used_at"], as_json)
 
 
 @tokens_app.command("create")
-def tokens_create(name: str, scope: Scopes, repository: Repositories = None, expires_in_days: ExpiresDays = None,
-                  url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None) -> None:
+def tokens_create(
+    name: str,
+    scope: Scopes,
+    repository: Repositories = None,
+    expires_in_days: ExpiresDays = None,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+) -> None:
     """Create a token; its secret is printed once."""
     body = {"name": name, **_scoped(scope, repository, expires_in_days)}
     created = call(url, username, password, "POST", f"/users/{username}/tokens", body)
@@ -120,8 +153,9 @@ def tokens_create(name: str, scope: Scopes, repository: Repositories = None, exp
 
 
 @tokens_app.command("revoke")
-def tokens_revoke(token_id: str, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-                  password: PasswordOption = None) -> None:
+def tokens_revoke(
+    token_id: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None
+) -> None:
     """Revoke a token by id."""
     call(url, username, password, "DELETE", f"/users/{username}/tokens/{token_id}")
     typer.echo(f"revoked {token_id}")
@@ -131,17 +165,29 @@ def tokens_revoke(token_id: str, url: UrlOption = DEFAULT_URL, username: UserOpt
 
 
 @robots_app.command("list")
-def robots_list(namespace: str, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-                password: PasswordOption = None, as_json: JsonOption = False) -> None:
+def robots_list(
+    namespace: str,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """List the robots of a namespace."""
     rows = call(url, username, password, "GET", f"/namespaces/{namespace}/robots")
     table(rows, ["username", "grants", "expires_at", "last_used_at"], as_json)
 
 
 @robots_app.command("create")
-def robots_create(namespace: str, name: str, scope: Scopes, repository: Repositories = None,
-                  expires_in_days: ExpiresDays = None, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-                  password: PasswordOption = None) -> None:
+def robots_create(
+    namespace: str,
+    name: str,
+    scope: Scopes,
+    repository: Repositories = None,
+    expires_in_days: ExpiresDays = None,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+) -> None:
     """Create a robot; prints `USERNAME SECRET` once."""
     body = {"name": name, **_scoped(scope, repository, expires_in_days)}
     created = call(url, username, password, "POST", f"/namespaces/{namespace}/robots", body)
@@ -149,15 +195,25 @@ def robots_create(namespace: str, name: str, scope: Scopes, repository: Reposito
 
 
 @robots_app.command("rotate")
-def robots_rotate(namespace: str, name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-                  password: PasswordOption = None) -> None:
+def robots_rotate(
+    namespace: str,
+    name: str,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+) -> None:
     """Replace a robot's secret; prints the new one once."""
     typer.echo(call(url, username, password, "POST", f"/namespaces/{namespace}/robots/{name}/secret")["secret"])
 
 
 @robots_app.command("delete")
-def robots_delete(namespace: str, name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-                  password: PasswordOption = None) -> None:
+def robots_delete(
+    namespace: str,
+    name: str,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+) -> None:
     """Delete a robot."""
     call(url, username, password, "DELETE", f"/namespaces/{namespace}/robots/{name}")
     typer.echo(f"deleted robot {namespace}+{name}")
@@ -167,62 +223,87 @@ def robots_delete(namespace: str, name: str, url: UrlOption = DEFAULT_URL, usern
 
 
 @orgs_app.command("list")
-def orgs_list(url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None,
-              as_json: JsonOption = False) -> None:
+def orgs_list(
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """List organisations."""
     table(call(url, username, password, "GET", "/orgs"), ["name", "created_at"], as_json)
 
 
 @orgs_app.command("create")
-def orgs_create(name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-                password: PasswordOption = None) -> None:
+def orgs_create(
+    name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None
+) -> None:
     """Create an organisation (you become its admin)."""
     call(url, username, password, "POST", "/orgs", {"name": name})
     typer.echo(f"created organisation {name}")
 
 
 @orgs_app.command("delete")
-def orgs_delete(name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-                password: PasswordOption = None) -> None:
+def orgs_delete(
+    name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None
+) -> None:
     """Delete an organisation and its teams."""
     call(url, username, password, "DELETE", f"/orgs/{name}")
     typer.echo(f"deleted organisation {name}")
 
 
 @teams_app.command("list")
-def teams_list(org: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None,
-               as_json: JsonOption = False) -> None:
+def teams_list(
+    org: str,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """List an organisation's teams and members."""
     table(call(url, username, password, "GET", f"/orgs/{org}/teams"), ["name", "members"], as_json)
 
 
 @teams_app.command("create")
-def teams_create(org: str, name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-                 password: PasswordOption = None) -> None:
+def teams_create(
+    org: str, name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None
+) -> None:
     """Create a team."""
     call(url, username, password, "POST", f"/orgs/{org}/teams", {"name": name})
     typer.echo(f"created team {org}/{name}")
 
 
 @teams_app.command("delete")
-def teams_delete(org: str, name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-                 password: PasswordOption = None) -> None:
+def teams_delete(
+    org: str, name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None
+) -> None:
     """Delete a team."""
     call(url, username, password, "DELETE", f"/orgs/{org}/teams/{name}")
     typer.echo(f"deleted team {org}/{name}")
 
 
 @teams_app.command("add-member")
-def teams_add_member(org: str, team: str, user: str, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-                     password: PasswordOption = None) -> None:
+def teams_add_member(
+    org: str,
+    team: str,
+    user: str,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+) -> None:
     """Add a user to a team."""
     call(url, username, password, "PUT", f"/orgs/{org}/teams/{team}/members/{user}")
     typer.echo(f"{user} is a member of {org}/{team}")
 
 
 @teams_app.command("remove-member")
-def teams_remove_member(org: str, team: str, user: str, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-                        password: PasswordOption = None) -> None:
+def teams_remove_member(
+    org: str,
+    team: str,
+    user: str,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+) -> None:
     """Remove a user from a team."""
     call(url, username, password, "DELETE", f"/orgs/{org}/teams/{team}/members/{user}")
     typer.echo(f"{user} left {org}/{team}")
@@ -242,17 +323,27 @@ def _subject(subject: str) -> tuple[str, str]:
 
 
 @grants_app.command("list")
-def grants_list(namespace: Annotated[str | None, typer.Option(help="Only this namespace.")] = None,
-                url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None,
-                as_json: JsonOption = False) -> None:
+def grants_list(
+    namespace: Annotated[str | None, typer.Option(help="Only this namespace.")] = None,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """List role bindings."""
     rows = call(url, username, password, "GET", "/grants", params={"namespace": namespace} if namespace else None)
     table(rows, ["subject_kind", "subject", "repository_pattern", "role"], as_json)
 
 
 @grants_app.command("add")
-def grants_add(subject: str, pattern: str, role: str, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-               password: PasswordOption = None) -> None:
+def grants_add(
+    subject: str,
+    pattern: str,
+    role: str,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+) -> None:
     """Give SUBJECT (user:NAME, team:ORG/TEAM, anonymous) ROLE (read, write, delete, admin) on PATTERN."""
     kind, name = _subject(subject)
     body = {"subject_kind": kind, "subject": name, "repository_pattern": pattern, "role": role}
@@ -261,8 +352,13 @@ def grants_add(subject: str, pattern: str, role: str, url: UrlOption = DEFAULT_U
 
 
 @grants_app.command("remove")
-def grants_remove(subject: str, pattern: str, url: UrlOption = DEFAULT_URL, username: UserOption = None,
-                  password: PasswordOption = None) -> None:
+def grants_remove(
+    subject: str,
+    pattern: str,
+    url: UrlOption = DEFAULT_URL,
+    username: UserOption = None,
+    password: PasswordOption = None,
+) -> None:
     """Take SUBJECT's role on PATTERN away."""
     kind, name = _subject(subject)
     params = {"subject_kind": kind, "subject": name, "repository_pattern": pattern}
@@ -279,6 +375,13 @@ def keys_rotate(url: UrlOption = DEFAULT_URL, username: UserOption = None, passw
 def register(app: typer.Typer) -> None:
     """Add the account commands to the `moorage` command line."""
     app.command("login-password")(login_password)
-    for name, sub in (("users", users_app), ("tokens", tokens_app), ("robots", robots_app), ("orgs", orgs_app),
-                      ("teams", teams_app), ("grants", grants_app), ("keys", keys_app)):
+    for name, sub in (
+        ("users", users_app),
+        ("tokens", tokens_app),
+        ("robots", robots_app),
+        ("orgs", orgs_app),
+        ("teams", teams_app),
+        ("grants", grants_app),
+        ("keys", keys_app),
+    ):
         app.add_typer(sub, name=name)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from moorage.auth.accounts import Accounts
 
 admin_app = typer.Typer(help="Local administration (runs against the metadata store directly).", no_args_is_help=True)
 
@@ -13,20 +16,18 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")
 ]
 NewPassword = Annotated[
-    str, typer.Option("--new-password", envvar="MOORAGE_NEW_PASSWORD", prompt=True, hide_input=True,
-                      confirmation_prompt=True)
+    str,
+    typer.Option(
+        "--new-password", envvar="MOORAGE_NEW_PASSWORD", prompt=True, hide_input=True, confirmation_prompt=True
+    ),
 ]
 
 
-def _accounts(config: Path | None):  # type: ignore[no-untyped-def]
-    from moorage.auth.accounts import Accounts
+def _accounts(config: Path | None) -> Accounts:
+    from moorage.app_auth import local_accounts
     from moorage.cli.main import _settings
-    from moorage.metadata.database import Database
 
-    settings = _settings(config)
-    database = Database(settings.metadata_url())
-    database.migrate()
-    return Accounts(database)
+    return local_accounts(_settings(config))
 
 
 @admin_app.command("reset-password")
@@ -43,9 +44,12 @@ def reset_password(name: str, new_password: NewPassword, config: ConfigOption = 
 
 
 @admin_app.command("create-user")
-def create_user(name: str, new_password: NewPassword,
-                admin: Annotated[bool, typer.Option("--admin", help="A registry administrator.")] = False,
-                config: ConfigOption = None) -> None:
+def create_user(
+    name: str,
+    new_password: NewPassword,
+    admin: Annotated[bool, typer.Option("--admin", help="A registry administrator.")] = False,
+    config: ConfigOption = None,
+) -> None:
     """Create a user directly in the metadata store."""
     from moorage.auth.access_tokens import Conflict
 

@@ -22,7 +22,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 
 def call(
-    url: str, username: str | None, password: str | None, method: str, path: str, body: Any = None,
+    url: str,
+    username: str | None,
+    password: str | None,
+    method: str,
+    path: str,
+    body: Any = None,
     params: dict[str, str] | None = None,
 ) -> Any:
     """One request to `/api/v1<path>`; a problem response exits with its detail on stderr."""
@@ -51,9 +56,9 @@ def table(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None
         return
     cells = [[_cell(row.get(column)) for column in columns] for row in rows]
     widths = [max([len(column)] + [len(line[i]) for line in cells]) for i, column in enumerate(columns)]
-    typer.echo("  ".join(column.upper().ljust(width) for column, width in zip(columns, widths)).rstrip())
+    typer.echo("  ".join(column.upper().ljust(width) for column, width in zip(columns, widths, strict=True)).rstrip())
     for line in cells:
-        typer.echo("  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip())
+        typer.echo("  ".join(value.ljust(width) for value, width in zip(line, widths, strict=True)).rstrip())
 
 
 def _cell(value: Any) -> str:

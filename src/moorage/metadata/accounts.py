@@ -65,7 +65,9 @@ def count_users(connection: sa.Connection) -> int:
 
 def insert_user(connection: sa.Connection, name: str, password_hash: str | None, is_admin: bool) -> int:
     result = connection.execute(
-        users.insert().values(name=name, password_hash=password_hash, is_admin=is_admin, disabled=False, created_at=now())
+        users.insert().values(
+            name=name, password_hash=password_hash, is_admin=is_admin, disabled=False, created_at=now()
+        )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
@@ -116,7 +118,9 @@ def list_teams(connection: sa.Connection, organization: str) -> list[tuple[str, 
         sa.select(teams.c.id, teams.c.name).where(teams.c.organization == organization).order_by(teams.c.name)
     ):
         members = sa.select(users.c.name).join(team_members, team_members.c.user_id == users.c.id)
-        names = list(connection.execute(members.where(team_members.c.team_id == team_id).order_by(users.c.name)).scalars())
+        names = list(
+            connection.execute(members.where(team_members.c.team_id == team_id).order_by(users.c.name)).scalars()
+        )
         result.append((name, names))
     return result
 
@@ -160,7 +164,10 @@ def bindings_for(connection: sa.Connection, subjects: list[tuple[str, str]]) -> 
     if not subjects:
         return []
     condition = sa.or_(
-        *[sa.and_(role_bindings.c.subject_kind == kind, role_bindings.c.subject == subject) for kind, subject in subjects]
+        *[
+            sa.and_(role_bindings.c.subject_kind == kind, role_bindings.c.subject == subject)
+            for kind, subject in subjects
+        ]
     )
     return [_binding(row) for row in connection.execute(sa.select(role_bindings).where(condition))]
 

@@ -119,4 +119,6 @@ def update_robot(connection: sa.Connection, namespace: str, name: str, **values:
 
 
 def delete_robot(connection: sa.Connection, namespace: str, name: str) -> bool:
-    return connection.execute(robots.delete().where(robots.c.namespace == namespace, robots.c.name == name)).rowcount > 0
+    return (
+        connection.execute(robots.delete().where(robots.c.namespace == namespace, robots.c.name == name)).rowcount > 0
+    )

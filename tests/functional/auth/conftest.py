@@ -21,9 +21,8 @@ AUTH_SETTINGS = {
 def secured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
     data_dir = tmp_path_factory.mktemp(f"secured-{request.param}")
     if request.param == "postgres":
-        with postgres_database() as database_url:
-            with start_server(data_dir, database_url=database_url, **AUTH_SETTINGS) as server:
-                yield server
+        with postgres_database() as database_url, start_server(data_dir, database_url, **AUTH_SETTINGS) as server:
+            yield server
     else:
         with start_server(data_dir, **AUTH_SETTINGS) as server:
             yield server

@@ -122,7 +122,9 @@ def test_an_access_token_never_exceeds_its_owners_rights(secured: RunningRegistr
     with client_for(secured, (name, pat)) as registry:
         push_image(registry, f"{owner[0]}/app", tag="1")
     with api(secured, owner) as client:  # the owner takes the role away; the token loses it at once
-        response = client.delete("/grants", params={"subject_kind": "user", "subject": name, "repository_pattern": f"{owner[0]}/*"})
+        response = client.delete(
+            "/grants", params={"subject_kind": "user", "subject": name, "repository_pattern": f"{owner[0]}/*"}
+        )
         assert response.status_code == 204
     with client_for(secured, (name, pat)) as registry:
         assert_error(registry.get(f"/v2/{owner[0]}/app/tags/list"), 403, "DENIED")

@@ -12,12 +12,19 @@ from tests.support.auth import ADMIN, ADMIN_PASSWORD, client_for, fetch_token, u
 from tests.support.server import RunningRegistry
 
 
-def moorage(server: RunningRegistry, *args: str, user: tuple[str, str] = (ADMIN, ADMIN_PASSWORD),
-            check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "MOORAGE_URL": server.url, "MOORAGE_USERNAME": user[0],
-                   "MOORAGE_PASSWORD": user[1], **env}
-    result = subprocess.run([sys.executable, "-m", "moorage", *args], env=environment, capture_output=True,
-                            text=True, timeout=60)
+def moorage(
+    server: RunningRegistry, *args: str, user: tuple[str, str] = (ADMIN, ADMIN_PASSWORD), check: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "MOORAGE_URL": server.url,
+        "MOORAGE_USERNAME": user[0],
+        "MOORAGE_PASSWORD": user[1],
+        **env,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "moorage", *args], env=environment, capture_output=True, text=True, timeout=60
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -68,8 +75,9 @@ def test_local_admin_commands_recover_a_lost_password(start_registry, tmp_path) 
     server = start_registry(data_dir, **AUTH_SETTINGS)
     env = {**os.environ, "MOORAGE_DATA_DIR": str(data_dir), "MOORAGE_NEW_PASSWORD": "recovered-password-1"}
     for command in (["reset-password", ADMIN], ["create-user", "rescuer", "--admin"]):
-        result = subprocess.run([sys.executable, "-m", "moorage", "admin", *command], env=env, capture_output=True,
-                                text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "moorage", "admin", *command], env=env, capture_output=True, text=True, timeout=60
+        )
         assert result.returncode == 0, result.stderr
     assert fetch_token(server.url, (ADMIN, "recovered-password-1")).status_code == 200
     assert fetch_token(server.url, ("rescuer", "recovered-password-1")).status_code == 200

@@ -53,7 +53,9 @@ def test_the_genuine_forger_token_is_accepted(secured: RunningRegistry, forger: 
 Attack = Callable[[Forger, str], str]
 
 ATTACKS: dict[str, Attack] = {
-    "signed by another key with the real kid": lambda f, r: f.sign(f.claims(r, ["pull"]), key=Ed25519PrivateKey.generate()),
+    "signed by another key with the real kid": lambda f, r: f.sign(
+        f.claims(r, ["pull"]), key=Ed25519PrivateKey.generate()
+    ),
     "signed by another key with its own kid": lambda f, r: f.sign(f.claims(r, ["pull"]), key=f.other_key, kid="other"),
     "alg none": lambda f, r: f.unsigned(f.claims(r, ["pull"])),
     "HS256 keyed with the public key": lambda f, r: f.hs256_with_public_key(f.claims(r, ["pull"])),
@@ -77,7 +79,9 @@ def _tamper(token: str, claims: dict[str, object]) -> str:
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=list(ATTACKS))
-def test_forged_or_stale_tokens_are_unauthorized(secured: RunningRegistry, forger: Forger, image: str, attack: str) -> None:
+def test_forged_or_stale_tokens_are_unauthorized(
+    secured: RunningRegistry, forger: Forger, image: str, attack: str
+) -> None:
     response = tags_with(secured, image, ATTACKS[attack](forger, image))
     assert_error(response, 401, "UNAUTHORIZED")
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
@@ -169,7 +173,9 @@ def test_an_access_token_works_only_with_its_owners_name(secured: RunningRegistr
     assert_error(fetch_token(secured.url, (other, str(pat["token"]))), 401, "UNAUTHORIZED")
 
 
-def test_brute_force_on_token_is_rate_limited_per_user_and_per_address(start_registry: Callable[..., RunningRegistry]) -> None:
+def test_brute_force_on_token_is_rate_limited_per_user_and_per_address(
+    start_registry: Callable[..., RunningRegistry],
+) -> None:
     from tests.functional.auth.conftest import AUTH_SETTINGS
 
     settings = {**AUTH_SETTINGS, "login_failures_per_user": "3", "login_failures_per_address": "6"}

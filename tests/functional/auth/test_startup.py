@@ -27,7 +27,18 @@ def test_the_first_start_creates_an_admin_with_a_generated_password_kept_out_of_
 
 def test_serving_the_network_without_authentication_is_refused(tmp_path: Path) -> None:
     env = {**os.environ, "MOORAGE_AUTH_ENABLED": "false"}
-    command = [sys.executable, "-m", "moorage", "serve", "--host", "0.0.0.0", "--port", "1", "--data-dir", str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "moorage",
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "1",
+        "--data-dir",
+        str(tmp_path),
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "refusing to listen on 0.0.0.0 without authentication" in result.stderr

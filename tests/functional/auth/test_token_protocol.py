@@ -125,8 +125,13 @@ def test_post_password_grant_with_offline_access_returns_a_refresh_token(secured
     refresh = body["refresh_token"]
     again = httpx.post(
         f"{secured.url}/token",
-        data={"grant_type": "refresh_token", "refresh_token": refresh, "service": SERVICE,
-              "scope": f"repository:{name}/app:pull", "client_id": "tests"},
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh,
+            "service": SERVICE,
+            "scope": f"repository:{name}/app:pull",
+            "client_id": "tests",
+        },
     )
     assert again.status_code == 200, again.text
     assert access_of(again.json()["access_token"]) == {f"{name}/app": ["pull"]}
@@ -218,8 +223,8 @@ def test_a_mount_from_an_unreadable_repository_becomes_a_plain_upload(secured: R
     with client_for(secured, (alice, alice_password)) as client:
         blob = push_blob(client, f"{alice}/secret", data)
     with client_for(secured, (bob, bob_password)) as client:
-        response = client.post(f"/v2/{bob}/app/blobs/uploads/", params={"mount": blob.digest, "from": f"{alice}/secret"})
+        response = client.post(
+            f"/v2/{bob}/app/blobs/uploads/", params={"mount": blob.digest, "from": f"{alice}/secret"}
+        )
         assert response.status_code == 202, response.text  # not 201: nothing was mounted
         assert client.head(f"/v2/{bob}/app/blobs/{blob.digest}").status_code == 404
-
-

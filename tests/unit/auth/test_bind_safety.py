@@ -10,8 +10,17 @@ from moorage.config import Settings
 from moorage.serve import UnsafeBind, check_bind_safety
 
 
-@pytest.mark.parametrize(("host", "enabled"), [("127.0.0.1", False), ("::1", False), ("localhost", False),
-                                               ("0.0.0.0", True), ("10.1.2.3", True), ("registry.internal", True)])
+@pytest.mark.parametrize(
+    ("host", "enabled"),
+    [
+        ("127.0.0.1", False),
+        ("::1", False),
+        ("localhost", False),
+        ("0.0.0.0", True),
+        ("10.1.2.3", True),
+        ("registry.internal", True),
+    ],
+)
 def test_authentication_is_on_by_default_exactly_when_reachable_from_elsewhere(host: str, enabled: bool) -> None:
     assert Settings(host=host).auth_is_enabled() is enabled
 

@@ -61,8 +61,13 @@ class TokenOut(BaseModel):
     @classmethod
     def of(cls, token: AccessToken) -> TokenOut:
         return cls(
-            id=token.id, owner=token.owner, name=token.name, grants=[GrantOut.of(g) for g in token.grants],
-            created_at=token.created_at, expires_at=token.expires_at, revoked_at=token.revoked_at,
+            id=token.id,
+            owner=token.owner,
+            name=token.name,
+            grants=[GrantOut.of(g) for g in token.grants],
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            revoked_at=token.revoked_at,
             last_used_at=token.last_used_at,
         )
 
@@ -96,7 +101,10 @@ def whoami(caller: CallerDep) -> Me:
 @router.get("/users", summary="List users (registry admins)")
 def list_users(caller: CallerDep) -> list[UserOut]:
     caller.require_server_admin()
-    return [UserOut(name=u.name, admin=u.is_admin, disabled=u.disabled, created_at=u.created_at) for u in _auth(caller).accounts.list_users()]
+    return [
+        UserOut(name=u.name, admin=u.is_admin, disabled=u.disabled, created_at=u.created_at)
+        for u in _auth(caller).accounts.list_users()
+    ]
 
 
 @router.post("/users", status_code=201, summary="Create a user (registry admins)")

@@ -8,7 +8,7 @@ Managing a binding needs the admin role on its pattern.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
@@ -41,8 +41,11 @@ class GrantOut(BaseModel):
     @classmethod
     def of(cls, binding: Binding) -> GrantOut:
         return cls(
-            subject_kind=binding.subject_kind, subject=binding.subject, repository_pattern=binding.pattern,
-            role=binding.role, created_at=binding.created_at,
+            subject_kind=binding.subject_kind,
+            subject=binding.subject,
+            repository_pattern=binding.pattern,
+            role=binding.role,
+            created_at=binding.created_at,
         )
 
 
@@ -72,9 +75,9 @@ def put_grant(body: GrantIn, caller: CallerDep) -> GrantOut:
 @router.delete("/grants", status_code=204, summary="Remove a role binding")
 def delete_grant(
     caller: CallerDep,
-    subject_kind: SubjectKind = Query(),
-    repository_pattern: str = Query(),
-    subject: str = Query("*"),
+    subject_kind: Annotated[SubjectKind, Query()],
+    repository_pattern: Annotated[str, Query()],
+    subject: Annotated[str, Query()] = "*",
 ) -> Response:
     caller.require_admin_of(repository_pattern)
     with service_errors():

@@ -33,9 +33,14 @@ class RobotOut(BaseModel):
     @classmethod
     def of(cls, robot: Robot) -> RobotOut:
         return cls(
-            namespace=robot.namespace, name=robot.name, username=robot.username, description=robot.description,
-            grants=[GrantOut.of(g) for g in robot.grants], created_at=robot.created_at,
-            expires_at=robot.expires_at, last_used_at=robot.last_used_at,
+            namespace=robot.namespace,
+            name=robot.name,
+            username=robot.username,
+            description=robot.description,
+            grants=[GrantOut.of(g) for g in robot.grants],
+            created_at=robot.created_at,
+            expires_at=robot.expires_at,
+            last_used_at=robot.last_used_at,
         )
 
 
