@@ -37,7 +37,10 @@ def token_routes(server: TokenServer, service: str) -> list[Route]:
             scopes = parse_scopes(request.query_params.getlist("scope"))
             _check_service(request.query_params.get("service"), service)
             address = client_address(request.scope)
-            credentials = basic_credentials(request.headers.get("authorization"))
+            authorization = request.headers.get("authorization")
+            credentials = basic_credentials(authorization)
+            if credentials is None and authorization:
+                raise RegistryError(ErrorCode.UNAUTHORIZED, "send HTTP Basic credentials, or none for anonymous access")
             if credentials is None:
                 principal = server.anonymous(address)
             else:

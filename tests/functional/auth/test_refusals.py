@@ -61,6 +61,7 @@ ATTACKS: dict[str, Attack] = {
     "HS256 keyed with the public key": lambda f, r: f.hs256_with_public_key(f.claims(r, ["pull"])),
     "expired": lambda f, r: f.sign(f.claims(r, ["pull"], exp=int(time.time()) - 120, iat=int(time.time()) - 420)),
     "not yet valid": lambda f, r: f.sign(f.claims(r, ["pull"], nbf=int(time.time()) + 600)),
+    "issued in the future": lambda f, r: f.sign(f.claims(r, ["pull"], iat=int(time.time()) + 600)),
     "wrong audience": lambda f, r: f.sign(f.claims(r, ["pull"], aud="another-registry")),
     "wrong issuer": lambda f, r: f.sign(f.claims(r, ["pull"], iss="https://evil.example")),
     "no expiry": lambda f, r: f.sign({k: v for k, v in f.claims(r, ["pull"]).items() if k != "exp"}),

@@ -228,3 +228,8 @@ def test_a_mount_from_an_unreadable_repository_becomes_a_plain_upload(secured: R
         )
         assert response.status_code == 202, response.text  # not 201: nothing was mounted
         assert client.head(f"/v2/{bob}/app/blobs/{blob.digest}").status_code == 404
+
+
+def test_a_malformed_authorization_header_is_not_taken_for_anonymous(secured: RunningRegistry) -> None:
+    response = httpx.get(f"{secured.url}/token", headers={"Authorization": "Basic not-base64!"})
+    assert_error(response, 401, "UNAUTHORIZED")
