@@ -14,9 +14,10 @@ from moorage.auth.grants import Principal
 from moorage.auth.keys import KeyRing
 from moorage.auth.login_passwords import LOGIN_AUDIENCE, REFRESH_AUDIENCE, LoginPasswordVerifier, SignedCredentials
 from moorage.auth.passwords import PasswordVerifier
+from moorage.auth.policy import RolePolicy
 from moorage.auth.ratelimit import LoginRateLimiter
 from moorage.auth.robots import Robots
-from moorage.auth.roles import StoredRoles
+from moorage.auth.roles import PublicRepositories, StoredRoles
 from moorage.auth.token_service import TokenServer
 from moorage.auth.tokens import RegistryTokens
 from moorage.config import Settings
@@ -38,6 +39,8 @@ class AuthComponents:
     tokens: RegistryTokens
     login_passwords: SignedCredentials
     token_server: TokenServer
+    policy: RolePolicy
+    """The `AccessPolicy` for services (governance) when authentication is on."""
 
 
 def local_accounts(settings: Settings) -> Accounts:
@@ -48,9 +51,13 @@ def local_accounts(settings: Settings) -> Accounts:
 
 
 def build_auth(
-    settings: Settings, database: Database, federated: Callable[[Principal], bool] | None = None
+    settings: Settings,
+    database: Database,
+    federated: Callable[[Principal], bool] | None = None,
+    is_public: PublicRepositories | None = None,
 ) -> AuthComponents:
-    """`federated` says whether an OIDC principal may still act (OidcFederation.still_valid)."""
+    """`federated` says whether an OIDC principal may still act (OidcFederation.still_valid);
+    `is_public` whether anyone may pull a repository besides `anonymous` grants (governance's visibility)."""
     login_lifetime = timedelta(hours=settings.login_password_lifetime_hours)
     refresh_lifetime = timedelta(days=settings.refresh_token_lifetime_days)
     keys = KeyRing(
@@ -72,7 +79,7 @@ def build_auth(
         timedelta(seconds=settings.login_failure_window_seconds),
     )
     authenticator = Authenticator(chain, limiter)
-    roles = StoredRoles(database)
+    roles = StoredRoles(database, is_public)
     tokens = RegistryTokens(
         keys,
         settings.token_issuer,
@@ -81,6 +88,18 @@ def build_auth(
         settings.token_clock_skew_seconds,
     )
     server = TokenServer(authenticator, roles, tokens, refresh_tokens, login_passwords)
+    policy = RolePolicy(roles, access_tokens, robots)
     return AuthComponents(
-        settings, keys, chain, accounts, access_tokens, robots, roles, authenticator, tokens, login_passwords, server
+        settings,
+        keys,
+        chain,
+        accounts,
+        access_tokens,
+        robots,
+        roles,
+        authenticator,
+        tokens,
+        login_passwords,
+        server,
+        policy,
     )

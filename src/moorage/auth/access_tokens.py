@@ -111,6 +111,14 @@ class AccessTokens:
             user = accounts.find_user(connection, row.user_name) if row else None
         return bool(row and user and not user.disabled and row.revoked_at is None and not _expired(row))
 
+    def grants_of(self, token_id: str) -> tuple[Grant, ...]:
+        """The grants of a usable token; none for a revoked or expired one."""
+        with self.database.read() as connection:
+            row = credentials.find_token(connection, token_id)
+        if row is None or row.revoked_at is not None or _expired(row):
+            return ()
+        return grants_from_json(row.grants)
+
     def verify(self, username: str, secret: str, source_address: str | None) -> Principal | None:
         match = _FORMAT.match(secret)
         if match is None:

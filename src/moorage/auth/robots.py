@@ -112,6 +112,15 @@ class Robots:
             row = credentials.find_robot(connection, namespace, name)
         return row is not None and (row.expires_at is None or row.expires_at > now())
 
+    def grants_of(self, username: str) -> tuple[Grant, ...]:
+        """The grants of an existing, unexpired robot; none otherwise."""
+        namespace, _, name = username.partition(SEPARATOR)
+        with self.database.read() as connection:
+            row = credentials.find_robot(connection, namespace, name)
+        if row is None or (row.expires_at is not None and row.expires_at <= now()):
+            return ()
+        return grants_from_json(row.grants)
+
     def verify(self, username: str, secret: str, source_address: str | None) -> Principal | None:
         namespace, separator, name = username.partition(SEPARATOR)
         if not separator or not secret.startswith("moorage_robot_"):

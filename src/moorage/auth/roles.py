@@ -8,12 +8,16 @@ public repositories).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from moorage.auth.grants import ALL_ACTIONS, Role, pattern_matches
 from moorage.domain.access import Action, Actor
 from moorage.metadata import accounts
 from moorage.metadata.database import Database
+
+PublicRepositories = Callable[[str], bool]
+"""Whether anyone may pull a repository (e.g. its visibility setting is `public`)."""
 
 USER_KINDS = frozenset({"user", "token"})
 """Actor kinds whose name is a user's name (a password login, a login password, an access token)."""
@@ -26,6 +30,7 @@ class RoleView:
     is_admin: bool
     own_namespace: str | None
     bindings: tuple[tuple[str, Role], ...]
+    is_public: PublicRepositories | None = None
 
     def actions_for(self, repository: str) -> frozenset[Action]:
         if self.is_admin:
@@ -36,14 +41,21 @@ class RoleView:
         for pattern, role in self.bindings:
             if pattern_matches(pattern, repository):
                 actions |= role.actions
+        if Action.PULL not in actions and self.is_public is not None and self.is_public(repository):
+            actions.add(Action.PULL)
         return frozenset(actions)
 
 
 class StoredRoles:
-    """The `RoleLookup` backed by the metadata store."""
+    """The `RoleLookup` backed by the metadata store.
 
-    def __init__(self, database: Database) -> None:
+    `is_public` is another source of anonymous pull besides `anonymous` grants, such as a
+    repository's visibility setting (governance); the composition root passes it in.
+    """
+
+    def __init__(self, database: Database, is_public: PublicRepositories | None = None) -> None:
         self.database = database
+        self.is_public = is_public
 
     def view(self, actor: Actor) -> RoleView:
         subjects = [("anonymous", "*")]
@@ -58,6 +70,7 @@ class StoredRoles:
             is_admin=usable and user.is_admin,  # type: ignore[union-attr]
             own_namespace=user.name if usable else None,  # type: ignore[union-attr]
             bindings=tuple((b.pattern, Role(b.role) if b.subject_kind != "anonymous" else Role.READ) for b in bindings),
+            is_public=self.is_public,
         )
 
     def actions_for(self, actor: Actor, repository: str) -> frozenset[Action]:
