@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -11,12 +12,20 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from moorage.api.manage import issuers as oidc_issuers_api
+from moorage.api.manage.accounts import ACCOUNT_ROUTERS
 from moorage.api.manage.app import create_management_api
 from moorage.api.manage.governance import governance_routers
+from moorage.api.registry_guard import RegistryGuard
+from moorage.api.token import token_routes
 from moorage.api.v2.context import RegistryServices
 from moorage.api.v2.router import RegistryAPI
+from moorage.app_auth import build_auth
+from moorage.auth.oidc_federation import OidcFederation
+from moorage.auth.oidc_keys import JwksCache
+from moorage.auth.oidc_verifier import OidcVerifier
 from moorage.config import Settings
-from moorage.domain.access import AllowAll
+from moorage.domain.access import AccessPolicy, AllowAll
 from moorage.governance.services import Governance
 from moorage.metadata.database import Database
 from moorage.registry.blobs import BlobService
@@ -47,10 +56,9 @@ class Moorage:
             await self.other(scope, receive, send)
 
 
-def build_services(settings: Settings) -> tuple[RegistryServices, Database, Governance]:
-    database = Database(settings.metadata_url())
+def build_services(settings: Settings, database: Database, policy: AccessPolicy) -> tuple[RegistryServices, Governance]:
     store = FilesystemBlobStore(settings.data_dir.resolve())
-    governance = Governance.build(database, AllowAll(), settings.create_on_push, settings.pull_flush_interval)
+    governance = Governance.build(database, policy, settings.create_on_push, settings.pull_flush_interval)
     hooks = [governance.hook]
     manifests = ManifestService(database, hooks)
     governance = governance.with_manifests(database, manifests)
@@ -62,7 +70,17 @@ def build_services(settings: Settings) -> tuple[RegistryServices, Database, Gove
         local_reads=database.reads_are_local,
         pulls=governance.pulls,
     )
-    return services, database, governance
+    return services, governance
+
+
+def build_oidc_federation(settings: Settings, database: Database) -> OidcFederation:
+    keys = JwksCache(ttl=settings.oidc_jwks_cache_seconds, timeout=settings.oidc_fetch_timeout_seconds)
+    return OidcFederation(
+        database,
+        keys,
+        leeway=settings.oidc_clock_skew_seconds,
+        credential_lifetime=timedelta(seconds=settings.oidc_credential_lifetime_seconds),
+    )
 
 
 def create_app(settings: Settings | None = None) -> Moorage:
@@ -70,7 +88,17 @@ def create_app(settings: Settings | None = None) -> Moorage:
     if settings is None:
         resolved = os.environ.get(RESOLVED_SETTINGS_VARIABLE)
         settings = Settings.model_validate(json.loads(resolved)) if resolved else Settings()
-    services, database, governance = build_services(settings)
+    database = Database(settings.metadata_url())
+    oidc = build_oidc_federation(settings, database)
+    auth = None
+    if settings.auth_is_enabled():
+        # Visibility is governance's setting, and governance asks auth's roles: resolve the cycle lazily.
+        def is_public(name: str) -> bool:
+            return governance.repositories.is_public(name)
+
+        auth = build_auth(settings, database, oidc.still_valid, is_public)
+        auth.chain.add(OidcVerifier(oidc))
+    services, governance = build_services(settings, database, auth.policy if auth is not None else AllowAll())
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -83,8 +111,14 @@ def create_app(settings: Settings | None = None) -> Moorage:
             return JSONResponse({"status": "unavailable", "detail": type(error).__name__}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    other = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])
+    registry: ASGIApp = RegistryAPI(services)
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    if auth is not None:
+        registry = RegistryGuard(registry, auth.tokens, auth.roles, settings.token_service, settings.external_url)
+        routes += token_routes(auth.token_server, settings.token_service)
+    other = Starlette(routes=routes)
     management = create_management_api(
-        {"registry": services, "database": database, "governance": governance}, governance_routers()
+        {"registry": services, "database": database, "governance": governance, "oidc": oidc, "auth": auth},
+        routers=[*governance_routers(), *ACCOUNT_ROUTERS, oidc_issuers_api.router],
     )
-    return Moorage(RegistryAPI(services), management, other)
+    return Moorage(registry, management, other)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +34,37 @@ class Settings(BaseSettings):
         5.0, gt=0, le=3600, description="Seconds between writes of counted manifest pulls to the metadata store."
     )
 
+    # --- authentication (docs/authentication.md) ---
+    auth_enabled: bool | None = Field(
+        None, description="Require credentials; default: on unless the registry listens on loopback only."
+    )
+    allow_unauthenticated_network: bool = Field(
+        False, description="Allow auth_enabled=false on a non-loopback address (logged loudly at start)."
+    )
+    external_url: str | None = Field(
+        None, description="Public base URL (token realm); default: taken from each request's Host header."
+    )
+    token_service: str = Field("moorage", description="The `service` (audience) of registry tokens.")
+    token_issuer: str = Field("moorage", description="The `iss` of every token moorage signs.")
+    token_lifetime_seconds: int = Field(300, ge=30, le=3600, description="Lifetime of registry tokens.")
+    token_clock_skew_seconds: int = Field(30, ge=0, le=300, description="Clock skew tolerated on exp/nbf/iat.")
+    login_password_lifetime_hours: float = Field(12, gt=0, le=24 * 7, description="`moorage login-password`.")
+    refresh_token_lifetime_days: float = Field(30, gt=0, le=365, description="Refresh tokens (`docker login`).")
+    signing_key_rotation_days: float = Field(30, gt=0, le=365, description="A signing key signs this long.")
+    admin_username: str = Field("admin", description="Name of the admin created at first start.")
+    admin_password: str | None = Field(
+        None, description="Password of the first admin; default: generated, written to the data directory."
+    )
+    login_failures_per_user: int = Field(10, ge=1, description="Failed logins per user name per window.")
+    login_failures_per_address: int = Field(50, ge=1, description="Failed logins per client address per window.")
+    login_failure_window_seconds: int = Field(300, ge=1, description="The rate-limit window.")
+    oidc_jwks_cache_seconds: int = Field(300, ge=60, le=86400, description="How long OIDC issuer keys are cached.")
+    oidc_fetch_timeout_seconds: float = Field(5.0, gt=0, le=60, description="Timeout of one OIDC key fetch.")
+    oidc_clock_skew_seconds: int = Field(60, ge=0, le=600, description="Clock skew tolerated on ID tokens.")
+    oidc_credential_lifetime_seconds: int = Field(
+        3600, ge=60, le=43200, description="Lifetime of a credential exchanged for an OIDC ID token."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -45,6 +77,10 @@ class Settings(BaseSettings):
         config_file = os.environ.get(CONFIG_FILE_VARIABLE, "moorage.toml")
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file)
 
+    def auth_is_enabled(self) -> bool:
+        """Explicit setting, else on exactly when the registry is reachable beyond this machine."""
+        return self.auth_enabled if self.auth_enabled is not None else not is_loopback(self.host)
+
     def metadata_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'metadata.db'}"
 
@@ -56,4 +92,15 @@ class Settings(BaseSettings):
             scheme, rest = url.split("//", 1)
             credentials, host = rest.split("@", 1)
             values["database_url"] = f"{scheme}//{credentials.split(':', 1)[0]}:***@{host}"
+        if values.get("admin_password"):
+            values["admin_password"] = "***"
         return values
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -10,13 +10,19 @@ from typing import Annotated, Any
 
 import typer
 
+from moorage.cli.accounts import register as register_account_commands
+from moorage.cli.admin import admin_app
 from moorage.cli.governance import register as register_governance
+from moorage.cli.issuers import issuers_app
 from moorage.config import CONFIG_FILE_VARIABLE, Settings
 
 app = typer.Typer(help="moorage: a self-hosted OCI container registry.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect the configuration.")
 app.add_typer(config_app, name="config")
 register_governance(app)
+app.add_typer(issuers_app, name="issuers")
+app.add_typer(admin_app, name="admin")
+register_account_commands(app)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")

@@ -65,7 +65,7 @@ class Database:
                 # Nodes starting together run migrations one at a time.
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(724501)")
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")  # migrations of parallel features may branch (e.g. 0002a)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import sqlalchemy as sa
 
 from moorage.domain.errors import ErrorCode, RegistryError
 from moorage.metadata import repositories, tags
 from moorage.metadata.database import Database
 
 MAX_PAGE = 10_000
+_FILTER_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -31,9 +35,27 @@ class ListingService:
                 )
             return _page(lambda n: tags.list_names(connection, repository_id, last, n), limit)
 
-    def catalog(self, limit: int | None, last: str | None) -> Page:
+    def catalog(self, limit: int | None, last: str | None, visible: Callable[[str], bool] | None = None) -> Page:
+        """Repository names in lexical order; with `visible`, only those it accepts (authorization)."""
         with self.database.read() as connection:
-            return _page(lambda n: repositories.list_names(connection, last, n), limit)
+            if visible is None:
+                return _page(lambda n: repositories.list_names(connection, last, n), limit)
+            return _page(lambda n: _visible_names(connection, last, n, visible), limit)
+
+
+def _visible_names(
+    connection: sa.Connection, last: str | None, wanted: int | None, visible: Callable[[str], bool]
+) -> list[str]:
+    """Names `visible` accepts, read in batches until `wanted` are found or the names run out."""
+    names: list[str] = []
+    cursor = last
+    while wanted is None or len(names) < wanted:
+        batch = repositories.list_names(connection, cursor, _FILTER_BATCH)
+        names.extend(name for name in batch if visible(name))
+        if len(batch) < _FILTER_BATCH:
+            break
+        cursor = batch[-1]
+    return names if wanted is None else names[:wanted]
 
 
 def _page(fetch: object, limit: int | None) -> Page:

@@ -1,21 +1,116 @@
-"""Who is calling the management API.
+"""Who is calling the management API, and what they may manage.
 
-Until authentication is configured every caller is anonymous and allowed; the authentication
-module replaces `current_actor` with one that checks credentials.
+Callers authenticate with HTTP Basic and the same credentials `docker login` accepts (password,
+access token, robot secret, login password, federated token), counted against the same login
+rate limits. Without authentication configured (loopback development) every caller is anonymous
+and may do everything.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Annotated, Any
 
-from fastapi import Request
+import anyio.to_thread
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 
-from moorage.domain.access import ANONYMOUS, Actor
+from moorage.api.auth_http import basic_credentials, client_address
+from moorage.api.manage.problems import Problem
+from moorage.auth.authenticator import InvalidCredentials
+from moorage.auth.credentials import CredentialExpired
+from moorage.auth.grants import Principal, allowed_actions
+from moorage.auth.ratelimit import TooManyAttempts
+from moorage.auth.roles import USER_KINDS, FixedRoles
+from moorage.domain.access import ANONYMOUS, Action, Actor
+
+
+class AuthProblem(Problem):
+    """A problem with extra response headers (the Basic challenge, Retry-After)."""
+
+    def __init__(self, status: int, title: str, detail: str | None, headers: dict[str, str]) -> None:
+        super().__init__(status, title, detail)
+        self.headers = headers
+
+    def response(self, instance: str | None = None) -> JSONResponse:
+        response = super().response(instance)
+        response.headers.update(self.headers)
+        return response
+
+
+_CHALLENGE = {"WWW-Authenticate": 'Basic realm="moorage"'}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated principal and the checks the management endpoints make on it."""
+
+    principal: Principal
+    auth: Any  # AuthComponents, or None when authentication is off
+
+    @property
+    def actor(self) -> Actor:
+        return self.principal.actor
+
+    @property
+    def user(self) -> str | None:
+        """The user this caller acts as (password, login password or access token), if any."""
+        return self.actor.name if self.actor.kind in USER_KINDS else None
+
+    def _allows(self, pattern: str, action: Action) -> bool:
+        if self.auth is None:
+            return True
+        return action in allowed_actions(self.principal, pattern, FixedRoles(self.auth.roles))
+
+    def is_server_admin(self) -> bool:
+        return self.auth is None or (self.principal.grants is None and self._allows("*", Action.ADMIN))
+
+    def require_server_admin(self) -> None:
+        if not self.is_server_admin():
+            raise Problem(403, "Forbidden", "only a registry administrator may do this")
+
+    def require_admin_of(self, pattern: str) -> None:
+        """Admin of a namespace (`ns/*`) or repository (`ns/app`); `*` needs a registry admin."""
+        if not self._allows(pattern, Action.ADMIN):
+            raise Problem(403, "Forbidden", f"{self.actor.describe()} is not an administrator of {pattern}")
+
+    def require_self_or_admin(self, user: str) -> None:
+        if self.user != user and not self.is_server_admin():
+            raise Problem(403, "Forbidden", f"only {user} or a registry administrator may do this")
+
+    def require_password_login_as(self, user: str) -> None:
+        """Creating credentials needs the account itself, not a credential derived from it."""
+        if self.auth is not None and (self.actor.kind != "user" or self.actor.name != user):
+            raise Problem(403, "Forbidden", f"log in as {user} with a password or login password to do this")
+
+
+async def current_caller(request: Request) -> Caller:
+    auth = getattr(request.app.state, "auth", None)
+    if auth is None:
+        return Caller(Principal(ANONYMOUS, None), None)
+    credentials = basic_credentials(request.headers.get("authorization"))
+    if credentials is None:
+        raise AuthProblem(401, "Authentication required", "send HTTP Basic credentials", _CHALLENGE)
+    username, secret = credentials
+    address = client_address(request.scope)
+    try:
+        principal = await anyio.to_thread.run_sync(lambda: auth.authenticator.authenticate(username, secret, address))
+    except TooManyAttempts as error:
+        raise AuthProblem(429, "Too many requests", str(error), {"Retry-After": str(error.retry_after)}) from None
+    except CredentialExpired as error:
+        raise AuthProblem(401, "Credential expired", str(error), _CHALLENGE) from None
+    except InvalidCredentials as error:
+        raise AuthProblem(401, "Invalid credentials", str(error), _CHALLENGE) from None
+    request.scope["moorage.actor"] = principal.actor
+    return Caller(principal, auth)
 
 
 async def current_actor(request: Request) -> Actor:
-    actor = request.scope.get("moorage.actor")
-    actor = actor if isinstance(actor, Actor) else ANONYMOUS
+    """The acting identity (for audit and tag history), with its address; authenticates like `current_caller`."""
+    actor = (await current_caller(request)).actor
     if actor.source_address is None and request.client is not None:
         actor = replace(actor, source_address=request.client.host)
     return actor
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]

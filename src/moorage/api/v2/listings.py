@@ -38,5 +38,6 @@ async def tags(request: Request, services: RegistryServices, name: str) -> Respo
 
 async def catalog(request: Request, services: RegistryServices) -> Response:
     limit, last = _pagination(request)
-    page = await blocking(services.listings.catalog, limit, last)
+    visible = request.scope.get("moorage.repository_filter")  # set by the auth guard: readable repositories
+    page = await blocking(services.listings.catalog, limit, last, visible)
     return _page_response("/v2/_catalog", "repositories", {}, page, limit)

@@ -1,0 +1,184 @@
+"""Users, the caller's own identity, personal access tokens, login passwords and signing keys."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from moorage.api.manage.account_models import GrantOut, ScopedCredentialRequest, service_errors
+from moorage.api.manage.grants import router as grants_router
+from moorage.api.manage.organizations import router as organizations_router
+from moorage.api.manage.problems import Problem
+from moorage.api.manage.robots import router as robots_router
+from moorage.api.manage.security import Caller, CallerDep
+from moorage.auth.access_tokens import AccessToken
+
+router = APIRouter(tags=["accounts"])
+
+
+class UserOut(BaseModel):
+    name: str
+    admin: bool
+    disabled: bool
+    created_at: datetime
+
+
+class UserCreate(BaseModel):
+    name: str
+    password: str = Field(description="At least 8 characters.")
+    admin: bool = False
+
+
+class UserUpdate(BaseModel):
+    password: str | None = None
+    admin: bool | None = None
+    disabled: bool | None = None
+
+
+class Me(BaseModel):
+    name: str
+    kind: str
+    credential: str | None
+    admin: bool
+
+
+class TokenCreate(ScopedCredentialRequest):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class TokenOut(BaseModel):
+    id: str
+    owner: str
+    name: str
+    grants: list[GrantOut]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, token: AccessToken) -> TokenOut:
+        return cls(
+            id=token.id,
+            owner=token.owner,
+            name=token.name,
+            grants=[GrantOut.of(g) for g in token.grants],
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            revoked_at=token.revoked_at,
+            last_used_at=token.last_used_at,
+        )
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="The secret: shown this once, stored only as a hash.")
+
+
+class LoginPasswordRequest(BaseModel):
+    lifetime_hours: float | None = Field(None, gt=0, le=24 * 7, description="Default: the configured 12 hours.")
+
+
+class LoginPassword(BaseModel):
+    username: str
+    password: str
+    expires_at: datetime
+
+
+def _auth(caller: Caller):  # type: ignore[no-untyped-def]
+    if caller.auth is None:
+        raise Problem(409, "Authentication is off", "enable authentication (auth_enabled) to manage accounts")
+    return caller.auth
+
+
+@router.get("/user", summary="Who the caller is")
+def whoami(caller: CallerDep) -> Me:
+    actor = caller.actor
+    return Me(name=actor.name, kind=actor.kind, credential=actor.credential, admin=caller.is_server_admin())
+
+
+@router.get("/users", summary="List users (registry admins)")
+def list_users(caller: CallerDep) -> list[UserOut]:
+    caller.require_server_admin()
+    return [
+        UserOut(name=u.name, admin=u.is_admin, disabled=u.disabled, created_at=u.created_at)
+        for u in _auth(caller).accounts.list_users()
+    ]
+
+
+@router.post("/users", status_code=201, summary="Create a user (registry admins)")
+def create_user(body: UserCreate, caller: CallerDep) -> UserOut:
+    caller.require_server_admin()
+    with service_errors():
+        user = _auth(caller).accounts.create_user(body.name, body.password, body.admin)
+    return UserOut(name=user.name, admin=user.is_admin, disabled=user.disabled, created_at=user.created_at)
+
+
+@router.get("/users/{name}", summary="A user")
+def get_user(name: str, caller: CallerDep) -> UserOut:
+    caller.require_self_or_admin(name)
+    with service_errors():
+        user = _auth(caller).accounts.get_user(name)
+    return UserOut(name=user.name, admin=user.is_admin, disabled=user.disabled, created_at=user.created_at)
+
+
+@router.patch("/users/{name}", summary="Change a password (self), admin flag or disabled state (admins)")
+def update_user(name: str, body: UserUpdate, caller: CallerDep) -> UserOut:
+    if body.admin is not None or body.disabled is not None:
+        caller.require_server_admin()
+    else:
+        caller.require_self_or_admin(name)
+        if not caller.is_server_admin():
+            caller.require_password_login_as(name)
+    with service_errors():
+        user = _auth(caller).accounts.update_user(name, body.password, body.admin, body.disabled)
+    return UserOut(name=user.name, admin=user.is_admin, disabled=user.disabled, created_at=user.created_at)
+
+
+@router.delete("/users/{name}", status_code=204, summary="Delete a user (registry admins)")
+def delete_user(name: str, caller: CallerDep) -> Response:
+    caller.require_server_admin()
+    with service_errors():
+        _auth(caller).accounts.delete_user(name)
+    return Response(status_code=204)
+
+
+@router.get("/users/{name}/tokens", summary="A user's personal access tokens (never their secrets)")
+def list_tokens(name: str, caller: CallerDep) -> list[TokenOut]:
+    caller.require_self_or_admin(name)
+    with service_errors():
+        return [TokenOut.of(t) for t in _auth(caller).access_tokens.list(name)]
+
+
+@router.post("/users/{name}/tokens", status_code=201, summary="Create a personal access token (shown once)")
+def create_token(name: str, body: TokenCreate, caller: CallerDep) -> TokenCreated:
+    caller.require_password_login_as(name)
+    with service_errors():
+        token, secret = _auth(caller).access_tokens.create(name, body.name, body.grants(), body.expires_at())
+    return TokenCreated(**TokenOut.of(token).model_dump(), token=secret)
+
+
+@router.delete("/users/{name}/tokens/{token_id}", status_code=204, summary="Revoke a personal access token")
+def revoke_token(name: str, token_id: str, caller: CallerDep) -> Response:
+    caller.require_self_or_admin(name)
+    with service_errors():
+        _auth(caller).access_tokens.revoke(name, token_id)
+    return Response(status_code=204)
+
+
+@router.post("/login-password", summary="A short-lived password for docker/podman login (like ECR's)")
+def login_password(caller: CallerDep, body: LoginPasswordRequest | None = None) -> LoginPassword:
+    auth = _auth(caller)
+    lifetime = timedelta(hours=body.lifetime_hours) if body and body.lifetime_hours else None
+    password, expires = auth.login_passwords.issue(caller.principal, lifetime)
+    return LoginPassword(username=caller.actor.name, password=password, expires_at=expires)
+
+
+@router.post("/system/signing-keys/rotate", summary="Start signing tokens with a new key (registry admins)")
+def rotate_signing_key(caller: CallerDep) -> dict[str, str]:
+    caller.require_server_admin()
+    return {"kid": _auth(caller).keys.rotate()}
+
+
+ACCOUNT_ROUTERS = (router, organizations_router, robots_router, grants_router)

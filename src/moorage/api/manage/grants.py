@@ -1,0 +1,85 @@
+"""Role bindings: who holds which role (read, write, delete, admin) on which repositories.
+
+A binding's pattern is a repository (`ns/app`), a namespace (`ns/*`) or everything (`*`); its
+subject a user, a team (`org/team`) or `anonymous` (read only: a public repository or namespace).
+Managing a binding needs the admin role on its pattern.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
+
+from moorage.api.manage.account_models import service_errors
+from moorage.api.manage.problems import Problem
+from moorage.api.manage.security import Caller, CallerDep
+from moorage.auth.accounts import Binding
+from moorage.auth.grants import Role
+
+router = APIRouter(tags=["grants"])
+
+SubjectKind = Literal["user", "team", "anonymous"]
+
+
+class GrantIn(BaseModel):
+    subject_kind: SubjectKind
+    subject: str = "*"
+    repository_pattern: str
+    role: Role
+
+
+class GrantOut(BaseModel):
+    subject_kind: str
+    subject: str
+    repository_pattern: str
+    role: Role
+    created_at: datetime
+
+    @classmethod
+    def of(cls, binding: Binding) -> GrantOut:
+        return cls(
+            subject_kind=binding.subject_kind,
+            subject=binding.subject,
+            repository_pattern=binding.pattern,
+            role=binding.role,
+            created_at=binding.created_at,
+        )
+
+
+def _accounts(caller: Caller):  # type: ignore[no-untyped-def]
+    if caller.auth is None:
+        raise Problem(409, "Authentication is off", "enable authentication (auth_enabled) to manage grants")
+    return caller.auth.accounts
+
+
+@router.get("/grants", summary="Role bindings, optionally of one namespace")
+def list_grants(caller: CallerDep, namespace: str | None = None) -> list[GrantOut]:
+    if namespace is None:
+        caller.require_server_admin()
+    else:
+        caller.require_admin_of(f"{namespace}/*")
+    return [GrantOut.of(b) for b in _accounts(caller).list_bindings(namespace)]
+
+
+@router.put("/grants", summary="Give a subject a role on a repository pattern (replaces its earlier role there)")
+def put_grant(body: GrantIn, caller: CallerDep) -> GrantOut:
+    caller.require_admin_of(body.repository_pattern)
+    with service_errors():
+        binding = _accounts(caller).bind(body.subject_kind, body.subject, body.repository_pattern, body.role)
+    return GrantOut.of(binding)
+
+
+@router.delete("/grants", status_code=204, summary="Remove a role binding")
+def delete_grant(
+    caller: CallerDep,
+    subject_kind: Annotated[SubjectKind, Query()],
+    repository_pattern: Annotated[str, Query()],
+    subject: Annotated[str, Query()] = "*",
+) -> Response:
+    caller.require_admin_of(repository_pattern)
+    with service_errors():
+        _accounts(caller).unbind(subject_kind, subject, repository_pattern)
+    return Response(status_code=204)

@@ -1,0 +1,100 @@
+"""Organisations (namespaces shared by a team of users) and their teams."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from moorage.api.manage.account_models import service_errors
+from moorage.api.manage.problems import Problem
+from moorage.api.manage.security import Caller, CallerDep
+
+router = APIRouter(tags=["organisations"])
+
+
+class OrganizationIn(BaseModel):
+    name: str
+
+
+class OrganizationOut(BaseModel):
+    name: str
+    created_at: datetime
+
+
+class TeamIn(BaseModel):
+    name: str
+
+
+class TeamOut(BaseModel):
+    name: str
+    members: list[str]
+
+
+def _accounts(caller: Caller):  # type: ignore[no-untyped-def]
+    if caller.auth is None:
+        raise Problem(409, "Authentication is off", "enable authentication (auth_enabled) to manage accounts")
+    return caller.auth.accounts
+
+
+@router.get("/orgs", summary="List organisations")
+def list_organizations(caller: CallerDep) -> list[OrganizationOut]:
+    return [OrganizationOut(name=n, created_at=c) for n, c in _accounts(caller).list_organizations()]
+
+
+@router.post("/orgs", status_code=201, summary="Create an organisation; its creator becomes its admin")
+def create_organization(body: OrganizationIn, caller: CallerDep) -> OrganizationOut:
+    if caller.user is None and not caller.is_server_admin():
+        raise Problem(403, "Forbidden", "only users create organisations")
+    accounts = _accounts(caller)
+    with service_errors():
+        accounts.create_organization(body.name, caller.user)
+    created = next(c for n, c in accounts.list_organizations() if n == body.name)
+    return OrganizationOut(name=body.name, created_at=created)
+
+
+@router.delete("/orgs/{org}", status_code=204, summary="Delete an organisation (its admins)")
+def delete_organization(org: str, caller: CallerDep) -> Response:
+    caller.require_admin_of(f"{org}/*")
+    with service_errors():
+        _accounts(caller).delete_organization(org)
+    return Response(status_code=204)
+
+
+@router.get("/orgs/{org}/teams", summary="Teams of an organisation and their members")
+def list_teams(org: str, caller: CallerDep) -> list[TeamOut]:
+    with service_errors():
+        return [TeamOut(name=n, members=m) for n, m in _accounts(caller).list_teams(org)]
+
+
+@router.post("/orgs/{org}/teams", status_code=201, summary="Create a team (organisation admins)")
+def create_team(org: str, body: TeamIn, caller: CallerDep) -> TeamOut:
+    caller.require_admin_of(f"{org}/*")
+    with service_errors():
+        _accounts(caller).create_team(org, body.name)
+    return TeamOut(name=body.name, members=[])
+
+
+@router.delete("/orgs/{org}/teams/{team}", status_code=204, summary="Delete a team (organisation admins)")
+def delete_team(org: str, team: str, caller: CallerDep) -> Response:
+    caller.require_admin_of(f"{org}/*")
+    with service_errors():
+        _accounts(caller).delete_team(org, team)
+    return Response(status_code=204)
+
+
+@router.put("/orgs/{org}/teams/{team}/members/{user}", status_code=204, summary="Add a member")
+def add_member(org: str, team: str, user: str, caller: CallerDep) -> Response:
+    caller.require_admin_of(f"{org}/*")
+    with service_errors():
+        _accounts(caller).set_membership(org, team, user, True)
+    return Response(status_code=204)
+
+
+@router.delete("/orgs/{org}/teams/{team}/members/{user}", status_code=204, summary="Remove a member")
+def remove_member(org: str, team: str, user: str, caller: CallerDep) -> Response:
+    caller.require_admin_of(f"{org}/*")
+    with service_errors():
+        _accounts(caller).set_membership(org, team, user, False)
+    return Response(status_code=204)

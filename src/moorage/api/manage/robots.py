@@ -1,0 +1,93 @@
+"""Robot accounts of a namespace: created and rotated by the namespace's admins, secrets shown once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from moorage.api.manage.account_models import GrantOut, ScopedCredentialRequest, service_errors
+from moorage.api.manage.problems import Problem
+from moorage.api.manage.security import Caller, CallerDep
+from moorage.auth.robots import Robot
+
+router = APIRouter(tags=["robots"])
+
+
+class RobotCreate(ScopedCredentialRequest):
+    name: str
+    description: str | None = Field(None, max_length=255)
+
+
+class RobotOut(BaseModel):
+    namespace: str
+    name: str
+    username: str = Field(description="What the robot logs in as: NAMESPACE+NAME.")
+    description: str | None
+    grants: list[GrantOut]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, robot: Robot) -> RobotOut:
+        return cls(
+            namespace=robot.namespace,
+            name=robot.name,
+            username=robot.username,
+            description=robot.description,
+            grants=[GrantOut.of(g) for g in robot.grants],
+            created_at=robot.created_at,
+            expires_at=robot.expires_at,
+            last_used_at=robot.last_used_at,
+        )
+
+
+class RobotCreated(RobotOut):
+    secret: str = Field(description="Shown this once, stored only as a hash.")
+
+
+class RobotSecret(BaseModel):
+    username: str
+    secret: str
+
+
+def _robots(caller: Caller, namespace: str):  # type: ignore[no-untyped-def]
+    if caller.auth is None:
+        raise Problem(409, "Authentication is off", "enable authentication (auth_enabled) to manage robots")
+    caller.require_admin_of(f"{namespace}/*")
+    return caller.auth.robots
+
+
+@router.get("/namespaces/{namespace}/robots", summary="Robot accounts of a namespace")
+def list_robots(namespace: str, caller: CallerDep) -> list[RobotOut]:
+    return [RobotOut.of(r) for r in _robots(caller, namespace).list(namespace)]
+
+
+@router.post("/namespaces/{namespace}/robots", status_code=201, summary="Create a robot account")
+def create_robot(namespace: str, body: RobotCreate, caller: CallerDep) -> RobotCreated:
+    robots = _robots(caller, namespace)
+    body_repositories = body.repositories if body.repositories != ["*"] else [f"{namespace}/*"]
+    request = body.model_copy(update={"repositories": body_repositories})
+    with service_errors():
+        from moorage.auth.accounts import check_name
+
+        check_name(body.name, "robot")
+        robot, secret = robots.create(namespace, body.name, request.grants(), request.expires_at(), body.description)
+    return RobotCreated(**RobotOut.of(robot).model_dump(), secret=secret)
+
+
+@router.post("/namespaces/{namespace}/robots/{name}/secret", summary="Replace a robot's secret")
+def rotate_robot_secret(namespace: str, name: str, caller: CallerDep) -> RobotSecret:
+    robots = _robots(caller, namespace)
+    with service_errors():
+        secret = robots.rotate_secret(namespace, name)
+    return RobotSecret(username=f"{namespace}+{name}", secret=secret)
+
+
+@router.delete("/namespaces/{namespace}/robots/{name}", status_code=204, summary="Delete a robot account")
+def delete_robot(namespace: str, name: str, caller: CallerDep) -> Response:
+    with service_errors():
+        _robots(caller, namespace).delete(namespace, name)
+    return Response(status_code=204)

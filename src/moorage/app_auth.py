@@ -1,0 +1,105 @@
+"""Composition of authentication: builds the auth objects from settings (called by app.py and serve.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from moorage.auth.access_tokens import AccessTokens
+from moorage.auth.accounts import Accounts
+from moorage.auth.authenticator import Authenticator, PrincipalStatus
+from moorage.auth.credentials import CredentialChain
+from moorage.auth.grants import Principal
+from moorage.auth.keys import KeyRing
+from moorage.auth.login_passwords import LOGIN_AUDIENCE, REFRESH_AUDIENCE, LoginPasswordVerifier, SignedCredentials
+from moorage.auth.passwords import PasswordVerifier
+from moorage.auth.policy import RolePolicy
+from moorage.auth.ratelimit import LoginRateLimiter
+from moorage.auth.robots import Robots
+from moorage.auth.roles import PublicRepositories, StoredRoles
+from moorage.auth.token_service import TokenServer
+from moorage.auth.tokens import RegistryTokens
+from moorage.config import Settings
+from moorage.metadata.database import Database
+
+
+@dataclass(frozen=True)
+class AuthComponents:
+    """Everything the HTTP layer needs for authentication; `chain` takes extra verifiers (OIDC)."""
+
+    settings: Settings
+    keys: KeyRing
+    chain: CredentialChain
+    accounts: Accounts
+    access_tokens: AccessTokens
+    robots: Robots
+    roles: StoredRoles
+    authenticator: Authenticator
+    tokens: RegistryTokens
+    login_passwords: SignedCredentials
+    token_server: TokenServer
+    policy: RolePolicy
+    """The `AccessPolicy` for services (governance) when authentication is on."""
+
+
+def local_accounts(settings: Settings) -> Accounts:
+    """Accounts on the metadata store itself (schema brought up to date), for local admin commands."""
+    database = Database(settings.metadata_url())
+    database.migrate()
+    return Accounts(database)
+
+
+def build_auth(
+    settings: Settings,
+    database: Database,
+    federated: Callable[[Principal], bool] | None = None,
+    is_public: PublicRepositories | None = None,
+) -> AuthComponents:
+    """`federated` says whether an OIDC principal may still act (OidcFederation.still_valid);
+    `is_public` whether anyone may pull a repository besides `anonymous` grants (governance's visibility)."""
+    login_lifetime = timedelta(hours=settings.login_password_lifetime_hours)
+    refresh_lifetime = timedelta(days=settings.refresh_token_lifetime_days)
+    keys = KeyRing(
+        database,
+        rotation=timedelta(days=settings.signing_key_rotation_days),
+        verify_margin=max(login_lifetime, refresh_lifetime) + timedelta(seconds=settings.token_clock_skew_seconds),
+    )
+    accounts = Accounts(database)
+    access_tokens = AccessTokens(database)
+    robots = Robots(database)
+    status = PrincipalStatus(accounts, access_tokens, robots, federated)
+    login_passwords = SignedCredentials(keys, settings.token_issuer, LOGIN_AUDIENCE, login_lifetime, status)
+    refresh_tokens = SignedCredentials(keys, settings.token_issuer, REFRESH_AUDIENCE, refresh_lifetime, status)
+    chain = CredentialChain([PasswordVerifier(database), access_tokens, robots, LoginPasswordVerifier(login_passwords)])
+    limiter = LoginRateLimiter(
+        database,
+        settings.login_failures_per_user,
+        settings.login_failures_per_address,
+        timedelta(seconds=settings.login_failure_window_seconds),
+    )
+    authenticator = Authenticator(chain, limiter)
+    roles = StoredRoles(database, is_public)
+    tokens = RegistryTokens(
+        keys,
+        settings.token_issuer,
+        settings.token_service,
+        timedelta(seconds=settings.token_lifetime_seconds),
+        settings.token_clock_skew_seconds,
+    )
+    server = TokenServer(authenticator, roles, tokens, refresh_tokens, login_passwords)
+    policy = RolePolicy(roles, access_tokens, robots)
+    return AuthComponents(
+        settings,
+        keys,
+        chain,
+        accounts,
+        access_tokens,
+        robots,
+        roles,
+        authenticator,
+        tokens,
+        login_passwords,
+        server,
+        policy,
+    )

@@ -1,0 +1,136 @@
+"""Robot accounts for CI (like Harbor's robots): owned by a namespace, scoped within it, expiring.
+
+A robot logs in as `<namespace>+<name>` with a `moorage_robot_…` secret; rotating the secret
+invalidates the old one at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from moorage.auth.access_tokens import Conflict, NotFound
+from moorage.auth.credentials import CredentialExpired
+from moorage.auth.grants import Grant, Principal, grants_from_json, grants_to_json
+from moorage.auth.secret_values import matches, new_secret, secret_hash
+from moorage.domain.access import Actor
+from moorage.metadata import credentials
+from moorage.metadata.common import now
+from moorage.metadata.credentials import RobotRow
+from moorage.metadata.database import Database
+
+SEPARATOR = "+"
+
+
+class OutsideNamespace(ValueError):
+    """A robot's grant reaches beyond the namespace that owns it."""
+
+
+@dataclass(frozen=True)
+class Robot:
+    namespace: str
+    name: str
+    description: str | None
+    grants: tuple[Grant, ...]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+    @property
+    def username(self) -> str:
+        return f"{self.namespace}{SEPARATOR}{self.name}"
+
+    @classmethod
+    def of(cls, row: RobotRow) -> Robot:
+        return cls(
+            row.namespace,
+            row.name,
+            row.description,
+            grants_from_json(row.grants),
+            row.created_at,
+            row.expires_at,
+            row.last_used_at,
+        )
+
+
+def check_within(namespace: str, grants: tuple[Grant, ...]) -> None:
+    for grant in grants:
+        pattern = grant.repository_pattern
+        if not pattern.startswith(namespace + "/"):
+            raise OutsideNamespace(f"robot grants must stay within {namespace}/: {pattern!r} does not")
+
+
+class Robots:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def create(
+        self,
+        namespace: str,
+        name: str,
+        grants: tuple[Grant, ...],
+        expires_at: datetime | None,
+        description: str | None = None,
+    ) -> tuple[Robot, str]:
+        check_within(namespace, grants)
+        secret = new_secret("robot")
+        with self.database.write() as connection:
+            if credentials.find_robot(connection, namespace, name) is not None:
+                raise Conflict(f"robot {namespace}{SEPARATOR}{name} exists")
+            credentials.insert_robot(
+                connection,
+                namespace=namespace,
+                name=name,
+                description=description,
+                secret_hash=secret_hash(secret),
+                grants=grants_to_json(grants),
+                expires_at=expires_at,
+            )
+            row = credentials.find_robot(connection, namespace, name)
+        assert row is not None
+        return Robot.of(row), secret
+
+    def rotate_secret(self, namespace: str, name: str) -> str:
+        secret = new_secret("robot")
+        with self.database.write() as connection:
+            if not credentials.update_robot(connection, namespace, name, secret_hash=secret_hash(secret)):
+                raise NotFound(f"no robot {namespace}{SEPARATOR}{name}")
+        return secret
+
+    def list(self, namespace: str) -> list[Robot]:
+        with self.database.read() as connection:
+            return [Robot.of(row) for row in credentials.list_robots(connection, namespace)]
+
+    def delete(self, namespace: str, name: str) -> None:
+        with self.database.write() as connection:
+            if not credentials.delete_robot(connection, namespace, name):
+                raise NotFound(f"no robot {namespace}{SEPARATOR}{name}")
+
+    def still_valid(self, username: str) -> bool:
+        namespace, _, name = username.partition(SEPARATOR)
+        with self.database.read() as connection:
+            row = credentials.find_robot(connection, namespace, name)
+        return row is not None and (row.expires_at is None or row.expires_at > now())
+
+    def grants_of(self, username: str) -> tuple[Grant, ...]:
+        """The grants of an existing, unexpired robot; none otherwise."""
+        namespace, _, name = username.partition(SEPARATOR)
+        with self.database.read() as connection:
+            row = credentials.find_robot(connection, namespace, name)
+        if row is None or (row.expires_at is not None and row.expires_at <= now()):
+            return ()
+        return grants_from_json(row.grants)
+
+    def verify(self, username: str, secret: str, source_address: str | None) -> Principal | None:
+        namespace, separator, name = username.partition(SEPARATOR)
+        if not separator or not secret.startswith("moorage_robot_"):
+            return None
+        with self.database.read() as connection:
+            row = credentials.find_robot(connection, namespace, name)
+        if row is None or not matches(secret, row.secret_hash):
+            return None
+        if row.expires_at is not None and row.expires_at <= now():
+            raise CredentialExpired(f"robot account {username}", row.expires_at)
+        with self.database.write() as connection:
+            credentials.update_robot(connection, namespace, name, last_used_at=now())
+        return Principal(Actor("robot", username, username, source_address), grants_from_json(row.grants))
