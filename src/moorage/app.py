@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import AsyncIterator
+from datetime import timedelta
 
+import anyio.to_thread
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from moorage.api.manage import gc as gc_api
+from moorage.api.manage import lifecycle as lifecycle_api
 from moorage.api.manage.app import create_management_api
 from moorage.api.v2.context import RegistryServices
 from moorage.api.v2.router import RegistryAPI
 from moorage.config import Settings
+from moorage.gc.collector import GarbageCollector
+from moorage.gc.metrics import MaintenanceMetrics
+from moorage.lifecycle.service import LifecycleService
 from moorage.metadata.database import Database
 from moorage.registry.blobs import BlobService
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
+from moorage.storage.blobstore import BlobStore
 from moorage.storage.filesystem import FilesystemBlobStore
+from moorage.workers.maintenance import MaintenanceSchedule
 
 RESOLVED_SETTINGS_VARIABLE = "MOORAGE_RESOLVED_SETTINGS"
 """How `moorage serve` hands its resolved settings to worker processes."""
@@ -57,6 +69,18 @@ def build_services(settings: Settings) -> tuple[RegistryServices, Database]:
     return services, database
 
 
+def build_collector(settings: Settings, database: Database, store: BlobStore) -> GarbageCollector:
+    return GarbageCollector(
+        database,
+        store,
+        grace_period=timedelta(seconds=settings.gc_grace_period_seconds),
+        upload_max_age=timedelta(seconds=settings.upload_max_age_seconds),
+        batch_size=settings.gc_batch_size,
+        batch_pause=settings.gc_batch_pause_seconds,
+        lease_ttl=timedelta(seconds=settings.gc_lease_seconds),
+    )
+
+
 def create_app(settings: Settings | None = None) -> Moorage:
     """Build the ASGI app; workers call this with the settings `moorage serve` resolved."""
     if settings is None:
@@ -75,6 +99,30 @@ def create_app(settings: Settings | None = None) -> Moorage:
             return JSONResponse({"status": "unavailable", "detail": type(error).__name__}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    other = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])
-    management = create_management_api({"registry": services, "database": database})
+    lifecycle = LifecycleService(database, lease_ttl=timedelta(seconds=settings.gc_lease_seconds))
+    collector = build_collector(settings, database, services.blobs.store)
+    schedule = MaintenanceSchedule(
+        lifecycle, collector, settings.lifecycle_interval_seconds, settings.gc_interval_seconds
+    )
+    metrics = CollectorRegistry(auto_describe=True)
+    metrics.register(MaintenanceMetrics(collector.totals))
+
+    async def metrics_endpoint(request: Request) -> Response:
+        body = await anyio.to_thread.run_sync(generate_latest, metrics)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        schedule.start()
+        yield
+        await anyio.to_thread.run_sync(schedule.stop)
+
+    other = Starlette(
+        routes=[Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_endpoint)],
+        lifespan=lifespan,
+    )
+    management = create_management_api(
+        {"registry": services, "database": database, "lifecycle": lifecycle, "gc": collector},
+        [lifecycle_api.router, gc_api.router],
+    )
     return Moorage(RegistryAPI(services), management, other)

@@ -10,11 +10,14 @@ from typing import Annotated, Any
 
 import typer
 
+from moorage.cli import maintenance
 from moorage.config import CONFIG_FILE_VARIABLE, Settings
 
 app = typer.Typer(help="moorage: a self-hosted OCI container registry.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect the configuration.")
 app.add_typer(config_app, name="config")
+app.add_typer(maintenance.lifecycle_app, name="lifecycle")
+app.command("gc")(maintenance.gc)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")

@@ -11,7 +11,7 @@ from moorage.domain.digests import Digest, is_digest
 from moorage.domain.errors import ErrorCode, RegistryError
 from moorage.domain.manifests import Descriptor, ParsedManifest, parse_manifest, referrer_artifact_type
 from moorage.domain.references import validate_tag
-from moorage.metadata import blobs, manifests, repositories, tags
+from moorage.metadata import blobs, collection, manifests, repositories, tags
 from moorage.metadata.database import Database
 from moorage.metadata.manifests import NewManifest, StoredManifest
 
@@ -107,6 +107,7 @@ def _check_references(connection: object, repository_id: int, parsed: ParsedMani
 
     assert isinstance(connection, sa.Connection)
     wanted_blobs = sorted({str(d.digest) for d in parsed.blobs if _must_exist(d)})
+    collection.lock_shared(connection, wanted_blobs)  # a GC sweep of these blobs waits for us (docs/gc.md)
     missing = set(wanted_blobs) - blobs.linked_digests(connection, repository_id, wanted_blobs)
     wanted_children = sorted({str(d.digest) for d in parsed.children})
     missing |= set(wanted_children) - manifests.existing_digests(connection, repository_id, wanted_children)

@@ -19,7 +19,7 @@ import anyio.to_thread
 
 from moorage.domain.digests import Digest, Hasher, new_hasher
 from moorage.domain.errors import ErrorCode, RegistryError
-from moorage.metadata import blobs, repositories, uploads
+from moorage.metadata import blobs, collection, repositories, uploads
 from moorage.metadata.database import Database
 from moorage.storage.blobstore import BlobNotFound, BlobStore, UploadWriter
 
@@ -135,6 +135,10 @@ class UploadService:
                 f"content digest {digest.algorithm}:{actual} does not match {digest}",
                 detail={"digest": str(digest)},
             )
+        with self.database.write() as connection:
+            # Restart the GC grace period first: a sweep of this digest already under way finishes
+            # (bytes and row gone) before this returns, so the commit below stores the bytes anew.
+            collection.touch(connection, [str(digest)])
         self.store.commit_upload(upload_id, digest)
         with self.database.write() as connection:
             blobs.record(connection, str(digest), size)
@@ -149,10 +153,13 @@ class UploadService:
         Returns False when it cannot mount, so the caller falls back to a normal upload.
         """
         with self.database.write() as connection:
+            # Touching first locks the blob row against a GC sweep and restarts its grace period.
+            if collection.touch(connection, [str(digest)]) == 0:
+                return False
             if source is not None:
                 known = blobs.size_in_repository(connection, source, str(digest)) is not None
             else:
-                known = blobs.size(connection, str(digest)) is not None
+                known = True
             if not known or self.store.stat(digest) is None:
                 return False
             blobs.link(connection, repositories.ensure(connection, repository), str(digest))

@@ -1,0 +1,76 @@
+"""The maintenance schedule: applies lifecycle policies and runs GC at their configured intervals.
+
+Every server process runs this loop; the leases in the metadata store let one of them do each
+job, and the recorded runs are the shared clock, so several processes or nodes never duplicate
+work and a restart picks up the schedule where it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from moorage.gc.collector import CollectionBusy, GarbageCollector
+from moorage.lifecycle.service import LifecycleBusy, LifecycleService
+from moorage.metadata.common import now
+
+log = logging.getLogger("moorage.maintenance")
+
+
+class MaintenanceSchedule:
+    def __init__(
+        self,
+        lifecycle: LifecycleService,
+        collector: GarbageCollector,
+        lifecycle_interval: float,
+        gc_interval: float,
+        tick: float = 30.0,
+    ) -> None:
+        self.lifecycle = lifecycle
+        self.collector = collector
+        self.lifecycle_interval = lifecycle_interval
+        self.gc_interval = gc_interval
+        self.tick = tick
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not (self.lifecycle_interval or self.gc_interval) or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="moorage-maintenance", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(min(self.tick, self._shortest_interval())):
+            try:
+                self.run_due()
+            except Exception:  # noqa: BLE001 - the schedule must survive one failed run
+                log.exception("maintenance run failed")
+
+    def _shortest_interval(self) -> float:
+        return min(interval for interval in (self.lifecycle_interval, self.gc_interval) if interval)
+
+    def run_due(self) -> None:
+        """Run each job whose last run (on any node) is older than its interval."""
+        if self.lifecycle_interval and _due(self.lifecycle.last_run_started(), self.lifecycle_interval):
+            try:
+                self.lifecycle.apply_all()
+            except LifecycleBusy:
+                pass
+        if self.gc_interval and _due(self.collector.last_run_started(), self.gc_interval):
+            try:
+                self.collector.run()
+            except CollectionBusy:
+                pass
+
+
+def _due(last: object, interval: float) -> bool:
+    from datetime import datetime
+
+    return last is None or (isinstance(last, datetime) and now() - last >= timedelta(seconds=interval))
