@@ -140,6 +140,8 @@ class GarbageCollector:
         older_than = now() - self.grace_period
         deleted = freed = 0
         after = ""
+        if not dry_run:
+            self._bury_leftovers()
         while True:
             with self.database.read() as connection:
                 page = collection.candidates(connection, older_than, after, self.batch_size)
@@ -151,7 +153,9 @@ class GarbageCollector:
                 freed += sum(size for _digest, size in page)
                 continue
             with self.database.write() as connection:
-                removed = collection.sweep(connection, [digest for digest, _ in page], older_than, self._remove_bytes)
+                removed = collection.condemn(connection, [digest for digest, _ in page], older_than)
+            with self.database.write() as connection:
+                collection.bury(connection, [digest for digest, _ in removed], self._remove_bytes)
             deleted += len(removed)
             freed += sum(size for _digest, size in removed)
             with self.database.write() as connection:
@@ -160,6 +164,16 @@ class GarbageCollector:
                     raise CollectionBusy("the garbage collection lease was lost")
             if self.batch_pause:
                 time.sleep(self.batch_pause)
+
+    def _bury_leftovers(self) -> None:
+        """Delete the bytes a pass that died between its two phases condemned."""
+        while True:
+            with self.database.read() as connection:
+                left = collection.tombstones(connection, self.batch_size)
+            if not left:
+                return
+            with self.database.write() as connection:
+                collection.bury(connection, left, self._remove_bytes)
 
     def _remove_bytes(self, digest: str) -> None:
         self.store.delete(Digest.parse(digest))

@@ -3,7 +3,8 @@
 The invariant they implement (docs/gc.md): a blob row is removed only inside a write transaction
 that holds the row's lock (PostgreSQL `FOR UPDATE`; SQLite's single writer lock) and re-checks,
 after taking it, that no manifest references the blob and that neither the blob (`touched_at`,
-`created_at`) nor any repository link to it is younger than the grace period.
+`created_at`) nor any repository link to it is younger than the grace period. The same
+transaction leaves a tombstone; the bytes go in a second transaction that holds the tombstone.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from moorage.metadata.common import now
+from moorage.metadata.common import insert_ignoring_duplicates, now
+from moorage.metadata.lifecycle_schema import gc_tombstones
 from moorage.metadata.tables import blobs, manifest_references, repository_blobs, uploads
 
 
@@ -41,19 +43,18 @@ def candidates(connection: sa.Connection, older_than: datetime, after: str, limi
     return [(row[0], int(row[1])) for row in connection.execute(query)]
 
 
-def sweep(
-    connection: sa.Connection, digests: list[str], older_than: datetime, remove_bytes: Callable[[str], None]
-) -> list[tuple[str, int]]:
-    """In the caller's write transaction: lock, re-check, remove bytes, then rows; what was removed.
+def condemn(connection: sa.Connection, digests: list[str], older_than: datetime) -> list[tuple[str, int]]:
+    """Phase one, in the caller's write transaction: lock, re-check, tombstone, remove the rows.
 
-    The bytes go while the rows are still locked, so an upload or mount of the same digest,
-    which touches the row first, waits for this transaction and then finds the blob gone.
+    After this commits no repository links the blobs any more, so no manifest can reference them,
+    and their bytes are only waiting for `bury`.
     """
     if not digests:
         return []
     ordered = sorted(digests)
-    connection.execute(sa.select(blobs.c.digest).where(blobs.c.digest.in_(ordered)).order_by(blobs.c.digest).with_for_update())
-    # A new statement: under READ COMMITTED it sees what writers we waited for committed.
+    lock = sa.select(blobs.c.digest).where(blobs.c.digest.in_(ordered)).order_by(blobs.c.digest)
+    connection.execute(lock.with_for_update())
+    # A new statement: under READ COMMITTED it sees what the writers we waited for committed.
     confirmed = [
         (row[0], int(row[1]))
         for row in connection.execute(
@@ -62,12 +63,48 @@ def sweep(
     ]
     if not confirmed:
         return []
-    for digest, _size in confirmed:
-        remove_bytes(digest)
     gone = [digest for digest, _size in confirmed]
+    insert_ignoring_duplicates(connection, gc_tombstones, [{"digest": d, "created_at": now()} for d in gone])
     connection.execute(sa.delete(repository_blobs).where(repository_blobs.c.digest.in_(gone)))
     connection.execute(sa.delete(blobs).where(blobs.c.digest.in_(gone)))
     return confirmed
+
+
+def bury(connection: sa.Connection, digests: list[str], remove_bytes: Callable[[str], None]) -> int:
+    """Phase two, in the caller's write transaction: delete the bytes of tombstoned blobs, then the tombstones.
+
+    The tombstone rows stay locked while the bytes go, so an upload of the same digest (which
+    clears a tombstone itself before storing its bytes, see `clear_for_commit`) cannot interleave.
+    """
+    if not digests:
+        return 0
+    ordered = sorted(digests)
+    lock = sa.select(gc_tombstones.c.digest).where(gc_tombstones.c.digest.in_(ordered))
+    present = list(connection.execute(lock.order_by(gc_tombstones.c.digest).with_for_update()).scalars())
+    for digest in present:
+        remove_bytes(digest)
+    connection.execute(sa.delete(gc_tombstones).where(gc_tombstones.c.digest.in_(present)))
+    return len(present)
+
+
+def tombstones(connection: sa.Connection, limit: int) -> list[str]:
+    """Tombstones left by a pass that died between its two phases."""
+    query = sa.select(gc_tombstones.c.digest).order_by(gc_tombstones.c.digest).limit(limit)
+    return list(connection.execute(query).scalars())
+
+
+def clear_for_commit(connection: sa.Connection, digest: str, remove_bytes: Callable[[str], None]) -> None:
+    """Before an upload stores a blob's bytes: restart its grace clock and settle any tombstone.
+
+    A sweep holding the row makes this wait until it is done. If the blob was condemned and its
+    old bytes are still there, they are deleted here, so the upload's bytes that follow are never
+    deleted by the pass's second phase.
+    """
+    touch(connection, [digest])
+    lock = sa.select(gc_tombstones.c.digest).where(gc_tombstones.c.digest == digest).with_for_update()
+    if connection.execute(lock).first() is not None:
+        remove_bytes(digest)
+        connection.execute(sa.delete(gc_tombstones).where(gc_tombstones.c.digest == digest))
 
 
 def touch(connection: sa.Connection, digests: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""Tables of lifecycle policies, their runs, garbage collection runs and maintenance leases.
+"""Tables of lifecycle policies, their runs, garbage collection (runs, tombstones) and maintenance leases.
 
 Migration 0004 creates them (and adds `blobs.touched_at`, declared in tables.py).
 """
@@ -53,3 +53,11 @@ maintenance_leases = sa.Table(
     sa.Column("holder", sa.String(64), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+gc_tombstones = sa.Table(
+    "gc_tombstones",
+    metadata,
+    sa.Column("digest", sa.String(140), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Blobs whose rows GC removed and whose bytes it has yet to delete (docs/gc.md, two phases)."""

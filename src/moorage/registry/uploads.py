@@ -136,9 +136,9 @@ class UploadService:
                 detail={"digest": str(digest)},
             )
         with self.database.write() as connection:
-            # Restart the GC grace period first: a sweep of this digest already under way finishes
-            # (bytes and row gone) before this returns, so the commit below stores the bytes anew.
-            collection.touch(connection, [str(digest)])
+            # Restart the GC grace period and settle a GC tombstone of this digest first, so the
+            # bytes committed below are never the ones a GC pass is deleting (docs/gc.md).
+            collection.clear_for_commit(connection, str(digest), lambda _: self.store.delete(digest))
         self.store.commit_upload(upload_id, digest)
         with self.database.write() as connection:
             blobs.record(connection, str(digest), size)

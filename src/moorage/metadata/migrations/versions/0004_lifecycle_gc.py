@@ -53,6 +53,11 @@ def upgrade() -> None:
         sa.Column("holder", sa.String(64), nullable=True),
     )
     op.create_table(
+        "gc_tombstones",
+        sa.Column("digest", sa.String(140), primary_key=True),
+        _timestamp("created_at"),
+    )
+    op.create_table(
         "maintenance_leases",
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("holder", sa.String(64), nullable=False),
@@ -61,7 +66,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("maintenance_leases", "gc_runs", "lifecycle_runs", "lifecycle_policies"):
+    for table in ("maintenance_leases", "gc_tombstones", "gc_runs", "lifecycle_runs", "lifecycle_policies"):
         op.drop_table(table)
     op.drop_index("ix_blobs_created_at", "blobs")
     with op.batch_alter_table("blobs") as batch:
