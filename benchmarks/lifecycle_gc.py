@@ -27,7 +27,14 @@ import sqlalchemy as sa
 from moorage.gc.collector import GarbageCollector
 from moorage.lifecycle.service import NAMESPACE, LifecycleService
 from moorage.metadata.database import Database
-from moorage.metadata.tables import blobs, manifest_references, manifests, repositories, repository_blobs, tags
+from moorage.metadata.tables import (
+    blobs,
+    manifest_references,
+    manifests,
+    repositories,
+    repository_blobs,
+    tags,
+)
 from moorage.storage.filesystem import FilesystemBlobStore
 
 POLICY = {

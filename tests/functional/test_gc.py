@@ -189,8 +189,8 @@ def test_cli_gc_reports_blobs_bytes_and_time(tmp_path: Path) -> None:
     with private_registry(tmp_path / "data", "sqlite", gc_grace_period_seconds="0") as server, client(server) as http:
         push_blob(http, unique_repo("gc"), random_bytes(300))
         command = [sys.executable, "-m", "moorage", "gc", "--url", server.url]
-        dry = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, timeout=60)
+        dry = subprocess.run([*command, "--dry-run"], check=False, capture_output=True, text=True, timeout=60)
         assert dry.returncode == 0, dry.stderr
         assert "gc (dry run): would free 1 blobs, 300 bytes" in dry.stdout
-        real = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        real = subprocess.run(command, check=False, capture_output=True, text=True, timeout=60)
         assert "gc: freed 1 blobs, 300 bytes" in real.stdout and " s" in real.stdout

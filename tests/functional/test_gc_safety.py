@@ -18,7 +18,14 @@ from tests.functional.helpers import (
     random_bytes,
     unique_repo,
 )
-from tests.functional.test_gc import backend, blob_file, client, gc, pull_completely, private_registry  # noqa: F401
+from tests.functional.test_gc import (  # noqa: F401
+    backend,
+    blob_file,
+    client,
+    gc,
+    private_registry,
+    pull_completely,
+)
 
 STRESS_SECONDS = 8.0
 

@@ -137,17 +137,17 @@ def test_cli_preview_prints_what_would_expire_and_why(
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps({"rules": [rule(1, "tagged", 1, tagPatternList=["v*"])]}))
     command = [sys.executable, "-m", "moorage", "lifecycle", "preview", repo, "--policy", str(policy)]
-    result = subprocess.run([*command, "--url", registry.url], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([*command, "--url", registry.url], check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "1 of 2 images would expire" in result.stdout
     line = next(line for line in result.stdout.splitlines() if old.digest[:19] in line)
     assert line.startswith("EXPIRE") and "rule 1" in line
-    as_json = subprocess.run([*command, "--url", registry.url, "--json"], capture_output=True, text=True, timeout=60)
+    as_json = subprocess.run([*command, "--url", registry.url, "--json"], check=False, capture_output=True, text=True, timeout=60)
     assert json.loads(as_json.stdout)["summary"]["expiring"] == 1
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"rules": [rule(0, "any", 1)]}))
     refused = subprocess.run(
         [sys.executable, "-m", "moorage", "lifecycle", "preview", repo, "--policy", str(bad), "--url", registry.url],
-        capture_output=True, text=True, timeout=60,
+        check=False, capture_output=True, text=True, timeout=60,
     )
     assert refused.returncode == 1 and "rulePriority" in refused.stderr

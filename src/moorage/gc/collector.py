@@ -154,11 +154,10 @@ class GarbageCollector:
                 continue
             with self.database.write() as connection:
                 removed = collection.condemn(connection, [digest for digest, _ in page], older_than)
-            with self.database.write() as connection:
-                collection.bury(connection, [digest for digest, _ in removed], self._remove_bytes)
             deleted += len(removed)
             freed += sum(size for _digest, size in removed)
             with self.database.write() as connection:
+                collection.bury(connection, [digest for digest, _ in removed], self._remove_bytes)
                 maintenance.update_gc_run(connection, run_id, blobs_deleted=deleted, bytes_freed=freed)
                 if not maintenance.acquire_lease(connection, LEASE, self.holder, self.lease_ttl):
                     raise CollectionBusy("the garbage collection lease was lost")

@@ -25,7 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from moorage.lifecycle.policy import CountType, LifecyclePolicy, LifecycleRule, Selection, TagStatus
+from moorage.lifecycle.policy import (
+    CountType,
+    LifecyclePolicy,
+    LifecycleRule,
+    Selection,
+    TagStatus,
+)
 
 
 @dataclass(frozen=True)

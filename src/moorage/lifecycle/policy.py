@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 MAX_WILDCARDS = 4
 """ECR: at most four `*` in one tag pattern."""
@@ -95,7 +95,7 @@ def parse_policy(document: Any) -> LifecyclePolicy:
         raise PolicyError("$", "a lifecycle policy is a JSON object with a `rules` list")
     unknown = set(document) - {"rules"}
     if unknown:
-        raise PolicyError(sorted(unknown)[0], "unknown field (a policy has only `rules`)")
+        raise PolicyError(min(unknown), "unknown field (a policy has only `rules`)")
     rules_document = document.get("rules")
     if not isinstance(rules_document, list) or not rules_document:
         raise PolicyError("rules", "must be a non-empty list of rules")
@@ -110,7 +110,7 @@ def _parse_rule(position: int, rule: Any) -> LifecycleRule:
         raise PolicyError(where, "a rule is a JSON object")
     unknown = set(rule) - _RULE_FIELDS
     if unknown:
-        raise PolicyError(f"{where}.{sorted(unknown)[0]}", "unknown field")
+        raise PolicyError(f"{where}.{min(unknown)}", "unknown field")
     priority = rule.get("rulePriority")
     if not _is_int(priority) or priority < 1:
         raise PolicyError(f"{where}.rulePriority", "is required and must be a positive integer")
@@ -128,9 +128,9 @@ def _parse_selection(where: str, priority: int, selection: Any) -> Selection:
         raise PolicyError(field, "is required and must be an object", priority)
     unknown = set(selection) - _SELECTION_FIELDS
     if unknown:
-        raise PolicyError(f"{field}.{sorted(unknown)[0]}", "unknown field", priority)
+        raise PolicyError(f"{field}.{min(unknown)}", "unknown field", priority)
     try:
-        tag_status = TagStatus(selection.get("tagStatus"))
+        tag_status = TagStatus(str(selection.get("tagStatus")))
     except ValueError:
         raise PolicyError(f"{field}.tagStatus", "is required: `tagged`, `untagged` or `any`", priority) from None
     prefixes = _string_list(f"{field}.tagPrefixList", priority, selection.get("tagPrefixList"))
@@ -160,7 +160,7 @@ def _parse_selection(where: str, priority: int, selection: Any) -> Selection:
     if count_type_value == "sinceImageTransitioned":
         raise PolicyError(f"{field}.countType", "`sinceImageTransitioned` needs archive storage, unsupported", priority)
     try:
-        count_type = CountType(count_type_value)
+        count_type = CountType(str(count_type_value))
     except ValueError:
         raise PolicyError(
             f"{field}.countType",
@@ -185,7 +185,7 @@ def _check_action(where: str, priority: int, action: Any) -> None:
         raise PolicyError(field, "is required: {\"type\": \"expire\"}", priority)
     unknown = set(action) - {"type", "targetStorageClass"}
     if unknown:
-        raise PolicyError(f"{field}.{sorted(unknown)[0]}", "unknown field", priority)
+        raise PolicyError(f"{field}.{min(unknown)}", "unknown field", priority)
     if action.get("type") == "transition":
         raise PolicyError(f"{field}.type", "`transition` needs archive storage, unsupported: use `expire`", priority)
     if action.get("type") != "expire":
@@ -230,5 +230,5 @@ def _string_list(field: str, priority: int, value: Any) -> list[str] | None:
     return value
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)

@@ -12,7 +12,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from moorage.domain.references import validate_name
@@ -170,11 +170,10 @@ class LifecycleService:
         with self.database.read() as connection:
             return lifecycle_store.run(connection, run_id)
 
-    def last_run_started(self) -> Any:
-        from moorage.metadata.lifecycle_schema import lifecycle_runs
-
+    def last_run_started(self) -> datetime | None:
+        """When the last run started on any node (the schedule's clock)."""
         with self.database.read() as connection:
-            return maintenance.last_started(connection, lifecycle_runs)
+            return lifecycle_store.last_run_started(connection)
 
 
 def _effective(policies: dict[tuple[str, str], str], repository: str) -> tuple[str, dict[str, Any]] | None:
@@ -208,4 +207,4 @@ def _expired_entry(repository: str, decision: Decision) -> dict[str, Any]:
     }
 
 
-__all__ = ["LifecycleService", "NoPolicy", "PolicyError", "Preview", "UnknownRepository", "LifecycleBusy"]
+__all__ = ["LifecycleBusy", "LifecycleService", "NoPolicy", "PolicyError", "Preview", "UnknownRepository"]

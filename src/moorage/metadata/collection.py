@@ -16,7 +16,12 @@ import sqlalchemy as sa
 
 from moorage.metadata.common import insert_ignoring_duplicates, now
 from moorage.metadata.lifecycle_schema import gc_tombstones
-from moorage.metadata.tables import blobs, manifest_references, repository_blobs, uploads
+from moorage.metadata.tables import (
+    blobs,
+    manifest_references,
+    repository_blobs,
+    uploads,
+)
 
 
 def _collectable(older_than: datetime) -> sa.ColumnElement[bool]:

@@ -8,10 +8,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from moorage.metadata import collection
+from moorage.metadata import collection, maintenance
 from moorage.metadata.common import now, upsert
 from moorage.metadata.lifecycle_schema import lifecycle_policies, lifecycle_runs
-from moorage.metadata.tables import blobs, manifest_references, manifests, repositories, tags
+from moorage.metadata.tables import (
+    blobs,
+    manifest_references,
+    manifests,
+    repositories,
+    tags,
+)
 
 
 @dataclass(frozen=True)
@@ -178,12 +184,16 @@ def finish_run(connection: sa.Connection, run_id: int, **values: Any) -> None:
 
 def runs(connection: sa.Connection, limit: int) -> list[dict[str, Any]]:
     query = sa.select(lifecycle_runs).order_by(lifecycle_runs.c.id.desc()).limit(limit)
-    return [dict(row._mapping) for row in connection.execute(query)]
+    return [maintenance.with_aware_times(row._mapping) for row in connection.execute(query)]
 
 
 def run(connection: sa.Connection, run_id: int) -> dict[str, Any] | None:
     row = connection.execute(sa.select(lifecycle_runs).where(lifecycle_runs.c.id == run_id)).first()
-    return dict(row._mapping) if row else None
+    return maintenance.with_aware_times(row._mapping) if row else None
+
+
+def last_run_started(connection: sa.Connection) -> datetime | None:
+    return maintenance.last_started(connection, lifecycle_runs)
 
 
 def _aware(value: datetime) -> datetime:

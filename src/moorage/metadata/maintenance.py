@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from moorage.metadata.common import insert_ignoring_duplicates, now
-from moorage.metadata.lifecycle_schema import gc_runs, lifecycle_runs, maintenance_leases
+from moorage.metadata.lifecycle_schema import (
+    gc_runs,
+    lifecycle_runs,
+    maintenance_leases,
+)
 
 
 def acquire_lease(connection: sa.Connection, name: str, holder: str, ttl: timedelta) -> bool:
@@ -60,7 +64,7 @@ def update_gc_run(connection: sa.Connection, run_id: int, **values: Any) -> None
 
 def gc_run_list(connection: sa.Connection, limit: int) -> list[dict[str, Any]]:
     query = sa.select(gc_runs).order_by(gc_runs.c.id.desc()).limit(limit)
-    return [dict(row._mapping) for row in connection.execute(query)]
+    return [with_aware_times(row._mapping) for row in connection.execute(query)]
 
 
 def last_started(connection: sa.Connection, table: sa.Table, **where: Any) -> datetime | None:
@@ -74,10 +78,13 @@ def last_started(connection: sa.Connection, table: sa.Table, **where: Any) -> da
 def _aware(value: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC."""
     if value is not None and value.tzinfo is None:
-        from datetime import UTC
-
         return value.replace(tzinfo=UTC)
     return value
+
+
+def with_aware_times(row: Any) -> dict[str, Any]:
+    """A run row as a dict, its timestamps in UTC with their offset on every backend."""
+    return {key: _aware(value) if isinstance(value, datetime) else value for key, value in dict(row).items()}
 
 
 def totals(connection: sa.Connection) -> dict[str, float]:

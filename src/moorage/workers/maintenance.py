@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from moorage.gc.collector import CollectionBusy, GarbageCollector
 from moorage.lifecycle.service import LifecycleBusy, LifecycleService
@@ -50,7 +50,7 @@ class MaintenanceSchedule:
         while not self._stop.wait(min(self.tick, self._shortest_interval())):
             try:
                 self.run_due()
-            except Exception:  # noqa: BLE001 - the schedule must survive one failed run
+            except Exception:
                 log.exception("maintenance run failed")
 
     def _shortest_interval(self) -> float:
@@ -70,7 +70,5 @@ class MaintenanceSchedule:
                 pass
 
 
-def _due(last: object, interval: float) -> bool:
-    from datetime import datetime
-
-    return last is None or (isinstance(last, datetime) and now() - last >= timedelta(seconds=interval))
+def _due(last: datetime | None, interval: float) -> bool:
+    return last is None or now() - last >= timedelta(seconds=interval)

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from moorage.lifecycle.policy import CountType, LifecyclePolicy, PolicyError, TagStatus, parse_policy
+from moorage.lifecycle.policy import (
+    CountType,
+    LifecyclePolicy,
+    PolicyError,
+    TagStatus,
+    parse_policy,
+)
 
 
 def rule(priority: Any = 1, action: Any = None, **selection: Any) -> dict[str, Any]:

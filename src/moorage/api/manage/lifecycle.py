@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Request, Response
 
@@ -75,7 +75,7 @@ def _policy_routes(scope: str, prefix: str) -> None:
 
     @router.put(f"{prefix}/{{name:path}}/lifecycle-policy", summary=f"Set the {scope}'s lifecycle policy (ECR JSON)")
     def put_policy(
-        name: str, request: Request, document: Any = Body(..., examples=[POLICY_EXAMPLE])
+        name: str, request: Request, document: Annotated[Any, Body(examples=[POLICY_EXAMPLE])]
     ) -> dict[str, Any]:
         return _call(lambda: _service(request).put_policy(scope, name, document))
 
@@ -95,7 +95,9 @@ _policy_routes(NAMESPACE, "/namespaces")
 
 
 @router.post("/repositories/{name:path}/lifecycle-preview", summary="What a lifecycle policy would expire, and why")
-def preview(name: str, request: Request, document: Any = Body(None, examples=[POLICY_EXAMPLE])) -> dict[str, Any]:
+def preview(
+    name: str, request: Request, document: Annotated[Any, Body(examples=[POLICY_EXAMPLE])] = None
+) -> dict[str, Any]:
     """Evaluate the given policy (or the repository's effective one) without changing anything."""
     result = _call(lambda: _service(request).preview(name, document))
     decisions = [_decision(decision) for decision in result.evaluation.decisions]
