@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from tests.functional.helpers import (
     push_image,
     push_manifest,
 )
+from tests.conftest import StartRegistry
 from tests.support.server import RunningRegistry
 
 
@@ -151,3 +153,19 @@ def test_cli_preview_prints_what_would_expire_and_why(
         check=False, capture_output=True, text=True, timeout=60,
     )
     assert refused.returncode == 1 and "rulePriority" in refused.stderr
+
+
+def test_the_background_schedule_applies_policies_and_records_the_run(start_registry: StartRegistry) -> None:
+    server = start_registry(lifecycle_interval_seconds="1", gc_interval_seconds="0")
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        repo = "scheduled/app"
+        old = push_image(http, repo, "v1")
+        new = push_image(http, repo, "v2")
+        assert http.put(policy_url(repo), json={"rules": [rule(1, "any", 1)]}).status_code == 200
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and old.digest not in _expired_entries(http, repo):
+            time.sleep(0.2)
+        assert _expired_entries(http, repo)[old.digest]["rulePriority"] == 1
+        assert http.get(f"/v2/{repo}/manifests/{old.digest}").status_code == 404
+        assert http.get(f"/v2/{repo}/manifests/v2").status_code == 200
+        assert new.digest not in _expired_entries(http, repo)

@@ -32,6 +32,7 @@ class MaintenanceSchedule:
         self.lifecycle_interval = lifecycle_interval
         self.gc_interval = gc_interval
         self.tick = tick
+        self._started = now()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -57,18 +58,21 @@ class MaintenanceSchedule:
         return min(interval for interval in (self.lifecycle_interval, self.gc_interval) if interval)
 
     def run_due(self) -> None:
-        """Run each job whose last run (on any node) is older than its interval."""
-        if self.lifecycle_interval and _due(self.lifecycle.last_run_started(), self.lifecycle_interval):
+        """Run each job whose last run (on any node) is older than its interval.
+
+        A job that never ran counts from this process's start, so a fresh registry (or a test
+        server) does not apply policies the moment it boots.
+        """
+        if self.lifecycle_interval and self._due(self.lifecycle.last_run_started(), self.lifecycle_interval):
             try:
                 self.lifecycle.apply_all()
             except LifecycleBusy:
                 pass
-        if self.gc_interval and _due(self.collector.last_run_started(), self.gc_interval):
+        if self.gc_interval and self._due(self.collector.last_run_started(), self.gc_interval):
             try:
                 self.collector.run()
             except CollectionBusy:
                 pass
 
-
-def _due(last: datetime | None, interval: float) -> bool:
-    return last is None or now() - last >= timedelta(seconds=interval)
+    def _due(self, last: datetime | None, interval: float) -> bool:
+        return now() - (last or self._started) >= timedelta(seconds=interval)
