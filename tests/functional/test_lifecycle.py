@@ -12,13 +12,13 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import StartRegistry
 from tests.functional.helpers import (
     index_manifest,
     push_artifact,
     push_image,
     push_manifest,
 )
-from tests.conftest import StartRegistry
 from tests.support.server import RunningRegistry
 
 
