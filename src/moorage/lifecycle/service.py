@@ -119,10 +119,18 @@ class LifecycleService:
                 effective = _effective(policies, name)
                 if effective is None:
                     continue
+                try:
+                    policy = parse_policy(effective[1])
+                except PolicyError as error:  # stored by an older version or another writer
+                    log.warning("lifecycle policy for %s (%s) is invalid, skipped: %s", name, effective[0], error)
+                    continue
                 evaluated += 1
-                done, released_bytes = self._apply(name, parse_policy(effective[1]))
+                done, released_bytes = self._apply(name, policy)
                 expired += done
                 freed += released_bytes
+                with self.database.write() as connection:
+                    if not maintenance.acquire_lease(connection, LEASE, self.holder, self.lease_ttl):
+                        raise LifecycleBusy("the lifecycle lease was lost")
             with self.database.write() as connection:
                 lifecycle_store.finish_run(
                     connection, run_id, status="completed", repositories=evaluated,
@@ -206,5 +214,3 @@ def _expired_entry(repository: str, decision: Decision) -> dict[str, Any]:
         "size": decision.size,
     }
 
-
-__all__ = ["LifecycleBusy", "LifecycleService", "NoPolicy", "PolicyError", "Preview", "UnknownRepository"]

@@ -168,6 +168,10 @@ def unreferenced_bytes(connection: sa.Connection, digests: set[str]) -> int:
 
 
 def start_run(connection: sa.Connection) -> int:
+    """Record a new run; the caller holds the lease, so any run still marked running died."""
+    connection.execute(
+        sa.update(lifecycle_runs).where(lifecycle_runs.c.status == "running").values(status="interrupted")
+    )
     result = connection.execute(
         sa.insert(lifecycle_runs).values(
             started_at=now(), status="running", repositories=0, images_expired=0, bytes_freed=0, expired=[]
