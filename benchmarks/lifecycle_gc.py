@@ -105,8 +105,8 @@ def populate(database: Database, manifest_count: int, blob_count: int, repositor
                             (manifest_references, reference_rows()), (tags, tag_rows())):
             for batch in chunks(rows):
                 connection.execute(sa.insert(table), batch)
-        if database.is_sqlite:
-            connection.exec_driver_sql("ANALYZE")
+    with database.engine.connect() as connection:  # statistics, as autovacuum would gather them
+        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     database.engine.dispose()
 
 

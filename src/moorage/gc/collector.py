@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,8 @@ from moorage.storage.blobstore import BlobStore
 log = logging.getLogger("moorage.gc")
 
 LEASE = "gc"
+SCAN_PAGE = 5000
+"""Blob rows read per scan query (a keyset page in digest order)."""
 
 
 class CollectionBusy(Exception):
@@ -139,21 +142,15 @@ class GarbageCollector:
     def _sweep_blobs(self, dry_run: bool, run_id: int) -> tuple[int, int]:
         older_than = now() - self.grace_period
         deleted = freed = 0
-        after = ""
         if not dry_run:
             self._bury_leftovers()
-        while True:
-            with self.database.read() as connection:
-                page = collection.candidates(connection, older_than, after, self.batch_size)
-            if not page:
-                return deleted, freed
-            after = page[-1][0]
+        for batch in self._candidate_batches(older_than):
             if dry_run:
-                deleted += len(page)
-                freed += sum(size for _digest, size in page)
+                deleted += len(batch)
+                freed += sum(size for _digest, size in batch)
                 continue
             with self.database.write() as connection:
-                removed = collection.condemn(connection, [digest for digest, _ in page], older_than)
+                removed = collection.condemn(connection, [digest for digest, _ in batch], older_than)
             deleted += len(removed)
             freed += sum(size for _digest, size in removed)
             with self.database.write() as connection:
@@ -163,6 +160,19 @@ class GarbageCollector:
                     raise CollectionBusy("the garbage collection lease was lost")
             if self.batch_pause:
                 time.sleep(self.batch_pause)
+        return deleted, freed
+
+    def _candidate_batches(self, older_than: datetime) -> Iterator[list[tuple[str, int]]]:
+        """Collectable blobs (unlocked hints) in batches of `batch_size`, scanning every blob once."""
+        pending: list[tuple[str, int]] = []
+        after: str | None = ""
+        while after is not None:
+            with self.database.read() as connection:
+                page, after = collection.scan(connection, older_than, after, SCAN_PAGE)
+            pending += page
+            while len(pending) >= self.batch_size or (after is None and pending):
+                yield pending[: self.batch_size]
+                pending = pending[self.batch_size :]
 
     def _bury_leftovers(self) -> None:
         """Delete the bytes a pass that died between its two phases condemned."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -24,28 +25,75 @@ from moorage.metadata.tables import (
 )
 
 
-def _collectable(older_than: datetime) -> sa.ColumnElement[bool]:
-    referenced = sa.exists().where(manifest_references.c.digest == blobs.c.digest)
-    recently_linked = sa.exists().where(
-        repository_blobs.c.digest == blobs.c.digest, repository_blobs.c.created_at >= older_than
-    )
+def _old(older_than: datetime) -> sa.ColumnElement[bool]:
+    """Blobs neither created nor touched (uploaded again, mounted, released) since `older_than`."""
     return sa.and_(
-        blobs.c.created_at < older_than,
-        sa.or_(blobs.c.touched_at.is_(None), blobs.c.touched_at < older_than),
-        ~referenced,
-        ~recently_linked,
+        blobs.c.created_at < older_than, sa.or_(blobs.c.touched_at.is_(None), blobs.c.touched_at < older_than)
     )
 
 
-def candidates(connection: sa.Connection, older_than: datetime, after: str, limit: int) -> list[tuple[str, int]]:
-    """Unreferenced blobs past the grace period, in digest order after `after` (no locks: a hint)."""
-    query = (
-        sa.select(blobs.c.digest, blobs.c.size)
-        .where(blobs.c.digest > after, _collectable(older_than))
-        .order_by(blobs.c.digest)
-        .limit(limit)
+def _unreferenced(connection: sa.Connection, rows: list[Any], older_than: datetime) -> list[tuple[str, int]]:
+    """Of these (digest, size) rows, those no manifest references and no repository linked lately.
+
+    IN-lists bounded by the rows' digest range as well, so both SQLite and PostgreSQL read only
+    that slice of the reference and link indexes, whatever their statistics say.
+    """
+    digests = sorted(row[0] for row in rows)
+    if not digests:
+        return []
+    low, high = digests[0], digests[-1]
+    referenced = set(
+        connection.execute(
+            sa.select(manifest_references.c.digest)
+            .where(manifest_references.c.digest.between(low, high), manifest_references.c.digest.in_(digests))
+            .distinct()
+        ).scalars()
     )
-    return [(row[0], int(row[1])) for row in connection.execute(query)]
+    recently_linked = set(
+        connection.execute(
+            sa.select(repository_blobs.c.digest)
+            .where(
+                repository_blobs.c.digest.between(low, high),
+                repository_blobs.c.digest.in_(digests),
+                repository_blobs.c.created_at >= older_than,
+            )
+            .distinct()
+        ).scalars()
+    )
+    return [(row[0], int(row[1])) for row in rows if row[0] not in referenced and row[0] not in recently_linked]
+
+
+def scan(
+    connection: sa.Connection, older_than: datetime, after: str, limit: int
+) -> tuple[list[tuple[str, int]], str | None]:
+    """One slice of up to `limit` blobs in digest order after `after`: the collectable ones (a hint,
+    no locks) and the last digest of the slice (None at the end).
+
+    The slice is bounded on both sides and so is every index the anti-join reads, so each query
+    costs the same wherever the slice lies and a full scan is linear in the number of blobs.
+    """
+    upto = connection.execute(
+        sa.select(blobs.c.digest).where(blobs.c.digest > after).order_by(blobs.c.digest).offset(limit - 1).limit(1)
+    ).scalar()
+    if upto is None:
+        upto = connection.execute(sa.select(sa.func.max(blobs.c.digest)).where(blobs.c.digest > after)).scalar()
+        if upto is None:
+            return [], None
+    referenced = sa.exists().where(
+        manifest_references.c.digest == blobs.c.digest,
+        manifest_references.c.digest > after,
+        manifest_references.c.digest <= upto,
+    )
+    recently_linked = sa.exists().where(
+        repository_blobs.c.digest == blobs.c.digest,
+        repository_blobs.c.digest > after,
+        repository_blobs.c.digest <= upto,
+        repository_blobs.c.created_at >= older_than,
+    )
+    query = sa.select(blobs.c.digest, blobs.c.size).where(
+        blobs.c.digest > after, blobs.c.digest <= upto, _old(older_than), ~referenced, ~recently_linked
+    )
+    return [(row[0], int(row[1])) for row in connection.execute(query.order_by(blobs.c.digest))], str(upto)
 
 
 def condemn(connection: sa.Connection, digests: list[str], older_than: datetime) -> list[tuple[str, int]]:
@@ -57,15 +105,12 @@ def condemn(connection: sa.Connection, digests: list[str], older_than: datetime)
     if not digests:
         return []
     ordered = sorted(digests)
-    lock = sa.select(blobs.c.digest).where(blobs.c.digest.in_(ordered)).order_by(blobs.c.digest)
-    connection.execute(lock.with_for_update())
-    # A new statement: under READ COMMITTED it sees what the writers we waited for committed.
-    confirmed = [
-        (row[0], int(row[1]))
-        for row in connection.execute(
-            sa.select(blobs.c.digest, blobs.c.size).where(blobs.c.digest.in_(ordered), _collectable(older_than))
-        )
-    ]
+    lock = sa.select(blobs.c.digest, blobs.c.size).where(blobs.c.digest.in_(ordered), _old(older_than))
+    # FOR UPDATE waits for writers holding these rows and re-checks the age on their latest
+    # versions; the reference lookups that follow are new statements, so under READ COMMITTED
+    # they see what those writers committed.
+    locked = connection.execute(lock.order_by(blobs.c.digest).with_for_update()).all()
+    confirmed = _unreferenced(connection, list(locked), older_than)
     if not confirmed:
         return []
     gone = [digest for digest, _size in confirmed]
@@ -139,3 +184,4 @@ def forget_upload(connection: sa.Connection, upload_id: str, older_than: datetim
         sa.delete(uploads).where(uploads.c.id == upload_id, uploads.c.updated_at < older_than)
     )
     return result.rowcount > 0
+
