@@ -26,6 +26,7 @@ from tests.functional.test_gc import (  # noqa: F401
     private_registry,
     pull_completely,
 )
+from tests.support.server import postgres_database
 
 STRESS_SECONDS = 8.0
 
@@ -110,9 +111,16 @@ def test_pushes_racing_repeated_gc_passes_lose_nothing(tmp_path: Path, backend: 
 
 
 def test_a_server_killed_in_the_middle_of_a_gc_pass_restarts_cleanly(
-    tmp_path: Path, start_registry: StartRegistry
+    tmp_path: Path, start_registry: StartRegistry, backend: str  # noqa: F811
 ) -> None:
+    with contextlib.ExitStack() as stack:
+        database = {"database_url": stack.enter_context(postgres_database())} if backend == "postgres" else {}
+        _kill_mid_pass_and_restart(tmp_path, start_registry, database)
+
+
+def _kill_mid_pass_and_restart(tmp_path: Path, start_registry: StartRegistry, database: dict[str, str]) -> None:
     settings = {
+        **database,
         "gc_grace_period_seconds": "0",
         "gc_batch_size": "5",
         "gc_batch_pause_seconds": "0.3",
