@@ -169,3 +169,15 @@ def test_the_background_schedule_applies_policies_and_records_the_run(start_regi
         assert http.get(f"/v2/{repo}/manifests/{old.digest}").status_code == 404
         assert http.get(f"/v2/{repo}/manifests/v2").status_code == 200
         assert new.digest not in _expired_entries(http, repo)
+
+
+def test_cli_apply_applies_policies_and_prints_the_run(registry: RunningRegistry, http: httpx.Client, repo: str) -> None:
+    old = push_image(http, repo, "v1")
+    push_image(http, repo, "v2")
+    assert http.put(policy_url(repo), json={"rules": [rule(1, "any", 1)]}).status_code == 200
+    command = [sys.executable, "-m", "moorage", "lifecycle", "apply", "--url", registry.url]
+    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("run ") and "images expired" in result.stdout
+    assert http.get(f"/v2/{repo}/manifests/{old.digest}").status_code == 404
+    assert http.get(f"/v2/{repo}/manifests/v2").status_code == 200
