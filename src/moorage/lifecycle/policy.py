@@ -17,6 +17,8 @@ from typing import Any, TypeGuard
 
 MAX_WILDCARDS = 4
 """ECR: at most four `*` in one tag pattern."""
+MAX_DOCUMENT = 30720
+"""ECR: a lifecycle policy text is at most 30,720 characters."""
 
 
 class TagStatus(StrEnum):
@@ -69,6 +71,8 @@ class LifecyclePolicy:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> LifecyclePolicy:
+        if len(text) > MAX_DOCUMENT:
+            raise PolicyError("$", f"a lifecycle policy is at most {MAX_DOCUMENT} characters")
         try:
             document = json.loads(text)
         except (ValueError, UnicodeDecodeError) as error:

@@ -17,7 +17,12 @@ from typing import Any
 
 from moorage.domain.references import validate_name
 from moorage.lifecycle.evaluation import Decision, Evaluation, ImageRecord, evaluate
-from moorage.lifecycle.policy import LifecyclePolicy, PolicyError, parse_policy
+from moorage.lifecycle.policy import (
+    MAX_DOCUMENT,
+    LifecyclePolicy,
+    PolicyError,
+    parse_policy,
+)
 from moorage.metadata import lifecycle_store, maintenance, repositories
 from moorage.metadata.common import now
 from moorage.metadata.database import Database
@@ -61,9 +66,12 @@ class LifecycleService:
     def put_policy(self, scope: str, name: str, document: Any) -> dict[str, Any]:
         """Validate and store a policy; returns the document as stored."""
         validate_name(name)
+        text = json.dumps(document, sort_keys=True)
+        if len(text) > MAX_DOCUMENT:
+            raise PolicyError("$", f"a lifecycle policy is at most {MAX_DOCUMENT} characters")
         parse_policy(document)
         with self.database.write() as connection:
-            lifecycle_store.put_policy(connection, scope, name, json.dumps(document, sort_keys=True))
+            lifecycle_store.put_policy(connection, scope, name, text)
         return dict(document)
 
     def get_policy(self, scope: str, name: str) -> dict[str, Any] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +20,7 @@ from moorage.metadata.tables import (
     repositories,
     tags,
 )
+from moorage.metadata.tables import metadata as schema
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,34 @@ def delete_policy(connection: sa.Connection, scope: str, name: str) -> bool:
 
 
 def all_policies(connection: sa.Connection) -> list[tuple[str, str, str]]:
-    """Every stored policy as (scope, name, document)."""
+    """Every stored policy as (scope, name, document).
+
+    Repository policies set through the governance issue's repository settings
+    (`repository_settings.lifecycle_policy`) count too, after this table's own.
+    """
     query = sa.select(lifecycle_policies.c.scope, lifecycle_policies.c.name, lifecycle_policies.c.document)
-    return [(row[0], row[1], row[2]) for row in connection.execute(query)]
+    found = [(row[0], row[1], row[2]) for row in connection.execute(query)]
+    settings = _governance_table("repository_settings", "lifecycle_policy")
+    if settings is not None:
+        own = {(scope, name) for scope, name, _ in found}
+        rows = connection.execute(
+            sa.select(repositories.c.name, settings.c.lifecycle_policy)
+            .join(settings, settings.c.repository_id == repositories.c.id)
+            .where(settings.c.lifecycle_policy.is_not(None))
+        )
+        found += [("repository", name, json.dumps(doc)) for name, doc in rows if ("repository", name) not in own]
+    return found
+
+
+def _governance_table(name: str, column: str) -> sa.Table | None:
+    """A table of the governance issue, if that code is present (soft link: no import on this branch)."""
+    if name not in schema.tables:
+        try:
+            importlib.import_module("moorage.metadata.governance_schema")
+        except ImportError:
+            return None
+    table = schema.tables.get(name)
+    return table if table is not None and column in table.c else None
 
 
 # -- images -----------------------------------------------------------------------------------
@@ -75,11 +103,16 @@ def repository_names(connection: sa.Connection) -> list[str]:
 
 def images(connection: sa.Connection, repository_id: int) -> list[ImageRow]:
     """Every manifest of the repository with its tags, size, index parents and subject."""
-    last_pulled = getattr(manifests.c, "last_pulled_at", None)  # added by the governance migration
     columns = [manifests.c.id, manifests.c.digest, manifests.c.pushed_at, manifests.c.size, manifests.c.subject_digest]
-    if last_pulled is not None:
-        columns.append(last_pulled)
-    rows = connection.execute(sa.select(*columns).where(manifests.c.repository_id == repository_id)).all()
+    query = sa.select(*columns).where(manifests.c.repository_id == repository_id)
+    activity = _governance_table("manifest_activity", "last_pulled_at")  # pulls, recorded by governance
+    if activity is not None:
+        query = query.add_columns(activity.c.last_pulled_at).outerjoin(
+            activity,
+            sa.and_(activity.c.repository_id == manifests.c.repository_id, activity.c.digest == manifests.c.digest),
+        )
+    last_pulled = activity is not None
+    rows = connection.execute(query).all()
     tag_rows = connection.execute(
         sa.select(tags.c.manifest_digest, tags.c.name).where(tags.c.repository_id == repository_id)
     ).all()
@@ -108,7 +141,7 @@ def images(connection: sa.Connection, repository_id: int) -> list[ImageRow]:
             digest=row[1],
             tags=tuple(sorted(tags_of.get(row[1], ()))),
             pushed_at=_aware(row[2]),
-            last_pulled_at=_aware(row[5]) if last_pulled is not None and row[5] is not None else None,
+            last_pulled_at=_aware(row[5]) if last_pulled and row[5] is not None else None,
             size=int(row[3]) + size_of.get(row[0], 0),
             index_parents=tuple(sorted(parents_of.get(row[1], ()))),
             subject=row[4],
