@@ -61,6 +61,7 @@ class Decision:
     pushed_at: datetime | None = None
     follows: str | None = None
     """The parent (index or subject) whose fate this image shares, when it follows one."""
+    last_pulled_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ def _decision(image: ImageRecord, expired: bool, rule: LifecycleRule | None, rea
         reason,
         image.size,
         image.pushed_at,
+        last_pulled_at=image.last_pulled_at,
     )
 
 
@@ -220,5 +222,6 @@ def _follow(image: ImageRecord, parent: Decision, reason: str, expired: bool | N
         image.size,
         image.pushed_at,
         parent.digest,
+        image.last_pulled_at,
     )
 

@@ -79,7 +79,10 @@ def all_policies(connection: sa.Connection) -> list[tuple[str, str, str]]:
             .join(settings, settings.c.repository_id == repositories.c.id)
             .where(settings.c.lifecycle_policy.is_not(None))
         )
-        found += [("repository", name, json.dumps(doc)) for name, doc in rows if ("repository", name) not in own]
+        # A JSON column may hold JSON `null` rather than SQL NULL: skip both.
+        found += [
+            ("repository", name, json.dumps(doc)) for name, doc in rows if doc is not None and ("repository", name) not in own
+        ]
     return found
 
 

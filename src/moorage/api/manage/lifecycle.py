@@ -137,6 +137,7 @@ def _decision(decision: Decision) -> dict[str, Any]:
         "imageDigest": decision.digest,
         "imageTags": list(decision.tags),
         "imagePushedAt": decision.pushed_at.isoformat() if decision.pushed_at else None,
+        "lastRecordedPullTime": decision.last_pulled_at.isoformat() if decision.last_pulled_at else None,
         "action": "expire" if decision.expired else "keep",
         "appliedRulePriority": decision.rule_priority,
         "reason": decision.reason,
