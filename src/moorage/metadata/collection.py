@@ -20,6 +20,7 @@ from moorage.metadata.lifecycle_schema import gc_tombstones
 from moorage.metadata.tables import (
     blobs,
     manifest_references,
+    manifests,
     repository_blobs,
     uploads,
 )
@@ -163,6 +164,21 @@ def touch(connection: sa.Connection, digests: list[str]) -> int:
         return 0
     result = connection.execute(sa.update(blobs).where(blobs.c.digest.in_(sorted(digests))).values(touched_at=now()))
     return int(result.rowcount)
+
+
+def release_repository(connection: sa.Connection, repository_id: int) -> None:
+    """Restart the grace clock of every blob the repository's manifests reference.
+
+    Call it in the transaction that deletes the repository (its manifests, references and links go
+    by ON DELETE CASCADE), so that its blobs stay for a grace period after the release, as a
+    deleted manifest's do.
+    """
+    referenced = (
+        sa.select(manifest_references.c.digest)
+        .join(manifests, manifests.c.id == manifest_references.c.manifest_id)
+        .where(manifests.c.repository_id == repository_id, manifest_references.c.kind == "blob")
+    )
+    connection.execute(sa.update(blobs).where(blobs.c.digest.in_(referenced)).values(touched_at=now()))
 
 
 def lock_shared(connection: sa.Connection, digests: list[str]) -> None:
