@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import anyio.to_thread
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from moorage.api.manage import gc as gc_api
 from moorage.api.manage import issuers as oidc_issuers_api
+from moorage.api.manage import lifecycle as lifecycle_api
 from moorage.api.manage.accounts import ACCOUNT_ROUTERS
 from moorage.api.manage.app import create_management_api
 from moorage.api.manage.governance import governance_routers
@@ -26,13 +32,18 @@ from moorage.auth.oidc_keys import JwksCache
 from moorage.auth.oidc_verifier import OidcVerifier
 from moorage.config import Settings
 from moorage.domain.access import AccessPolicy, AllowAll
+from moorage.gc.collector import GarbageCollector
+from moorage.gc.metrics import MaintenanceMetrics
 from moorage.governance.services import Governance
+from moorage.lifecycle.service import LifecycleService
 from moorage.metadata.database import Database
 from moorage.registry.blobs import BlobService
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
+from moorage.storage.blobstore import BlobStore
 from moorage.storage.filesystem import FilesystemBlobStore
+from moorage.workers.maintenance import MaintenanceSchedule
 
 RESOLVED_SETTINGS_VARIABLE = "MOORAGE_RESOLVED_SETTINGS"
 """How `moorage serve` hands its resolved settings to worker processes."""
@@ -83,6 +94,18 @@ def build_oidc_federation(settings: Settings, database: Database) -> OidcFederat
     )
 
 
+def build_collector(settings: Settings, database: Database, store: BlobStore) -> GarbageCollector:
+    return GarbageCollector(
+        database,
+        store,
+        grace_period=timedelta(seconds=settings.gc_grace_period_seconds),
+        upload_max_age=timedelta(seconds=settings.upload_max_age_seconds),
+        batch_size=settings.gc_batch_size,
+        batch_pause=settings.gc_batch_pause_seconds,
+        lease_ttl=timedelta(seconds=settings.gc_lease_seconds),
+    )
+
+
 def create_app(settings: Settings | None = None) -> Moorage:
     """Build the ASGI app; workers call this with the settings `moorage serve` resolved."""
     if settings is None:
@@ -111,14 +134,40 @@ def create_app(settings: Settings | None = None) -> Moorage:
             return JSONResponse({"status": "unavailable", "detail": type(error).__name__}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    lifecycle = LifecycleService(database, lease_ttl=timedelta(seconds=settings.gc_lease_seconds))
+    collector = build_collector(settings, database, services.blobs.store)
+    schedule = MaintenanceSchedule(
+        lifecycle, collector, settings.lifecycle_interval_seconds, settings.gc_interval_seconds
+    )
+    metrics = CollectorRegistry(auto_describe=True)
+    metrics.register(MaintenanceMetrics(collector.totals))
+
+    async def metrics_endpoint(request: Request) -> Response:
+        body = await anyio.to_thread.run_sync(generate_latest, metrics)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        schedule.start()
+        yield
+        await anyio.to_thread.run_sync(schedule.stop)
+
     registry: ASGIApp = RegistryAPI(services)
-    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_endpoint)]
     if auth is not None:
         registry = RegistryGuard(registry, auth.tokens, auth.roles, settings.token_service, settings.external_url)
         routes += token_routes(auth.token_server, settings.token_service)
-    other = Starlette(routes=routes)
-    management = create_management_api(
-        {"registry": services, "database": database, "governance": governance, "oidc": oidc, "auth": auth},
-        routers=[*governance_routers(), *ACCOUNT_ROUTERS, oidc_issuers_api.router],
-    )
+    other = Starlette(routes=routes, lifespan=lifespan)
+    state = {
+        "registry": services,
+        "database": database,
+        "governance": governance,
+        "oidc": oidc,
+        "auth": auth,
+        "lifecycle": lifecycle,
+        "gc": collector,
+    }
+    # Lifecycle and GC routes first: governance's `/repositories/{name:path}` would swallow theirs.
+    routers = [lifecycle_api.router, gc_api.router, *governance_routers(), *ACCOUNT_ROUTERS, oidc_issuers_api.router]
+    management = create_management_api(state, routers)
     return Moorage(registry, management, other)

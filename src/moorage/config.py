@@ -64,6 +64,22 @@ class Settings(BaseSettings):
     oidc_credential_lifetime_seconds: int = Field(
         3600, ge=60, le=43200, description="Lifetime of a credential exchanged for an OIDC ID token."
     )
+    # Lifecycle policies and garbage collection (docs/gc.md, docs/lifecycle.md).
+    lifecycle_interval_seconds: float = Field(
+        86400, ge=0, description="How often lifecycle policies are applied in the background; 0: never."
+    )
+    gc_interval_seconds: float = Field(3600, ge=0, description="How often GC runs in the background; 0: never.")
+    gc_grace_period_seconds: float = Field(
+        86400, ge=0, description="An unreferenced blob is kept this long after its last upload, mount or release."
+    )
+    upload_max_age_seconds: float = Field(
+        86400, ge=0, description="Upload sessions idle this long are abandoned and purged by GC."
+    )
+    gc_batch_size: int = Field(500, ge=1, le=10000, description="Blobs removed per GC transaction.")
+    gc_batch_pause_seconds: float = Field(0.0, ge=0, description="Pause between GC batches (eases load).")
+    gc_lease_seconds: float = Field(
+        300, gt=0, description="A GC or lifecycle pass that stops renewing its lease for this long is presumed dead."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from moorage.cli import maintenance
 from moorage.cli.accounts import register as register_account_commands
 from moorage.cli.admin import admin_app
 from moorage.cli.governance import register as register_governance
@@ -23,6 +24,8 @@ register_governance(app)
 app.add_typer(issuers_app, name="issuers")
 app.add_typer(admin_app, name="admin")
 register_account_commands(app)
+app.add_typer(maintenance.lifecycle_app, name="lifecycle")
+app.command("gc")(maintenance.gc)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")

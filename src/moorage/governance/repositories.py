@@ -13,7 +13,7 @@ from moorage.governance.audit import AuditLog, utc
 from moorage.governance.errors import InvalidSettings, RepositoryExists, RepositoryNotEmpty, RepositoryNotFound
 from moorage.governance.settings import RepositorySettings, settings_from, to_document
 from moorage.governance.templates import template_for
-from moorage.metadata import history, repositories, repository_settings, tags
+from moorage.metadata import collection, history, repositories, repository_settings, tags
 from moorage.metadata.database import Database
 
 MAX_PAGE = 1000
@@ -128,6 +128,7 @@ class RepositoryService:
             repositories.lock(connection, row.id)
             for tag in tags.list_names(connection, row.id, None, None):
                 history.append_tag_event(connection, name, tag, tags.current(connection, row.id, tag), None, actor)
+            collection.release_repository(connection, row.id)  # its blobs get a grace period (docs/gc.md)
             repositories.delete(connection, row.id)
             detail = {"forced": force, "images": row.image_count, "tags": row.tag_count}
             self.audit.record("repository.delete", actor, name, detail=detail, connection=connection)

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from moorage.metadata import collection
 from moorage.metadata.common import PreparedQuery, insert_ignoring_duplicates, now
 from moorage.metadata.tables import manifest_references, manifests, repositories, tags
 
@@ -120,6 +121,12 @@ def delete(connection: sa.Connection, repository_id: int, digest: str) -> bool:
     ).scalar()
     if manifest_id is None:
         return False
+    released = connection.execute(
+        sa.select(manifest_references.c.digest).where(
+            manifest_references.c.manifest_id == manifest_id, manifest_references.c.kind == "blob"
+        )
+    ).scalars()
+    collection.touch(connection, list(released))  # GC's grace period counts from the release
     connection.execute(sa.delete(manifest_references).where(manifest_references.c.manifest_id == manifest_id))
     connection.execute(sa.delete(manifests).where(manifests.c.id == manifest_id))
     return True

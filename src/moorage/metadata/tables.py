@@ -29,6 +29,7 @@ blobs = sa.Table(
     sa.Column("digest", DIGEST, primary_key=True),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("touched_at", sa.DateTime(timezone=True), nullable=True),  # migration 0004: GC grace clock
 )
 
 repository_blobs = sa.Table(

@@ -13,7 +13,7 @@ from moorage.domain.digests import Digest, is_digest
 from moorage.domain.errors import ErrorCode, RegistryError
 from moorage.domain.manifests import Descriptor, ParsedManifest, parse_manifest, referrer_artifact_type
 from moorage.domain.references import validate_tag
-from moorage.metadata import blobs, manifests, repositories, tags
+from moorage.metadata import blobs, collection, manifests, repositories, tags
 from moorage.metadata.database import Database
 from moorage.metadata.manifests import NewManifest, StoredManifest
 from moorage.registry.hooks import (
@@ -141,7 +141,9 @@ def _must_exist(descriptor: Descriptor) -> bool:
 def _check_references(connection: sa.Connection, repository_id: int, parsed: ParsedManifest) -> None:
     """Every referenced blob and child manifest is in the repository, with the size the descriptor says."""
     wanted_blobs = [d for d in parsed.blobs if _must_exist(d)]
-    known = blobs.linked_sizes(connection, repository_id, sorted({str(d.digest) for d in wanted_blobs}))
+    blob_digests = sorted({str(d.digest) for d in wanted_blobs})
+    collection.lock_shared(connection, blob_digests)  # a GC sweep of these blobs waits for us (docs/gc.md)
+    known = blobs.linked_sizes(connection, repository_id, blob_digests)
     children = manifests.existing_sizes(connection, repository_id, sorted({str(d.digest) for d in parsed.children}))
     known.update(children)
     missing = sorted({str(d.digest) for d in (*wanted_blobs, *parsed.children)} - known.keys())

@@ -20,7 +20,7 @@ import anyio.to_thread
 from moorage.domain.access import ANONYMOUS, Actor
 from moorage.domain.digests import Digest, Hasher, new_hasher
 from moorage.domain.errors import ErrorCode, RegistryError
-from moorage.metadata import blobs, uploads
+from moorage.metadata import blobs, collection, uploads
 from moorage.metadata.database import Database
 from moorage.registry.hooks import Hooks, ensure_repository, reporting_refusals
 from moorage.storage.blobstore import BlobNotFound, BlobStore, UploadWriter
@@ -140,6 +140,10 @@ class UploadService:
                 f"content digest {digest.algorithm}:{actual} does not match {digest}",
                 detail={"digest": str(digest)},
             )
+        with self.database.write() as connection:
+            # Restart the GC grace period and settle a GC tombstone of this digest first, so the
+            # bytes committed below are never the ones a GC pass is deleting (docs/gc.md).
+            collection.clear_for_commit(connection, str(digest), lambda _: self.store.delete(digest))
         self.store.commit_upload(upload_id, digest)
         with self.database.write() as connection:
             blobs.record(connection, str(digest), size)
@@ -154,10 +158,13 @@ class UploadService:
         Returns False when it cannot mount, so the caller falls back to a normal upload.
         """
         with reporting_refusals(self.hooks), self.database.write() as connection:
+            # Touching first locks the blob row against a GC sweep and restarts its grace period.
+            if collection.touch(connection, [str(digest)]) == 0:
+                return False
             if source is not None:
                 known = blobs.size_in_repository(connection, source, str(digest)) is not None
             else:
-                known = blobs.size(connection, str(digest)) is not None
+                known = True
             if not known or self.store.stat(digest) is None:
                 return False
             blobs.link(connection, ensure_repository(connection, repository, actor, self.hooks), str(digest))

@@ -1,0 +1,149 @@
+"""Lifecycle policies over the management API: store, preview (like ECR's policy preview), apply, runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Body, Request, Response
+from fastapi import Path as FastAPIPath
+
+from moorage.api.manage.problems import Problem
+from moorage.domain.errors import RegistryError
+from moorage.lifecycle.evaluation import Decision
+from moorage.lifecycle.policy import PolicyError
+from moorage.lifecycle.service import (
+    NAMESPACE,
+    REPOSITORY,
+    LifecycleBusy,
+    LifecycleService,
+    NoPolicy,
+    UnknownRepository,
+)
+
+router = APIRouter(tags=["lifecycle"])
+T = TypeVar("T")
+
+POLICY_EXAMPLE = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "description": "Keep only one untagged image",
+            "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1},
+            "action": {"type": "expire"},
+        }
+    ]
+}
+
+
+def _service(request: Request) -> LifecycleService:
+    service: LifecycleService = request.app.state.lifecycle
+    return service
+
+
+@contextmanager
+def _problems() -> Iterator[None]:
+    """Turn the service's refusals into problem details."""
+    try:
+        yield
+    except PolicyError as error:
+        raise Problem(
+            400, "Invalid lifecycle policy", str(error), field=error.field, rulePriority=error.rule_priority
+        ) from None
+    except RegistryError as error:
+        raise Problem(400, "Invalid name", error.message) from None
+    except NoPolicy as error:
+        raise Problem(404, "No lifecycle policy", str(error)) from None
+    except UnknownRepository as error:
+        raise Problem(404, "Unknown repository", f"repository {error} does not exist") from None
+    except LifecycleBusy as error:
+        raise Problem(409, "Lifecycle run in progress", str(error)) from None
+
+
+def _call(function: Callable[[], T]) -> T:
+    with _problems():
+        return function()
+
+
+def _policy_routes(scope: str, prefix: str) -> None:
+    @router.get(f"{prefix}/{{name:path}}/lifecycle-policy", summary=f"The {scope}'s lifecycle policy")
+    def get_policy(name: str, request: Request) -> dict[str, Any]:
+        document = _call(lambda: _service(request).get_policy(scope, name))
+        if document is None:
+            raise Problem(404, "No lifecycle policy", f"{scope} {name!r} has no lifecycle policy")
+        return document
+
+    @router.put(f"{prefix}/{{name:path}}/lifecycle-policy", summary=f"Set the {scope}'s lifecycle policy (ECR JSON)")
+    def put_policy(
+        name: str, request: Request, document: Annotated[dict[str, Any], Body(examples=[POLICY_EXAMPLE])]
+    ) -> dict[str, Any]:
+        return _call(lambda: _service(request).put_policy(scope, name, document))
+
+    @router.delete(f"{prefix}/{{name:path}}/lifecycle-policy", status_code=204, summary=f"Remove the {scope}'s policy")
+    def delete_policy(name: str, request: Request) -> Response:
+        if not _call(lambda: _service(request).delete_policy(scope, name)):
+            raise Problem(404, "No lifecycle policy", f"{scope} {name!r} has no lifecycle policy")
+        return Response(status_code=204)
+
+    get_policy.__name__ = f"get_{scope}_lifecycle_policy"
+    put_policy.__name__ = f"put_{scope}_lifecycle_policy"
+    delete_policy.__name__ = f"delete_{scope}_lifecycle_policy"
+
+
+_policy_routes(REPOSITORY, "/repositories")
+_policy_routes(NAMESPACE, "/namespaces")
+
+
+@router.post("/repositories/{name:path}/lifecycle-preview", summary="What a lifecycle policy would expire, and why")
+def preview(
+    name: str, request: Request, document: Annotated[dict[str, Any] | None, Body(examples=[POLICY_EXAMPLE])] = None
+) -> dict[str, Any]:
+    """Evaluate the given policy (or the repository's effective one) without changing anything."""
+    result = _call(lambda: _service(request).preview(name, document))
+    decisions = [_decision(decision) for decision in result.evaluation.decisions]
+    return {
+        "repository": result.repository,
+        "policySource": result.policy_source,
+        "policy": result.policy,
+        "summary": {
+            "images": len(decisions),
+            "expiring": sum(1 for d in decisions if d["action"] == "expire"),
+            "bytesExpiring": sum(d["size"] for d in decisions if d["action"] == "expire"),
+        },
+        "results": decisions,
+    }
+
+
+@router.post("/lifecycle/runs", summary="Apply every lifecycle policy now (the scheduled run, on demand)")
+def apply_now(request: Request) -> dict[str, Any]:
+    return _call(lambda: _service(request).apply_all())
+
+
+@router.get("/lifecycle/runs", summary="Recent lifecycle runs: what expired, by which rule, bytes freed")
+def list_runs(request: Request, limit: int = 20) -> list[dict[str, Any]]:
+    return _service(request).runs(max(1, min(limit, 200)))
+
+
+@router.get("/lifecycle/runs/{run_id}", summary="One lifecycle run")
+def get_run(
+    run_id: Annotated[int, FastAPIPath(ge=1, le=2**31 - 1, description="A run's id.")], request: Request
+) -> dict[str, Any]:
+    run = _service(request).run(run_id)
+    if run is None:
+        raise Problem(404, "Unknown run", f"no lifecycle run {run_id}")
+    return run
+
+
+def _decision(decision: Decision) -> dict[str, Any]:
+    return {
+        "imageDigest": decision.digest,
+        "imageTags": list(decision.tags),
+        "imagePushedAt": decision.pushed_at.isoformat() if decision.pushed_at else None,
+        "lastRecordedPullTime": decision.last_pulled_at.isoformat() if decision.last_pulled_at else None,
+        "action": "expire" if decision.expired else "keep",
+        "appliedRulePriority": decision.rule_priority,
+        "reason": decision.reason,
+        "follows": decision.follows,
+        "size": decision.size,
+    }

@@ -1,0 +1,1 @@
+"""Lifecycle policies: ECR grammar, pure evaluation with reasons, preview and scheduled application."""

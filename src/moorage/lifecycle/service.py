@@ -1,0 +1,228 @@
+"""Lifecycle policies as a use case: store them, preview them, and apply them (the scheduled run).
+
+A repository's policy is its own, else the policy of its nearest namespace (`team` applies to
+`team/app` and `team/app/api`). Evaluation is the pure function of lifecycle/evaluation.py;
+this module only gathers the records, and applies the result: each expired manifest is deleted in
+its own short transaction, skipped if it was re-tagged since it was judged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from moorage.domain.references import validate_name
+from moorage.lifecycle.evaluation import Decision, Evaluation, ImageRecord, evaluate
+from moorage.lifecycle.policy import (
+    MAX_DOCUMENT,
+    LifecyclePolicy,
+    PolicyError,
+    parse_policy,
+)
+from moorage.metadata import lifecycle_store, maintenance, repositories
+from moorage.metadata.common import now
+from moorage.metadata.database import Database
+
+log = logging.getLogger("moorage.lifecycle")
+
+REPOSITORY = "repository"
+NAMESPACE = "namespace"
+LEASE = "lifecycle"
+
+
+class NoPolicy(Exception):
+    """The repository has no lifecycle policy of its own or from a namespace."""
+
+
+class UnknownRepository(Exception):
+    """No repository of that name exists."""
+
+
+class LifecycleBusy(Exception):
+    """Another process or node is applying lifecycle policies right now."""
+
+
+@dataclass(frozen=True)
+class Preview:
+    repository: str
+    policy_source: str
+    """`repository`, `namespace:<name>` or `request` (a policy sent with the preview)."""
+    policy: dict[str, Any]
+    evaluation: Evaluation
+
+
+class LifecycleService:
+    def __init__(self, database: Database, lease_ttl: timedelta = timedelta(minutes=30)) -> None:
+        self.database = database
+        self.lease_ttl = lease_ttl
+        self.holder = f"lifecycle-{uuid.uuid4().hex[:12]}"
+
+    # -- policies -------------------------------------------------------------------------------
+
+    def put_policy(self, scope: str, name: str, document: Any) -> dict[str, Any]:
+        """Validate and store a policy; returns the document as stored."""
+        validate_name(name)
+        text = json.dumps(document, sort_keys=True)
+        if len(text) > MAX_DOCUMENT:
+            raise PolicyError("$", f"a lifecycle policy is at most {MAX_DOCUMENT} characters")
+        parse_policy(document)
+        with self.database.write() as connection:
+            lifecycle_store.put_policy(connection, scope, name, text)
+        return dict(document)
+
+    def get_policy(self, scope: str, name: str) -> dict[str, Any] | None:
+        with self.database.read() as connection:
+            text = lifecycle_store.get_policy(connection, scope, name)
+        return json.loads(text) if text is not None else None
+
+    def delete_policy(self, scope: str, name: str) -> bool:
+        with self.database.write() as connection:
+            return lifecycle_store.delete_policy(connection, scope, name)
+
+    def effective_policy(self, repository: str) -> tuple[str, dict[str, Any]] | None:
+        """The policy that governs the repository and where it comes from."""
+        with self.database.read() as connection:
+            policies = {(scope, name): text for scope, name, text in lifecycle_store.all_policies(connection)}
+        return _effective(policies, repository)
+
+    # -- preview --------------------------------------------------------------------------------
+
+    def preview(self, repository: str, document: Any | None = None) -> Preview:
+        """What the policy (the given one, else the effective one) would expire now; changes nothing."""
+        validate_name(repository)
+        if document is not None:
+            source, policy_document = "request", document
+        else:
+            effective = self.effective_policy(repository)
+            if effective is None:
+                raise NoPolicy(f"repository {repository!r} has no lifecycle policy")
+            source, policy_document = effective
+        policy = parse_policy(policy_document)
+        with self.database.read() as connection:
+            repository_id = repositories.find_id(connection, repository)
+            if repository_id is None:
+                raise UnknownRepository(repository)
+            images = _records(lifecycle_store.images(connection, repository_id))
+        return Preview(repository, source, policy_document, evaluate(policy, images, now()))
+
+    # -- apply ----------------------------------------------------------------------------------
+
+    def apply_all(self) -> dict[str, Any]:
+        """Apply every repository's effective policy once; the run is recorded and returned."""
+        with self.database.write() as connection:
+            if not maintenance.acquire_lease(connection, LEASE, self.holder, self.lease_ttl):
+                raise LifecycleBusy("lifecycle policies are being applied by another process")
+            run_id = lifecycle_store.start_run(connection)
+        expired: list[dict[str, Any]] = []
+        evaluated = freed = 0
+        try:
+            with self.database.read() as connection:
+                policies = {(s, n): text for s, n, text in lifecycle_store.all_policies(connection)}
+                names = lifecycle_store.repository_names(connection) if policies else []
+            for name in names:
+                effective = _effective(policies, name)
+                if effective is None:
+                    continue
+                try:
+                    policy = parse_policy(effective[1])
+                except PolicyError as error:  # stored by an older version or another writer
+                    log.warning("lifecycle policy for %s (%s) is invalid, skipped: %s", name, effective[0], error)
+                    continue
+                evaluated += 1
+                done, released_bytes = self._apply(name, policy)
+                expired += done
+                freed += released_bytes
+                with self.database.write() as connection:
+                    if not maintenance.acquire_lease(connection, LEASE, self.holder, self.lease_ttl):
+                        raise LifecycleBusy("the lifecycle lease was lost")
+            with self.database.write() as connection:
+                lifecycle_store.finish_run(
+                    connection,
+                    run_id,
+                    status="completed",
+                    repositories=evaluated,
+                    images_expired=len(expired),
+                    bytes_freed=freed,
+                    expired=expired,
+                )
+        except BaseException:
+            with self.database.write() as connection:
+                lifecycle_store.finish_run(connection, run_id, status="failed", expired=expired)
+            raise
+        finally:
+            with self.database.write() as connection:
+                maintenance.release_lease(connection, LEASE, self.holder)
+        log.info("lifecycle run %d: %d images expired in %d repositories", run_id, len(expired), evaluated)
+        return self.run(run_id) or {}
+
+    def _apply(self, repository: str, policy: LifecyclePolicy) -> tuple[list[dict[str, Any]], int]:
+        with self.database.read() as connection:
+            repository_id = repositories.find_id(connection, repository)
+            if repository_id is None:
+                return [], 0
+            images = _records(lifecycle_store.images(connection, repository_id))
+        evaluation = evaluate(policy, images, now())
+        done: list[dict[str, Any]] = []
+        released: set[str] = set()
+        # Referrers and children first, so nothing is left pointing at a deleted manifest.
+        for decision in sorted(evaluation.expired, key=lambda d: d.follows is None):
+            try:
+                with self.database.write() as connection:
+                    blob_digests = lifecycle_store.expire(connection, repository_id, decision.digest, decision.tags)
+            except lifecycle_store.ChangedSinceEvaluation:
+                continue
+            released.update(blob_digests)
+            done.append(_expired_entry(repository, decision))
+        with self.database.read() as connection:
+            # Bytes freed: the blobs no manifest references any more (GC removes them after the grace period).
+            return done, lifecycle_store.unreferenced_bytes(connection, released)
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self.database.read() as connection:
+            return lifecycle_store.runs(connection, limit)
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        with self.database.read() as connection:
+            return lifecycle_store.run(connection, run_id)
+
+    def last_run_started(self) -> datetime | None:
+        """When the last run started on any node (the schedule's clock)."""
+        with self.database.read() as connection:
+            return lifecycle_store.last_run_started(connection)
+
+
+def _effective(policies: dict[tuple[str, str], str], repository: str) -> tuple[str, dict[str, Any]] | None:
+    text = policies.get((REPOSITORY, repository))
+    if text is not None:
+        return REPOSITORY, json.loads(text)
+    parts = repository.split("/")
+    for length in range(len(parts) - 1, 0, -1):
+        namespace = "/".join(parts[:length])
+        text = policies.get((NAMESPACE, namespace))
+        if text is not None:
+            return f"{NAMESPACE}:{namespace}", json.loads(text)
+    return None
+
+
+def _records(rows: list[lifecycle_store.ImageRow]) -> list[ImageRecord]:
+    return [
+        ImageRecord(row.digest, row.tags, row.pushed_at, row.last_pulled_at, row.size, row.index_parents, row.subject)
+        for row in rows
+    ]
+
+
+def _expired_entry(repository: str, decision: Decision) -> dict[str, Any]:
+    return {
+        "repository": repository,
+        "digest": decision.digest,
+        "tags": list(decision.tags),
+        "rulePriority": decision.rule_priority,
+        "reason": decision.reason,
+        "size": decision.size,
+    }

@@ -1,0 +1,242 @@
+"""Queries of lifecycle policies: stored documents, the images a policy judges, runs, expiry."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from moorage.metadata import collection, maintenance
+from moorage.metadata.common import now, upsert
+from moorage.metadata.lifecycle_schema import lifecycle_policies, lifecycle_runs
+from moorage.metadata.tables import (
+    blobs,
+    manifest_references,
+    manifests,
+    repositories,
+    tags,
+)
+from moorage.metadata.tables import metadata as schema
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    """One manifest as the lifecycle evaluation needs it (plain values; the service builds records)."""
+
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: datetime
+    last_pulled_at: datetime | None
+    size: int
+    index_parents: tuple[str, ...]
+    subject: str | None
+
+
+# -- policies ---------------------------------------------------------------------------------
+
+
+def put_policy(connection: sa.Connection, scope: str, name: str, document: str) -> None:
+    upsert(
+        connection,
+        lifecycle_policies,
+        {"scope": scope, "name": name, "document": document, "updated_at": now()},
+        keys=["scope", "name"],
+        update=["document", "updated_at"],
+    )
+
+
+def get_policy(connection: sa.Connection, scope: str, name: str) -> str | None:
+    query = sa.select(lifecycle_policies.c.document).where(
+        lifecycle_policies.c.scope == scope, lifecycle_policies.c.name == name
+    )
+    return connection.execute(query).scalar()
+
+
+def delete_policy(connection: sa.Connection, scope: str, name: str) -> bool:
+    result = connection.execute(
+        sa.delete(lifecycle_policies).where(lifecycle_policies.c.scope == scope, lifecycle_policies.c.name == name)
+    )
+    return result.rowcount > 0
+
+
+def all_policies(connection: sa.Connection) -> list[tuple[str, str, str]]:
+    """Every stored policy as (scope, name, document).
+
+    Repository policies set through the governance issue's repository settings
+    (`repository_settings.lifecycle_policy`) count too, after this table's own.
+    """
+    query = sa.select(lifecycle_policies.c.scope, lifecycle_policies.c.name, lifecycle_policies.c.document)
+    found = [(row[0], row[1], row[2]) for row in connection.execute(query)]
+    settings = _governance_table("repository_settings", "lifecycle_policy")
+    if settings is not None:
+        own = {(scope, name) for scope, name, _ in found}
+        rows = connection.execute(
+            sa.select(repositories.c.name, settings.c.lifecycle_policy)
+            .join(settings, settings.c.repository_id == repositories.c.id)
+            .where(settings.c.lifecycle_policy.is_not(None))
+        )
+        # A JSON column may hold JSON `null` rather than SQL NULL: skip both.
+        found += [
+            ("repository", name, json.dumps(doc))
+            for name, doc in rows
+            if doc is not None and ("repository", name) not in own
+        ]
+    return found
+
+
+def _governance_table(name: str, column: str) -> sa.Table | None:
+    """A table of the governance issue, if that code is present (soft link: no import on this branch)."""
+    if name not in schema.tables:
+        try:
+            importlib.import_module("moorage.metadata.governance_schema")
+        except ImportError:
+            return None
+    table = schema.tables.get(name)
+    return table if table is not None and column in table.c else None
+
+
+# -- images -----------------------------------------------------------------------------------
+
+
+def repository_names(connection: sa.Connection) -> list[str]:
+    return list(connection.execute(sa.select(repositories.c.name).order_by(repositories.c.name)).scalars())
+
+
+def images(connection: sa.Connection, repository_id: int) -> list[ImageRow]:
+    """Every manifest of the repository with its tags, size, index parents and subject."""
+    columns = [manifests.c.id, manifests.c.digest, manifests.c.pushed_at, manifests.c.size, manifests.c.subject_digest]
+    query = sa.select(*columns).where(manifests.c.repository_id == repository_id)
+    activity = _governance_table("manifest_activity", "last_pulled_at")  # pulls, recorded by governance
+    if activity is not None:
+        query = query.add_columns(activity.c.last_pulled_at).outerjoin(
+            activity,
+            sa.and_(activity.c.repository_id == manifests.c.repository_id, activity.c.digest == manifests.c.digest),
+        )
+    last_pulled = activity is not None
+    rows = connection.execute(query).all()
+    tag_rows = connection.execute(
+        sa.select(tags.c.manifest_digest, tags.c.name).where(tags.c.repository_id == repository_id)
+    ).all()
+    tags_of: dict[str, list[str]] = {}
+    for digest, name in tag_rows:
+        tags_of.setdefault(digest, []).append(name)
+    in_repository = sa.select(manifests.c.id).where(manifests.c.repository_id == repository_id)
+    blob_sizes = connection.execute(
+        sa.select(manifest_references.c.manifest_id, sa.func.sum(blobs.c.size))
+        .join(blobs, blobs.c.digest == manifest_references.c.digest)
+        .where(manifest_references.c.kind == "blob", manifest_references.c.manifest_id.in_(in_repository))
+        .group_by(manifest_references.c.manifest_id)
+    ).all()
+    size_of = {manifest_id: int(total or 0) for manifest_id, total in blob_sizes}
+    digest_of = {row[0]: row[1] for row in rows}
+    child_rows = connection.execute(
+        sa.select(manifest_references.c.manifest_id, manifest_references.c.digest).where(
+            manifest_references.c.kind == "manifest", manifest_references.c.manifest_id.in_(in_repository)
+        )
+    ).all()
+    parents_of: dict[str, list[str]] = {}
+    for parent_id, child in child_rows:
+        parents_of.setdefault(child, []).append(digest_of[parent_id])
+    return [
+        ImageRow(
+            digest=row[1],
+            tags=tuple(sorted(tags_of.get(row[1], ()))),
+            pushed_at=_aware(row[2]),
+            last_pulled_at=_aware(row[5]) if last_pulled and row[5] is not None else None,
+            size=int(row[3]) + size_of.get(row[0], 0),
+            index_parents=tuple(sorted(parents_of.get(row[1], ()))),
+            subject=row[4],
+        )
+        for row in rows
+    ]
+
+
+def expire(connection: sa.Connection, repository_id: int, digest: str, expected_tags: tuple[str, ...]) -> list[str]:
+    """Delete an expired manifest if it still carries the tags it was judged with.
+
+    Returns the blob digests it referenced (now released); raises ChangedSinceEvaluation when
+    its tags changed since the evaluation, so a re-tagged image is left for the next run.
+    """
+    row = connection.execute(
+        sa.select(manifests.c.id)
+        .where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
+        .with_for_update()
+    ).first()
+    if row is None:
+        return []
+    current = connection.execute(
+        sa.select(tags.c.name).where(tags.c.repository_id == repository_id, tags.c.manifest_digest == digest)
+    ).scalars()
+    if tuple(sorted(current)) != tuple(sorted(expected_tags)):
+        raise ChangedSinceEvaluation(digest)
+    released = list(
+        connection.execute(
+            sa.select(manifest_references.c.digest).where(
+                manifest_references.c.manifest_id == row[0], manifest_references.c.kind == "blob"
+            )
+        ).scalars()
+    )
+    collection.touch(connection, released)  # the grace period counts from the release
+    connection.execute(sa.delete(tags).where(tags.c.repository_id == repository_id, tags.c.manifest_digest == digest))
+    connection.execute(sa.delete(manifest_references).where(manifest_references.c.manifest_id == row[0]))
+    connection.execute(sa.delete(manifests).where(manifests.c.id == row[0]))
+    return released
+
+
+class ChangedSinceEvaluation(Exception):
+    """The image was re-tagged between evaluation and expiry; it is left alone this run."""
+
+
+def unreferenced_bytes(connection: sa.Connection, digests: set[str]) -> int:
+    """Total size of those blobs that no manifest references any more (what GC will free)."""
+    if not digests:
+        return 0
+    referenced = sa.exists().where(manifest_references.c.digest == blobs.c.digest)
+    query = sa.select(sa.func.coalesce(sa.func.sum(blobs.c.size), 0)).where(
+        blobs.c.digest.in_(sorted(digests)), ~referenced
+    )
+    return int(connection.execute(query).scalar() or 0)
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+
+def start_run(connection: sa.Connection) -> int:
+    """Record a new run; the caller holds the lease, so any run still marked running died."""
+    connection.execute(
+        sa.update(lifecycle_runs).where(lifecycle_runs.c.status == "running").values(status="interrupted")
+    )
+    result = connection.execute(
+        sa.insert(lifecycle_runs).values(
+            started_at=now(), status="running", repositories=0, images_expired=0, bytes_freed=0, expired=[]
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def finish_run(connection: sa.Connection, run_id: int, **values: Any) -> None:
+    connection.execute(
+        sa.update(lifecycle_runs).where(lifecycle_runs.c.id == run_id).values(finished_at=now(), **values)
+    )
+
+
+def runs(connection: sa.Connection, limit: int) -> list[dict[str, Any]]:
+    query = sa.select(lifecycle_runs).order_by(lifecycle_runs.c.id.desc()).limit(limit)
+    return [maintenance.with_aware_times(row._mapping) for row in connection.execute(query)]
+
+
+def run(connection: sa.Connection, run_id: int) -> dict[str, Any] | None:
+    row = connection.execute(sa.select(lifecycle_runs).where(lifecycle_runs.c.id == run_id)).first()
+    return maintenance.with_aware_times(row._mapping) if row else None
+
+
+def last_run_started(connection: sa.Connection) -> datetime | None:
+    return maintenance.last_started(connection, lifecycle_runs)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
