@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -30,7 +28,7 @@ from moorage.app_auth import build_auth
 from moorage.auth.oidc_federation import OidcFederation
 from moorage.auth.oidc_keys import JwksCache
 from moorage.auth.oidc_verifier import OidcVerifier
-from moorage.config import Settings
+from moorage.config import Settings, settings_from_environment
 from moorage.domain.access import AccessPolicy, AllowAll
 from moorage.gc.collector import GarbageCollector
 from moorage.gc.metrics import MaintenanceMetrics
@@ -44,9 +42,6 @@ from moorage.registry.uploads import UploadService
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.filesystem import FilesystemBlobStore
 from moorage.workers.maintenance import MaintenanceSchedule
-
-RESOLVED_SETTINGS_VARIABLE = "MOORAGE_RESOLVED_SETTINGS"
-"""How `moorage serve` hands its resolved settings to worker processes."""
 
 
 class Moorage:
@@ -109,8 +104,7 @@ def build_collector(settings: Settings, database: Database, store: BlobStore) ->
 def create_app(settings: Settings | None = None) -> Moorage:
     """Build the ASGI app; workers call this with the settings `moorage serve` resolved."""
     if settings is None:
-        resolved = os.environ.get(RESOLVED_SETTINGS_VARIABLE)
-        settings = Settings.model_validate(json.loads(resolved)) if resolved else Settings()
+        settings = settings_from_environment()
     database = Database(settings.metadata_url())
     oidc = build_oidc_federation(settings, database)
     auth = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -11,6 +12,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 CONFIG_FILE_VARIABLE = "MOORAGE_CONFIG"
+RESOLVED_SETTINGS_VARIABLE = "MOORAGE_RESOLVED_SETTINGS"
+"""How `moorage serve` hands its resolved settings to the processes it starts."""
 
 
 class Settings(BaseSettings):
@@ -120,3 +123,9 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def settings_from_environment() -> Settings:
+    """The settings `moorage serve` resolved, in a process it started; else the usual sources."""
+    resolved = os.environ.get(RESOLVED_SETTINGS_VARIABLE)
+    return Settings.model_validate(json.loads(resolved)) if resolved else Settings()

@@ -1,4 +1,7 @@
-"""Starting the HTTP server: migrations once, then the chosen server with its workers."""
+"""Starting the HTTP server: preparation once (in a child), then the chosen server with its workers.
+
+This module is imported by the long-lived supervisor process, so it imports no application code.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,10 @@ import json
 import logging
 import os
 import socket
+import subprocess
 import sys
 
-from moorage.app import RESOLVED_SETTINGS_VARIABLE
-from moorage.app_auth import build_auth
-from moorage.config import Settings, is_loopback
-from moorage.metadata.database import Database
+from moorage.config import RESOLVED_SETTINGS_VARIABLE, Settings, is_loopback
 
 log = logging.getLogger("moorage")
 
@@ -48,33 +49,22 @@ def check_bind_safety(settings: Settings) -> None:
     )
 
 
-def prepare_authentication(settings: Settings, database: Database) -> None:
-    """Create the first admin (when there are no users) and a signing key."""
-    if not settings.auth_is_enabled():
-        return
-    auth = build_auth(settings, database)
-    auth.keys.ensure_signing_key()
-    generated = auth.accounts.ensure_first_admin(settings.admin_username, settings.admin_password)
-    if generated is not None:
-        path = settings.data_dir / "initial-admin-password"
-        path.touch(mode=0o600)
-        path.write_text(generated + "\n")
-        log.warning(
-            "created admin user %r; its password is in %s (delete the file once read)", settings.admin_username, path
-        )
-        if sys.stderr.isatty():
-            sys.stderr.write(f"\n  admin password (shown once): {generated}\n\n")
-    log.info("authentication is on (token service %r)", settings.token_service)
+class StartupFailed(SystemExit):
+    """Migrations or authentication set-up failed; the child process said why."""
+
+
+def prepare_in_child(settings: Settings) -> None:
+    """Run moorage.startup in a child process that hands its memory back when it exits."""
+    environment = {**os.environ, RESOLVED_SETTINGS_VARIABLE: settings.model_dump_json()}
+    result = subprocess.run([sys.executable, "-m", "moorage.startup"], env=environment, check=False)
+    if result.returncode != 0:
+        raise StartupFailed(f"moorage: start-up preparation failed (exit status {result.returncode})")
 
 
 def run(settings: Settings) -> None:
     check_bind_safety(settings)
     ensure_address_free(settings.host, settings.port)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(settings.metadata_url())
-    database.migrate()
-    prepare_authentication(settings, database)
-    database.dispose()
+    prepare_in_child(settings)
     resolved = settings.model_dump(mode="json", exclude={"admin_password"})
     os.environ[RESOLVED_SETTINGS_VARIABLE] = json.dumps(resolved)
     log.info("moorage listening on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir)
