@@ -60,6 +60,25 @@ def upload_file(base: str, repo: str, source: Path, digest: str) -> float:
     return seconds
 
 
+EMPTY_DIGEST = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def warm_up_upload(base: str, repo: str, source: Path) -> None:
+    """Send the file once under a digest it does not have, untimed: the registry receives, hashes and
+    stages every byte, then refuses it and drops them, so nothing is stored.
+
+    On this VM the first gigabyte a process writes after a few idle seconds runs at about 350 MB/s
+    whatever the server (fresh guest memory is slow to touch; see docs/benchmarks.md), so a timed
+    transfer that follows a warm-up measures the server rather than the host's memory.
+    """
+    location = start_upload(base, repo)
+    status, _ = loadtools.curl_upload(
+        with_query(location, "digest", EMPTY_DIGEST), source, headers={"Content-Type": "application/octet-stream"}
+    )
+    if status != 400:
+        raise RuntimeError(f"warm-up PUT with a wrong digest on {base} answered {status}, expected 400")
+
+
 def download_blob(base: str, repo: str, digest: str, expected_size: int) -> float:
     """GET a blob into /dev/null; returns seconds."""
     status, size, seconds = loadtools.curl_download(f"{base}/v2/{repo}/blobs/{digest}")

@@ -39,12 +39,31 @@ from moorage.storage.filesystem import FilesystemBlobStore
 
 POLICY = {
     "rules": [
-        {"rulePriority": 1, "selection": {"tagStatus": "tagged", "tagPrefixList": ["release-"],
-         "countType": "imageCountMoreThan", "countNumber": 100}, "action": {"type": "expire"}},
-        {"rulePriority": 2, "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
-         "countUnit": "days", "countNumber": 14}, "action": {"type": "expire"}},
-        {"rulePriority": 3, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
-         "countNumber": 400}, "action": {"type": "expire"}},
+        {
+            "rulePriority": 1,
+            "selection": {
+                "tagStatus": "tagged",
+                "tagPrefixList": ["release-"],
+                "countType": "imageCountMoreThan",
+                "countNumber": 100,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": 14,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 3,
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 400},
+            "action": {"type": "expire"},
+        },
     ]
 }
 CHUNK = 20_000
@@ -73,9 +92,10 @@ def populate(database: Database, manifest_count: int, blob_count: int, repositor
     referenced = per_manifest * manifest_count
     per_repository = manifest_count // repository_count
     with database.write() as connection:
-        connection.execute(sa.insert(repositories), [
-            {"id": r + 1, "name": f"bench/repo{r}", "created_at": old} for r in range(repository_count)
-        ])
+        connection.execute(
+            sa.insert(repositories),
+            [{"id": r + 1, "name": f"bench/repo{r}", "created_at": old} for r in range(repository_count)],
+        )
 
         def blob_rows() -> Iterator[dict[str, Any]]:
             for b in range(blob_count):
@@ -88,9 +108,15 @@ def populate(database: Database, manifest_count: int, blob_count: int, repositor
 
         def manifest_rows() -> Iterator[dict[str, Any]]:
             for m in range(manifest_count):
-                yield {"id": m + 1, "repository_id": m // per_repository + 1, "digest": digest("manifest", m),
-                       "media_type": "application/vnd.oci.image.manifest.v1+json", "size": 800,
-                       "payload": b"{}", "pushed_at": now - timedelta(minutes=manifest_count - m)}
+                yield {
+                    "id": m + 1,
+                    "repository_id": m // per_repository + 1,
+                    "digest": digest("manifest", m),
+                    "media_type": "application/vnd.oci.image.manifest.v1+json",
+                    "size": 800,
+                    "payload": b"{}",
+                    "pushed_at": now - timedelta(minutes=manifest_count - m),
+                }
 
         def reference_rows() -> Iterator[dict[str, Any]]:
             for b in range(referenced):
@@ -98,11 +124,20 @@ def populate(database: Database, manifest_count: int, blob_count: int, repositor
 
         def tag_rows() -> Iterator[dict[str, Any]]:
             for m in range(0, manifest_count, 2):  # half the images tagged
-                yield {"repository_id": m // per_repository + 1, "name": f"release-{m}",
-                       "manifest_digest": digest("manifest", m), "updated_at": now}
+                yield {
+                    "repository_id": m // per_repository + 1,
+                    "name": f"release-{m}",
+                    "manifest_digest": digest("manifest", m),
+                    "updated_at": now,
+                }
 
-        for table, rows in ((blobs, blob_rows()), (repository_blobs, link_rows()), (manifests, manifest_rows()),
-                            (manifest_references, reference_rows()), (tags, tag_rows())):
+        for table, rows in (
+            (blobs, blob_rows()),
+            (repository_blobs, link_rows()),
+            (manifests, manifest_rows()),
+            (manifest_references, reference_rows()),
+            (tags, tag_rows()),
+        ):
             for batch in chunks(rows):
                 connection.execute(sa.insert(table), batch)
     with database.engine.connect() as connection:  # statistics, as autovacuum would gather them
@@ -130,10 +165,16 @@ def main() -> None:
         url = arguments.database_url or f"sqlite:///{root / 'metadata.db'}"
         database = Database(url)
         database.migrate()
-        results: dict[str, Any] = {"manifests": arguments.manifests, "blobs": arguments.blobs,
-                                   "backend": database.engine.dialect.name}
-        measure("populate_seconds", results,
-                lambda: populate(database, arguments.manifests, arguments.blobs, arguments.repositories))
+        results: dict[str, Any] = {
+            "manifests": arguments.manifests,
+            "blobs": arguments.blobs,
+            "backend": database.engine.dialect.name,
+        }
+        measure(
+            "populate_seconds",
+            results,
+            lambda: populate(database, arguments.manifests, arguments.blobs, arguments.repositories),
+        )
         lifecycle = LifecycleService(database)
         lifecycle.put_policy(NAMESPACE, "bench", POLICY)
 
@@ -143,8 +184,9 @@ def main() -> None:
             )
 
         results["images_expiring"] = measure("lifecycle_evaluation_seconds", results, evaluate_all)
-        collector = GarbageCollector(database, FilesystemBlobStore(root / "store"), timedelta(days=1),
-                                     timedelta(days=1), batch_size=1000)
+        collector = GarbageCollector(
+            database, FilesystemBlobStore(root / "store"), timedelta(days=1), timedelta(days=1), batch_size=1000
+        )
         dry = measure("gc_dry_run_seconds", results, lambda: collector.run(dry_run=True))
         real = measure("gc_pass_seconds", results, lambda: collector.run())
         results["gc_blobs_deleted"] = real.blobs_deleted

@@ -142,12 +142,14 @@ def pull_many(side: Side, content: RoundContent, _: int) -> float:
 
 def raw_upload(side: Side, content: RoundContent, _: int) -> float:
     assert content.raw is not None
+    blobapi.warm_up_upload(side.server.url, "bench/warmup", content.raw.path)
     seconds = blobapi.upload_file(side.server.url, "bench/raw", content.raw.path, content.raw.digest)
     return loadtools.mb_per_s(content.raw.size, seconds)
 
 
 def raw_download(side: Side, content: RoundContent, _: int) -> float:
     assert content.raw is not None
+    blobapi.download_blob(side.server.url, "bench/raw", content.raw.digest, content.raw.size)  # warm-up, untimed
     seconds = blobapi.download_blob(side.server.url, "bench/raw", content.raw.digest, content.raw.size)
     return loadtools.mb_per_s(content.raw.size, seconds)
 

