@@ -29,7 +29,7 @@ from moorage.auth.oidc_federation import OidcFederation
 from moorage.auth.oidc_keys import JwksCache
 from moorage.auth.oidc_verifier import OidcVerifier
 from moorage.config import Settings, settings_from_environment
-from moorage.domain.access import AccessPolicy, AllowAll
+from moorage.domain.access import AccessPolicy, Actor, AllowAll
 from moorage.gc.collector import GarbageCollector
 from moorage.gc.metrics import MaintenanceMetrics
 from moorage.governance.services import Governance
@@ -113,7 +113,11 @@ def create_app(settings: Settings | None = None) -> Moorage:
         def is_public(name: str) -> bool:
             return governance.repositories.is_public(name)
 
-        auth = build_auth(settings, database, oidc.still_valid, is_public)
+        def login_failed(username: str, source_address: str | None, reason: str) -> None:
+            actor = Actor("unauthenticated", username, source_address=source_address)
+            governance.audit.record("auth.login", actor, outcome="failure", detail={"reason": reason})
+
+        auth = build_auth(settings, database, oidc.still_valid, is_public, login_failed)
         auth.chain.add(OidcVerifier(oidc))
     services, governance = build_services(settings, database, auth.policy if auth is not None else AllowAll())
 

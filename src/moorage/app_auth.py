@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from moorage.auth.access_tokens import AccessTokens
 from moorage.auth.accounts import Accounts
-from moorage.auth.authenticator import Authenticator, PrincipalStatus
+from moorage.auth.authenticator import Authenticator, LoginFailed, PrincipalStatus
 from moorage.auth.credentials import CredentialChain
 from moorage.auth.grants import Principal
 from moorage.auth.keys import KeyRing
@@ -55,6 +55,7 @@ def build_auth(
     database: Database,
     federated: Callable[[Principal], bool] | None = None,
     is_public: PublicRepositories | None = None,
+    on_login_failure: LoginFailed | None = None,
 ) -> AuthComponents:
     """`federated` says whether an OIDC principal may still act (OidcFederation.still_valid);
     `is_public` whether anyone may pull a repository besides `anonymous` grants (governance's visibility)."""
@@ -78,7 +79,7 @@ def build_auth(
         settings.login_failures_per_address,
         timedelta(seconds=settings.login_failure_window_seconds),
     )
-    authenticator = Authenticator(chain, limiter)
+    authenticator = Authenticator(chain, limiter, on_login_failure)
     roles = StoredRoles(database, is_public)
     tokens = RegistryTokens(
         keys,

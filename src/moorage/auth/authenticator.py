@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 from moorage.auth.access_tokens import AccessTokens
 from moorage.auth.accounts import Accounts
-from moorage.auth.credentials import CredentialChain
+from moorage.auth.credentials import CredentialChain, CredentialExpired
 from moorage.auth.grants import Principal
-from moorage.auth.ratelimit import LoginRateLimiter
+from moorage.auth.ratelimit import LoginRateLimiter, TooManyAttempts
 from moorage.auth.robots import Robots
 
 
@@ -52,16 +52,35 @@ class PrincipalStatus:
         return True
 
 
+LoginFailed = Callable[[str, str | None, str], None]
+"""Told of every refused login: (user name tried, source address, reason) — never the secret."""
+
+
 class Authenticator:
-    def __init__(self, chain: CredentialChain, limiter: LoginRateLimiter) -> None:
+    def __init__(
+        self, chain: CredentialChain, limiter: LoginRateLimiter, on_failure: LoginFailed | None = None
+    ) -> None:
         self.chain = chain
         self.limiter = limiter
+        self.on_failure = on_failure
 
     def authenticate(self, username: str, secret: str, source_address: str | None) -> Principal:
         """The principal, or `TooManyAttempts`, `CredentialExpired` or `InvalidCredentials`."""
-        self.limiter.check(username, source_address)
-        principal = self.chain.verify(username, secret, source_address)
+        try:
+            self.limiter.check(username, source_address)
+            principal = self.chain.verify(username, secret, source_address)
+        except TooManyAttempts:
+            self._failed(username, source_address, "rate limited")
+            raise
+        except CredentialExpired:
+            self._failed(username, source_address, "expired")
+            raise
         if principal is None:
             self.limiter.record_failure(username, source_address)
+            self._failed(username, source_address, "invalid credentials")
             raise InvalidCredentials()
         return principal
+
+    def _failed(self, username: str, source_address: str | None, reason: str) -> None:
+        if self.on_failure is not None:
+            self.on_failure(username, source_address, reason)

@@ -7,10 +7,11 @@ Managing a binding needs the admin role on its pattern.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from moorage.api.manage.account_models import service_errors
@@ -55,6 +56,14 @@ def _accounts(caller: Caller):  # type: ignore[no-untyped-def]
     return caller.auth.accounts
 
 
+def _audit(request: Request, action: str, caller: Caller, pattern: str, detail: dict[str, Any]) -> None:
+    """Permission changes go to the audit log (docs/governance.md), with who made them."""
+    actor = caller.actor
+    if actor.source_address is None and request.client is not None:
+        actor = replace(actor, source_address=request.client.host)
+    request.app.state.governance.audit.record(action, actor, target=pattern, detail=detail)
+
+
 @router.get("/grants", summary="Role bindings, optionally of one namespace")
 def list_grants(caller: CallerDep, namespace: str | None = None) -> list[GrantOut]:
     if namespace is None:
@@ -65,16 +74,18 @@ def list_grants(caller: CallerDep, namespace: str | None = None) -> list[GrantOu
 
 
 @router.put("/grants", summary="Give a subject a role on a repository pattern (replaces its earlier role there)")
-def put_grant(body: GrantIn, caller: CallerDep) -> GrantOut:
+def put_grant(body: GrantIn, caller: CallerDep, request: Request) -> GrantOut:
     caller.require_admin_of(body.repository_pattern)
     with service_errors():
         binding = _accounts(caller).bind(body.subject_kind, body.subject, body.repository_pattern, body.role)
+    _audit(request, "permission.grant", caller, body.repository_pattern, body.model_dump(mode="json"))
     return GrantOut.of(binding)
 
 
 @router.delete("/grants", status_code=204, summary="Remove a role binding")
 def delete_grant(
     caller: CallerDep,
+    request: Request,
     subject_kind: Annotated[SubjectKind, Query()],
     repository_pattern: Annotated[str, Query()],
     subject: Annotated[str, Query()] = "*",
@@ -82,4 +93,6 @@ def delete_grant(
     caller.require_admin_of(repository_pattern)
     with service_errors():
         _accounts(caller).unbind(subject_kind, subject, repository_pattern)
+    detail = {"subject_kind": str(subject_kind), "subject": subject, "repository_pattern": repository_pattern}
+    _audit(request, "permission.revoke", caller, repository_pattern, detail)
     return Response(status_code=204)

@@ -16,8 +16,8 @@ from moorage.api.manage.schemas import (
     ImagePage,
     PlatformOut,
 )
-from moorage.api.manage.security import current_actor
-from moorage.domain.access import Actor
+from moorage.api.manage.security import current_actor, on_repository
+from moorage.domain.access import Action, Actor
 from moorage.domain.digests import Digest
 from moorage.domain.errors import RegistryError
 from moorage.governance.images import ImageDetail
@@ -49,7 +49,11 @@ def image_out(image: ImageDetail) -> ImageOut:
     )
 
 
-@router.get(REPOSITORY + "/-/images", summary="Describe the images of a repository (like `aws ecr describe-images`)")
+@router.get(
+    REPOSITORY + "/-/images",
+    summary="Describe the images of a repository (like `aws ecr describe-images`)",
+    dependencies=[Depends(on_repository(Action.PULL))],
+)
 def describe_images(
     name: str,
     services: Annotated[Governance, Depends(governance)],

@@ -6,10 +6,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi import Path as FastAPIPath
 
 from moorage.api.manage.problems import Problem
+from moorage.api.manage.security import on_namespace, on_repository, registry_admin
+from moorage.domain.access import Action
 from moorage.domain.errors import RegistryError
 from moorage.lifecycle.evaluation import Decision
 from moorage.lifecycle.policy import PolicyError
@@ -67,20 +69,34 @@ def _call(function: Callable[[], T]) -> T:
 
 
 def _policy_routes(scope: str, prefix: str) -> None:
-    @router.get(f"{prefix}/{{name:path}}/lifecycle-policy", summary=f"The {scope}'s lifecycle policy")
+    on_target = on_repository if scope == REPOSITORY else on_namespace
+    reader, admin = [Depends(on_target(Action.PULL))], [Depends(on_target(Action.ADMIN))]
+
+    @router.get(
+        f"{prefix}/{{name:path}}/lifecycle-policy", summary=f"The {scope}'s lifecycle policy", dependencies=reader
+    )
     def get_policy(name: str, request: Request) -> dict[str, Any]:
         document = _call(lambda: _service(request).get_policy(scope, name))
         if document is None:
             raise Problem(404, "No lifecycle policy", f"{scope} {name!r} has no lifecycle policy")
         return document
 
-    @router.put(f"{prefix}/{{name:path}}/lifecycle-policy", summary=f"Set the {scope}'s lifecycle policy (ECR JSON)")
+    @router.put(
+        f"{prefix}/{{name:path}}/lifecycle-policy",
+        summary=f"Set the {scope}'s lifecycle policy (ECR JSON)",
+        dependencies=admin,
+    )
     def put_policy(
         name: str, request: Request, document: Annotated[dict[str, Any], Body(examples=[POLICY_EXAMPLE])]
     ) -> dict[str, Any]:
         return _call(lambda: _service(request).put_policy(scope, name, document))
 
-    @router.delete(f"{prefix}/{{name:path}}/lifecycle-policy", status_code=204, summary=f"Remove the {scope}'s policy")
+    @router.delete(
+        f"{prefix}/{{name:path}}/lifecycle-policy",
+        status_code=204,
+        summary=f"Remove the {scope}'s policy",
+        dependencies=admin,
+    )
     def delete_policy(name: str, request: Request) -> Response:
         if not _call(lambda: _service(request).delete_policy(scope, name)):
             raise Problem(404, "No lifecycle policy", f"{scope} {name!r} has no lifecycle policy")
@@ -95,7 +111,11 @@ _policy_routes(REPOSITORY, "/repositories")
 _policy_routes(NAMESPACE, "/namespaces")
 
 
-@router.post("/repositories/{name:path}/lifecycle-preview", summary="What a lifecycle policy would expire, and why")
+@router.post(
+    "/repositories/{name:path}/lifecycle-preview",
+    summary="What a lifecycle policy would expire, and why",
+    dependencies=[Depends(on_repository(Action.PULL))],
+)
 def preview(
     name: str, request: Request, document: Annotated[dict[str, Any] | None, Body(examples=[POLICY_EXAMPLE])] = None
 ) -> dict[str, Any]:
@@ -115,17 +135,25 @@ def preview(
     }
 
 
-@router.post("/lifecycle/runs", summary="Apply every lifecycle policy now (the scheduled run, on demand)")
+@router.post(
+    "/lifecycle/runs",
+    summary="Apply every lifecycle policy now (the scheduled run, on demand)",
+    dependencies=[Depends(registry_admin)],
+)
 def apply_now(request: Request) -> dict[str, Any]:
     return _call(lambda: _service(request).apply_all())
 
 
-@router.get("/lifecycle/runs", summary="Recent lifecycle runs: what expired, by which rule, bytes freed")
+@router.get(
+    "/lifecycle/runs",
+    summary="Recent lifecycle runs: what expired, by which rule, bytes freed",
+    dependencies=[Depends(registry_admin)],
+)
 def list_runs(request: Request, limit: int = 20) -> list[dict[str, Any]]:
     return _service(request).runs(max(1, min(limit, 200)))
 
 
-@router.get("/lifecycle/runs/{run_id}", summary="One lifecycle run")
+@router.get("/lifecycle/runs/{run_id}", summary="One lifecycle run", dependencies=[Depends(registry_admin)])
 def get_run(
     run_id: Annotated[int, FastAPIPath(ge=1, le=2**31 - 1, description="A run's id.")], request: Request
 ) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from moorage.api.manage.governance import REPOSITORY, TEXT, governance, problems
 from moorage.api.manage.problems import Problem
 from moorage.api.manage.schemas import RepositoryCreate, RepositoryOut, RepositoryPage, SettingsChange
-from moorage.api.manage.security import current_actor
-from moorage.domain.access import Actor
+from moorage.api.manage.security import CallerDep, current_actor, on_repository
+from moorage.domain.access import Action, Actor
 from moorage.governance.repositories import Repository
 from moorage.governance.services import Governance
 from moorage.governance.settings import to_document
@@ -44,8 +44,9 @@ def create_repository(
         return repository_out(services.repositories.create(actor, name, settings))
 
 
-@router.get("/repositories", summary="List repositories, a page at a time")
+@router.get("/repositories", summary="List the repositories the caller may read, a page at a time")
 def list_repositories(
+    caller: CallerDep,
     services: Annotated[Governance, Depends(governance)],
     prefix: Annotated[
         str | None, Query(max_length=255, pattern=TEXT, description="Only this namespace (`team-a`).")
@@ -65,10 +66,12 @@ def list_repositories(
         labels[match.group(1)] = match.group(2)
     with problems():
         found, after = services.repositories.list(prefix, visibility, labels, last, limit)
-    return RepositoryPage(repositories=[repository_out(r) for r in found], next=after)
+    # Like the catalog: a page may come out shorter than `limit` when it held unreadable repositories.
+    readable = [r for r in found if caller.may(r.name, Action.PULL)]
+    return RepositoryPage(repositories=[repository_out(r) for r in readable], next=after)
 
 
-@router.get(REPOSITORY, summary="Describe a repository")
+@router.get(REPOSITORY, summary="Describe a repository", dependencies=[Depends(on_repository(Action.PULL))])
 def describe_repository(name: str, services: Annotated[Governance, Depends(governance)]) -> RepositoryOut:
     with problems():
         return repository_out(services.repositories.describe(name))

@@ -8,6 +8,7 @@ and may do everything.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
@@ -74,6 +75,14 @@ class Caller:
         if not self._allows(pattern, Action.ADMIN):
             raise Problem(403, "Forbidden", f"{self.actor.describe()} is not an administrator of {pattern}")
 
+    def may(self, pattern: str, action: Action) -> bool:
+        return self._allows(pattern, action)
+
+    def require(self, pattern: str, action: Action) -> None:
+        """The caller may perform `action` on the repository (or `ns/*` namespace) `pattern`."""
+        if not self._allows(pattern, action):
+            raise Problem(403, "Forbidden", f"{self.actor.describe()} may not {action.value} {pattern}")
+
     def require_self_or_admin(self, user: str) -> None:
         if self.user != user and not self.is_server_admin():
             raise Problem(403, "Forbidden", f"only {user} or a registry administrator may do this")
@@ -114,3 +123,30 @@ async def current_actor(request: Request) -> Actor:
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def on_repository(action: Action) -> Callable[..., Awaitable[None]]:
+    """A route dependency: the caller may perform `action` on the repository in the `name` path parameter."""
+
+    async def check(name: str, caller: CallerDep) -> None:
+        caller.require(name, action)
+
+    return check
+
+
+def on_namespace(action: Action) -> Callable[..., Awaitable[None]]:
+    """A route dependency: the caller may perform `action` on every repository of the namespace `name`."""
+
+    async def check(name: str, caller: CallerDep) -> None:
+        caller.require(f"{name}/*", action)
+
+    return check
+
+
+async def authenticated(caller: CallerDep) -> None:
+    """A route dependency: any caller with valid credentials (anyone, without authentication)."""
+
+
+async def registry_admin(caller: CallerDep) -> None:
+    """A route dependency: a registry administrator (anyone, without authentication)."""
+    caller.require_server_admin()

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from moorage.api.manage.governance import REPOSITORY, as_utc, governance, problems
 from moorage.api.manage.problems import Problem
 from moorage.api.manage.schemas import ActorOut, TagAt, TagEventOut, TagHistory
+from moorage.api.manage.security import on_repository
+from moorage.domain.access import Action
 from moorage.domain.errors import RegistryError
 from moorage.domain.references import validate_tag
 from moorage.governance.audit import utc
@@ -40,7 +42,11 @@ def _tag(tag: str) -> str:
         raise Problem(422, "Invalid request", error.message) from None
 
 
-@router.get(REPOSITORY + "/-/tags/{tag}/history", summary="Every creation, move and deletion of a tag, oldest first")
+@router.get(
+    REPOSITORY + "/-/tags/{tag}/history",
+    summary="Every creation, move and deletion of a tag, oldest first",
+    dependencies=[Depends(on_repository(Action.PULL))],
+)
 def tag_history(
     name: str,
     tag: str,
@@ -56,7 +62,11 @@ def tag_history(
     return TagHistory(events=[event_out(e) for e in events], next=events[-1].id if more else None)
 
 
-@router.get(REPOSITORY + "/-/tags/{tag}/at", summary="What the tag pointed to at a moment")
+@router.get(
+    REPOSITORY + "/-/tags/{tag}/at",
+    summary="What the tag pointed to at a moment",
+    dependencies=[Depends(on_repository(Action.PULL))],
+)
 def tag_at(
     name: str,
     tag: str,

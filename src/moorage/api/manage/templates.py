@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response
 
 from moorage.api.manage.governance import governance, problems
 from moorage.api.manage.schemas import TemplateIn, TemplateOut
-from moorage.api.manage.security import current_actor
+from moorage.api.manage.security import authenticated, current_actor
 from moorage.domain.access import Actor
 from moorage.governance.services import Governance
 from moorage.governance.settings import CreationTemplate, to_document
@@ -29,12 +29,12 @@ def template_out(template: CreationTemplate, row: TemplateRow) -> TemplateOut:
     )
 
 
-@router.get("/creation-templates", summary="Every creation template")
+@router.get("/creation-templates", summary="Every creation template", dependencies=[Depends(authenticated)])
 def list_templates(services: Annotated[Governance, Depends(governance)]) -> list[TemplateOut]:
     return [template_out(template, row) for template, row in services.templates.list()]
 
 
-@router.get("/creation-templates/{prefix:path}", summary="One creation template")
+@router.get("/creation-templates/{prefix:path}", summary="One creation template", dependencies=[Depends(authenticated)])
 def get_template(prefix: str, services: Annotated[Governance, Depends(governance)]) -> TemplateOut:
     with problems():
         return template_out(*services.templates.get(prefix))
