@@ -69,7 +69,7 @@ def build_services(settings: Settings, database: Database, policy: AccessPolicy)
     manifests = ManifestService(database, hooks)
     governance = governance.with_manifests(database, manifests)
     services = RegistryServices(
-        blobs=BlobService(database, store, hooks),
+        blobs=BlobService(database, store, hooks, timedelta(seconds=settings.gc_grace_period_seconds)),
         uploads=UploadService(database, store, hooks),
         manifests=manifests,
         listings=ListingService(database),

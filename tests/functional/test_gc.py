@@ -152,6 +152,20 @@ def test_mounting_a_collectable_blob_restarts_its_grace_period(tmp_path: Path, b
         pull_completely(http, target, "mounted")
 
 
+def test_a_collectable_blob_a_client_found_with_head_stays_for_its_manifest(tmp_path: Path, backend: str) -> None:
+    """A pusher that HEADs a layer and finds it skips the upload: GC must not take it before the manifest."""
+    with private_registry(tmp_path / "data", backend, gc_grace_period_seconds="1") as server, client(server) as http:
+        repo = unique_repo("gc")
+        config = push_blob(http, repo, b'{"os":"found"}')
+        layer = push_blob(http, repo, random_bytes(1024))
+        time.sleep(1.5)  # unreferenced and past the grace period: collectable
+        for blob in (config, layer):
+            assert http.head(f"/v2/{repo}/blobs/{blob.digest}").status_code == 200
+        gc(http)
+        push_manifest(http, repo, image_manifest(config, [layer]), "found")
+        pull_completely(http, repo, "found")
+
+
 def test_abandoned_uploads_are_purged_after_their_maximum_age(tmp_path: Path) -> None:
     with private_registry(tmp_path / "data", "sqlite", upload_max_age_seconds="1") as server, client(server) as http:
         repo = unique_repo("gc")

@@ -29,6 +29,9 @@ def _headers(digest: Digest) -> dict[str, str]:
 async def head(request: Request, services: RegistryServices, name: str, digest: str) -> Response:
     parsed = Digest.parse(digest)
     size = await quick_read(services, services.blobs.size, name, parsed)
+    if not services.blobs.is_protected(parsed):
+        # The client may skip uploading it now: keep GC off it until the manifest arrives.
+        size = await blocking(services.blobs.renew, name, parsed)
     headers = {**_headers(parsed), "Content-Length": str(size)}
     return Response(b"", media_type=mt.OCTET_STREAM, headers=headers)
 
