@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
+
+from moorage.cli.remote import call
 
 issuers_app = typer.Typer(help="Trusted OIDC issuers for CI federation and their claim rules.", no_args_is_help=True)
 
@@ -21,27 +22,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 DEFAULT_URL = "http://127.0.0.1:5000"
 
 
-def _client(url: str, username: str | None, password: str | None) -> httpx.Client:
-    auth = (username, password or "") if username else None
-    return httpx.Client(base_url=url.rstrip("/") + "/api/v1/oidc", auth=auth, timeout=30)
-
-
 def _call(url: str, username: str | None, password: str | None, method: str, path: str, body: Any = None) -> Any:
-    with _client(url, username, password) as client:
-        try:
-            response = client.request(method, path, json=body)
-        except httpx.HTTPError as error:
-            typer.echo(f"moorage: cannot reach {url}: {error}", err=True)
-            raise typer.Exit(2) from None
-    if response.status_code >= 400:
-        try:
-            problem = response.json()
-            message = problem.get("detail") or problem.get("title")
-        except ValueError:
-            message = response.text
-        typer.echo(f"moorage: {response.status_code}: {message}", err=True)
-        raise typer.Exit(1)
-    return response.json() if response.content else None
+    """One request to `/api/v1/oidc<path>` (see `remote.call`)."""
+    return call(url, username, password, method, f"/oidc{path}", body)
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:
