@@ -132,7 +132,11 @@ def create_app(settings: Settings | None = None) -> Moorage:
             return JSONResponse({"status": "unavailable", "detail": type(error).__name__}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    lifecycle = LifecycleService(database, lease_ttl=timedelta(seconds=settings.gc_lease_seconds))
+    lifecycle = LifecycleService(
+        database,
+        lease_ttl=timedelta(seconds=settings.gc_lease_seconds),
+        announce_deletion=services.manifests.announce_deletion,
+    )
     collector = build_collector(settings, database, services.blobs.store)
     schedule = MaintenanceSchedule(
         lifecycle, collector, settings.lifecycle_interval_seconds, settings.gc_interval_seconds

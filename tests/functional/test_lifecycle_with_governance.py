@@ -43,3 +43,23 @@ def test_since_image_pulled_uses_the_pulls_governance_records(start_registry: St
         assert preview["results"][0]["imageDigest"] == image.digest
         assert preview["results"][0]["action"] == "keep"
         assert preview["results"][0]["lastRecordedPullTime"] is not None
+
+
+def test_an_image_lifecycle_expires_is_in_the_tag_history_and_the_audit_log(http: httpx.Client) -> None:
+    """Governance's promise holds for automatic deletions too: every tag deletion has a who and a why."""
+    repo = unique_repo("govexpire")
+    old = push_image(http, repo, "v1")
+    push_image(http, repo, "v2")
+    policy = {"rules": [rule(1, "any", "imageCountMoreThan", 1)]}
+    assert http.put(f"/api/v1/repositories/{repo}/lifecycle-policy", json=policy).status_code == 200
+    assert http.post("/api/v1/lifecycle/runs").status_code == 200
+    assert http.get(f"/v2/{repo}/manifests/{old.digest}").status_code == 404
+    events = http.get(f"/api/v1/repositories/{repo}/-/tags/v1/history").json()["events"]
+    assert [(e["action"], e["old_digest"], e["actor"]["name"]) for e in events][-1] == (
+        "delete",
+        old.digest,
+        "lifecycle",
+    )
+    assert events[-1]["actor"]["credential"] == "rule 1"
+    audit = http.get("/api/v1/audit", params={"repository": repo, "action": "manifest.delete"}).json()["entries"]
+    assert [(e["target"], e["actor"]["name"]) for e in audit] == [(old.digest, "lifecycle")]

@@ -11,10 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
+from moorage.domain.access import Actor
+from moorage.domain.errors import RegistryError
 from moorage.domain.references import validate_name
 from moorage.lifecycle.evaluation import Decision, Evaluation, ImageRecord, evaluate
 from moorage.lifecycle.policy import (
@@ -55,10 +60,21 @@ class Preview:
     evaluation: Evaluation
 
 
+AnnounceDeletion = Callable[[sa.Connection, str, int, str, Actor], None]
+"""(connection, repository, repository id, manifest digest, actor): called before an expired image goes."""
+
+
 class LifecycleService:
-    def __init__(self, database: Database, lease_ttl: timedelta = timedelta(minutes=30)) -> None:
+    def __init__(
+        self,
+        database: Database,
+        lease_ttl: timedelta = timedelta(minutes=30),
+        announce_deletion: AnnounceDeletion | None = None,
+    ) -> None:
         self.database = database
         self.lease_ttl = lease_ttl
+        self.announce_deletion = announce_deletion
+        """The registry's in-transaction deletion notice (tag history, audit); None in bare set-ups."""
         self.holder = f"lifecycle-{uuid.uuid4().hex[:12]}"
 
     # -- policies -------------------------------------------------------------------------------
@@ -172,14 +188,29 @@ class LifecycleService:
         for decision in sorted(evaluation.expired, key=lambda d: d.follows is None):
             try:
                 with self.database.write() as connection:
-                    blob_digests = lifecycle_store.expire(connection, repository_id, decision.digest, decision.tags)
-            except lifecycle_store.ChangedSinceEvaluation:
-                continue
+                    repositories.lock(connection, repository_id)  # the lock order of every manifest write
+                    announce = self._announcer(connection, repository, repository_id, decision)
+                    blob_digests = lifecycle_store.expire(
+                        connection, repository_id, decision.digest, decision.tags, announce
+                    )
+            except (lifecycle_store.ChangedSinceEvaluation, RegistryError):
+                continue  # re-tagged since, or a hook refused: left for the next run
             released.update(blob_digests)
             done.append(_expired_entry(repository, decision))
         with self.database.read() as connection:
             # Bytes freed: the blobs no manifest references any more (GC removes them after the grace period).
             return done, lifecycle_store.unreferenced_bytes(connection, released)
+
+    def _announcer(
+        self, connection: sa.Connection, repository: str, repository_id: int, decision: Decision
+    ) -> Callable[[], None]:
+        def announce() -> None:
+            if self.announce_deletion is not None:
+                rule = f"rule {decision.rule_priority}" if decision.rule_priority is not None else "follows its parent"
+                actor = Actor("system", "lifecycle", credential=rule)
+                self.announce_deletion(connection, repository, repository_id, decision.digest, actor)
+
+        return announce
 
     # -- runs -----------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -155,11 +156,18 @@ def images(connection: sa.Connection, repository_id: int) -> list[ImageRow]:
     ]
 
 
-def expire(connection: sa.Connection, repository_id: int, digest: str, expected_tags: tuple[str, ...]) -> list[str]:
+def expire(
+    connection: sa.Connection,
+    repository_id: int,
+    digest: str,
+    expected_tags: tuple[str, ...],
+    before_delete: Callable[[], None] = lambda: None,
+) -> list[str]:
     """Delete an expired manifest if it still carries the tags it was judged with.
 
     Returns the blob digests it referenced (now released); raises ChangedSinceEvaluation when
     its tags changed since the evaluation, so a re-tagged image is left for the next run.
+    `before_delete` runs once the image is checked and locked, just before its rows go.
     """
     row = connection.execute(
         sa.select(manifests.c.id)
@@ -181,6 +189,7 @@ def expire(connection: sa.Connection, repository_id: int, digest: str, expected_
         ).scalars()
     )
     collection.touch(connection, released)  # the grace period counts from the release
+    before_delete()
     connection.execute(sa.delete(tags).where(tags.c.repository_id == repository_id, tags.c.manifest_digest == digest))
     connection.execute(sa.delete(manifest_references).where(manifest_references.c.manifest_id == row[0]))
     connection.execute(sa.delete(manifests).where(manifests.c.id == row[0]))

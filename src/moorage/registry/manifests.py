@@ -68,9 +68,11 @@ class ManifestService:
         parsed = parse_manifest(payload, content_type)
         with reporting_refusals(self.hooks), self.database.write() as connection:
             repository_id = ensure_repository(connection, repository, actor, self.hooks)
+            # Every manifest write takes the repository's lock first: one lock order for all of them
+            # (a tag move reads-then-writes under it; without it, two pushes deadlock on PostgreSQL).
+            repositories.lock(connection, repository_id)
             _check_references(connection, repository_id, parsed)
             if tag is not None:
-                repositories.lock(connection, repository_id)
                 old = tags.current(connection, repository_id, tag)
                 change = TagChange(repository, repository_id, tag, old, str(digest), actor)
                 self._tag_changing(connection, change)
@@ -92,13 +94,8 @@ class ManifestService:
             repositories.lock(connection, repository_id)
             if is_digest(reference):
                 digest = str(Digest.parse(reference))
-                if self.hooks and manifests.by_digest(connection, repository, digest) is not None:
-                    for tag in tags.pointing_to(connection, repository_id, digest):
-                        change = TagChange(repository, repository_id, tag, digest, None, actor, with_manifest=True)
-                        self._tag_changing(connection, change)
-                    event = ManifestDeleted(repository, repository_id, digest, actor)
-                    for hook in self.hooks:
-                        hook.manifest_deleting(connection, event)
+                if manifests.by_digest(connection, repository, digest) is not None:
+                    self.announce_deletion(connection, repository, repository_id, digest, actor)
                 deleted = manifests.delete(connection, repository_id, digest)
             else:
                 tag = validate_tag(reference)
@@ -108,6 +105,20 @@ class ManifestService:
                 deleted = tags.delete(connection, repository_id, tag)
             if not deleted:
                 raise unknown
+
+    def announce_deletion(
+        self, connection: sa.Connection, repository: str, repository_id: int, digest: str, actor: Actor
+    ) -> None:
+        """Tell the hooks, inside the deleting transaction, that a manifest and its tags are going.
+
+        Every deletion of a manifest goes through here (a client's DELETE, a lifecycle expiry), so tag
+        history and the audit log see them all; a hook may refuse by raising.
+        """
+        for tag in tags.pointing_to(connection, repository_id, digest):
+            self._tag_changing(connection, TagChange(repository, repository_id, tag, digest, None, actor, True))
+        event = ManifestDeleted(repository, repository_id, digest, actor)
+        for hook in self.hooks:
+            hook.manifest_deleting(connection, event)
 
     def _tag_changing(self, connection: sa.Connection, change: TagChange) -> None:
         for hook in self.hooks:
