@@ -7,6 +7,8 @@ tests. `start_registry` starts a private server for tests that stop, kill or rec
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -59,19 +61,14 @@ def embedded_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
 @pytest.fixture
 def start_registry(tmp_path: Path) -> Iterator[StartRegistry]:
     """Start private servers for one test; all are stopped when the test ends."""
-    servers: list[RunningRegistry] = []
-    contexts = []
+    numbers = itertools.count()
+    with contextlib.ExitStack() as servers:
 
-    def start(data_dir: Path | None = None, **settings: str) -> RunningRegistry:
-        context = start_server(data_dir or tmp_path / f"data-{len(contexts)}", **settings)
-        server = context.__enter__()
-        contexts.append(context)
-        servers.append(server)
-        return server
+        def start(data_dir: Path | None = None, **settings: str) -> RunningRegistry:
+            directory = data_dir or tmp_path / f"data-{next(numbers)}"
+            return servers.enter_context(start_server(directory, **settings))
 
-    yield start
-    for context in reversed(contexts):
-        context.__exit__(None, None, None)
+        yield start
 
 
 @pytest.fixture

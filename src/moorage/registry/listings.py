@@ -58,11 +58,10 @@ def _visible_names(
     return names if wanted is None else names[:wanted]
 
 
-def _page(fetch: object, limit: int | None) -> Page:
+def _page(fetch: Callable[[int | None], list[str]], limit: int | None) -> Page:
     """Fetch one more than asked to learn whether another page follows."""
-    assert callable(fetch)
     size = min(limit, MAX_PAGE) if limit is not None else None
-    items: list[str] = fetch(None if size is None else size + 1)
+    items = fetch(None if size is None else size + 1)
     if size is not None and len(items) > size:
         return Page(items[:size], items[size - 1] if size else None)
     return Page(items, None)
