@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from tests.functional.helpers import (
     unique_repo,
     with_query,
 )
+from tests.support.server import RunningRegistry
 
 
 def test_get_blob_returns_its_bytes_with_digest_and_length(http: httpx.Client, repo: str) -> None:
@@ -116,6 +118,36 @@ def test_malformed_byte_range_is_ignored_or_refused_as_unsatisfiable(
         assert response.content == blob.data
     elif response.content:
         assert_error(response, 416, None)
+
+
+PIECE = 64 * 1024  # the server reads and sends a blob in pieces of this size
+
+
+def test_blob_of_many_pieces_round_trips_whole_and_across_piece_boundaries(http: httpx.Client, repo: str) -> None:
+    blob = push_blob(http, repo, random_bytes(3 * PIECE + 123))
+    assert http.get(f"/v2/{repo}/blobs/{blob.digest}").content == blob.data
+    for first, last in [(PIECE - 1, PIECE), (100, 2 * PIECE + 99), (3 * PIECE, 3 * PIECE + 122)]:
+        response = http.get(f"/v2/{repo}/blobs/{blob.digest}", headers={"Range": f"bytes={first}-{last}"})
+        assert response.status_code == 206
+        assert response.content == blob.data[first : last + 1]
+
+
+def test_blob_no_longer_in_the_page_cache_is_read_from_disk(
+    http: httpx.Client, repo: str, registry: RunningRegistry
+) -> None:
+    """A blob the kernel has evicted is read in a worker thread, not on the event loop, and arrives whole."""
+    if registry.data_dir is None:
+        pytest.skip("an external registry's files are not on this machine")
+    blob = push_blob(http, repo, random_bytes(4 * PIECE + 5))
+    os.sync()
+    for path in registry.data_dir.rglob("*"):
+        if path.is_file():
+            descriptor = os.open(path, os.O_RDONLY)
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(descriptor)
+    response = http.get(f"/v2/{repo}/blobs/{blob.digest}")
+    assert response.status_code == 200
+    assert response.content == blob.data
 
 
 def test_unknown_blob_is_blob_unknown(http: httpx.Client, repo: str) -> None:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from moorage.api.errors import API_VERSION_HEADER
+from moorage.api.file_response import FileRangeResponse
 from moorage.api.v2.context import RegistryServices, actor_of, blocking, quick_read
 from moorage.domain import media_types as mt
 from moorage.domain.digests import Digest
+from moorage.domain.errors import ErrorCode, RegistryError
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -47,17 +47,21 @@ async def get(request: Request, services: RegistryServices, name: str, digest: s
     except RangeNotSatisfiable:
         headers["Content-Range"] = f"bytes */{info.size}"
         return Response(b"", status_code=416, headers=headers)
-    if requested is None and info.location.path is not None:
-        headers["Content-Length"] = str(info.size)
-        return WholeFileResponse(
-            info.location.path, media_type=mt.OCTET_STREAM, headers=headers, stat_result=os.stat(info.location.path)
-        )
     start, end = requested if requested is not None else (0, info.size)
     headers["Content-Length"] = str(end - start)
     status = 200
     if requested is not None:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.size}"
         status = 206
+    if info.location.path is not None:
+        try:
+            return FileRangeResponse(
+                info.location.path, start, end, status_code=status, headers=headers, media_type=mt.OCTET_STREAM
+            )
+        except FileNotFoundError:  # deleted since the lookup
+            raise RegistryError(
+                ErrorCode.BLOB_UNKNOWN, f"blob {parsed} is unknown to this repository", {"digest": str(parsed)}
+            ) from None
     chunks = services.blobs.read(info, start, end)
     return StreamingResponse(chunks, status_code=status, media_type=mt.OCTET_STREAM, headers=headers)
 
@@ -88,14 +92,6 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if start >= size or start >= end:
         raise RangeNotSatisfiable(header)
     return start, end
-
-
-class WholeFileResponse(FileResponse):
-    """The whole file, zero-copy; ranges were decided by `parse_range` already, so it ignores `Range`."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(key, value) for key, value in scope["headers"] if key.lower() != b"range"]
-        await super().__call__({**scope, "headers": headers}, receive, send)
 
 
 class RangeNotSatisfiable(Exception):

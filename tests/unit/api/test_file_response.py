@@ -1,0 +1,138 @@
+"""Sending a file's bytes: every byte in order, one piece of memory, no wait for the disk on the loop."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from moorage.api import file_response
+from moorage.api.file_response import PIECE_SIZE, FileRangeResponse
+
+Message = dict[str, Any]
+OCTET_STREAM = "application/octet-stream"
+
+
+def written_file(path: Path, size: int) -> bytes:
+    data = os.urandom(size)
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return data
+
+
+def evict_from_page_cache(path: Path) -> None:
+    """Drop the file's (clean) pages, so the next read has to go to the disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(descriptor)
+
+
+def send_response(response: FileRangeResponse, fail_on_body: int | None = None) -> list[Message]:
+    """Run the ASGI response and collect what it sends; optionally the client leaves mid-body."""
+    messages: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body" and fail_on_body == len(messages) - 1:
+            raise OSError("connection reset by peer")
+        messages.append(message)
+
+    async def run() -> None:
+        await response({"type": "http", "method": "GET", "headers": []}, receive, send)
+
+    anyio.run(run)
+    return messages
+
+
+def body_of(messages: list[Message]) -> bytes:
+    return b"".join(message["body"] for message in messages if message["type"] == "http.response.body")
+
+
+def respond(path: Path, start: int, end: int, status: int = 200) -> FileRangeResponse:
+    headers = {"Content-Length": str(end - start)}
+    return FileRangeResponse(path, start, end, status_code=status, headers=headers, media_type=OCTET_STREAM)
+
+
+def test_whole_file_arrives_in_pieces_with_more_body_until_the_last(tmp_path: Path) -> None:
+    data = written_file(tmp_path / "blob", 3 * PIECE_SIZE + 123)
+    messages = send_response(respond(tmp_path / "blob", 0, len(data)))
+    assert messages[0]["type"] == "http.response.start"
+    assert messages[0]["status"] == 200
+    assert (b"content-length", str(len(data)).encode()) in messages[0]["headers"]
+    bodies = messages[1:]
+    assert body_of(messages) == data
+    assert all(len(message["body"]) <= PIECE_SIZE for message in bodies)
+    assert [message["more_body"] for message in bodies] == [True] * (len(bodies) - 1) + [False]
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(0, 1), (PIECE_SIZE - 5, PIECE_SIZE + 5), (1000, 2 * PIECE_SIZE + 1), (3 * PIECE_SIZE, 3 * PIECE_SIZE + 123)],
+)
+def test_a_range_is_exactly_its_bytes(tmp_path: Path, start: int, end: int) -> None:
+    data = written_file(tmp_path / "blob", 3 * PIECE_SIZE + 123)
+    messages = send_response(respond(tmp_path / "blob", start, end, status=206))
+    assert messages[0]["status"] == 206
+    assert body_of(messages) == data[start:end]
+
+
+def test_empty_file_sends_one_empty_final_body(tmp_path: Path) -> None:
+    written_file(tmp_path / "empty", 0)
+    messages = send_response(respond(tmp_path / "empty", 0, 0))
+    assert messages[1:] == [{"type": "http.response.body", "body": b"", "more_body": False}]
+
+
+def test_missing_file_raises_before_anything_is_sent(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        respond(tmp_path / "absent", 0, 10)
+
+
+def test_file_unlinked_after_the_response_was_made_is_still_sent_whole(tmp_path: Path) -> None:
+    data = written_file(tmp_path / "blob", 2 * PIECE_SIZE)
+    response = respond(tmp_path / "blob", 0, len(data))
+    (tmp_path / "blob").unlink()
+    assert body_of(send_response(response)) == data
+
+
+def test_client_leaving_mid_body_stops_the_response_and_closes_the_file(tmp_path: Path) -> None:
+    data = written_file(tmp_path / "blob", 4 * PIECE_SIZE)
+    response = respond(tmp_path / "blob", 0, len(data))
+    messages = send_response(response, fail_on_body=1)
+    assert len(body_of(messages)) == PIECE_SIZE
+    with pytest.raises(OSError):
+        os.fstat(response.descriptor)
+
+
+def test_file_shorter_than_promised_ends_the_response_without_padding(tmp_path: Path) -> None:
+    data = written_file(tmp_path / "blob", PIECE_SIZE + 10)
+    messages = send_response(respond(tmp_path / "blob", 0, len(data) + 50))
+    assert body_of(messages) == data
+    assert messages[-1]["more_body"] is True  # never claims the body complete; the server aborts it
+
+
+def test_cached_pieces_are_read_without_a_thread_and_evicted_ones_are_not(tmp_path: Path) -> None:
+    written_file(tmp_path / "blob", 2 * PIECE_SIZE)
+    descriptor = os.open(tmp_path / "blob", os.O_RDONLY)
+    try:
+        reader = file_response._PieceReader(descriptor)
+        target = memoryview(bytearray(PIECE_SIZE))
+        assert reader._read_cached(target, 0) == PIECE_SIZE
+        evict_from_page_cache(tmp_path / "blob")
+        assert reader._read_cached(target, PIECE_SIZE) is None
+    finally:
+        os.close(descriptor)
+
+
+def test_pieces_not_in_the_page_cache_are_read_from_disk(tmp_path: Path) -> None:
+    data = written_file(tmp_path / "blob", 5 * PIECE_SIZE + 7)
+    evict_from_page_cache(tmp_path / "blob")
+    assert body_of(send_response(respond(tmp_path / "blob", 0, len(data)))) == data
