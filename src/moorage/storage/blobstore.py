@@ -20,9 +20,9 @@ class BlobNotFound(Exception):
 
 @dataclass(frozen=True)
 class BlobLocation:
-    """Where the bytes of a blob can be served from without copying them through Python.
+    """Where the HTTP layer serves a blob's bytes from without asking the store for each piece.
 
-    Exactly one is set: a local file for zero-copy `sendfile`, or a URL to redirect the client to.
+    Exactly one is set: a local file the HTTP layer reads itself, or a URL to redirect the client to.
     """
 
     path: Path | None = None

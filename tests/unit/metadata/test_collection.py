@@ -25,8 +25,16 @@ def test_releasing_a_repository_keeps_its_blobs_for_a_grace_period_after_its_del
         for digest in (layer, stray):
             blobs.record(connection, digest, 10)
             blobs.link(connection, repository_id, digest)
-        manifest = NewManifest("sha256:" + "c" * 64, "application/vnd.oci.image.manifest.v1+json", None, None, None,
-                               b"{}", frozenset({layer}), frozenset())
+        manifest = NewManifest(
+            "sha256:" + "c" * 64,
+            "application/vnd.oci.image.manifest.v1+json",
+            None,
+            None,
+            None,
+            b"{}",
+            frozenset({layer}),
+            frozenset(),
+        )
         manifests.record(connection, repository_id, manifest)
     with database.write() as connection:  # pushed two days ago
         past = now() - timedelta(days=2)
