@@ -18,12 +18,15 @@ read in a worker thread instead.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import anyio
+import anyio.lowlevel
 import anyio.to_thread
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -36,6 +39,8 @@ FAST_READER = 1_000_000_000
 """Bytes per second above which a reader gets `CACHED_PIECE`s."""
 RATE_WINDOW = 16 * 1024 * 1024
 """Bytes sent between two looks at the reader's rate."""
+YIELD_EVERY = 16
+"""Pieces sent between two explicit yields to the event loop (see `_send_pieces`)."""
 
 _NOWAIT = getattr(os, "RWF_NOWAIT", None)
 
@@ -57,25 +62,42 @@ class FileRangeResponse(Response):
         self.end = end
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        descriptor = self.descriptor
         try:
-            reader = _PieceReader(descriptor)
-            pace = PieceSize()
-            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-            offset = self.start
-            while offset < self.end:
-                piece = await reader.read(offset, min(pace.size, self.end - offset))
-                offset += len(piece)
-                await send({"type": "http.response.body", "body": piece, "more_body": offset < self.end})
-                pace.sent(len(piece))
-            if self.start == self.end:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:
-            # The client went away (the server raises on send) or the file shrank under us; the
-            # response is already started, so all that is left is to stop sending.
-            return
+            async with anyio.create_task_group() as group:
+                # granian does not raise when a piece is sent to a closed connection (it logs each
+                # one), so the client's going away is watched for and ends the sending.
+                group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
+                with contextlib.suppress(OSError):
+                    # A server that raises on a closed connection, or a file that shrank under us:
+                    # the response has started, so all that is left is to stop sending.
+                    await self._send_pieces(send)
+                group.cancel_scope.cancel()
         finally:
-            os.close(descriptor)
+            os.close(self.descriptor)
+
+    async def _send_pieces(self, send: Send) -> None:
+        reader = _PieceReader(self.descriptor)
+        pace = PieceSize()
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        offset, pieces = self.start, 0
+        while offset < self.end:
+            piece = await reader.read(offset, min(pace.size, self.end - offset))
+            offset += len(piece)
+            await send({"type": "http.response.body", "body": piece, "more_body": offset < self.end})
+            pace.sent(len(piece))
+            pieces += 1
+            if pieces % YIELD_EVERY == 0:
+                # A send the server takes at once does not yield to the loop; without this the
+                # disconnect watcher would not run until the whole file had been sent into the void.
+                await anyio.lowlevel.checkpoint()
+        if self.start == self.end:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()
 
 
 class PieceSize:

@@ -34,19 +34,36 @@ def evict_from_page_cache(path: Path) -> None:
         os.close(descriptor)
 
 
-def send_response(response: FileRangeResponse, fail_on_body: int | None = None) -> list[Message]:
-    """Run the ASGI response and collect what it sends; optionally the client leaves mid-body."""
+def send_response(
+    response: FileRangeResponse, fail_on_body: int | None = None, disconnect_after_body: int | None = None
+) -> list[Message]:
+    """Run the ASGI response and collect what it sends.
+
+    The client may leave mid-body in either of the ways servers report it: `send` raising
+    (`fail_on_body`), or `receive` answering `http.disconnect` (`disconnect_after_body`).
+    """
     messages: list[Message] = []
 
-    async def receive() -> Message:
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        if message["type"] == "http.response.body" and fail_on_body == len(messages) - 1:
-            raise OSError("connection reset by peer")
-        messages.append(message)
-
     async def run() -> None:
+        gone = anyio.Event()
+        requested = False
+
+        async def receive() -> Message:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            bodies = sum(1 for sent in messages if sent["type"] == "http.response.body")
+            if message["type"] == "http.response.body" and fail_on_body == bodies:
+                raise OSError("connection reset by peer")
+            messages.append(message)
+            if disconnect_after_body is not None and bodies + 1 >= disconnect_after_body:
+                gone.set()  # like granian's send, this one does not yield to the loop
+
         await response({"type": "http", "method": "GET", "headers": []}, receive, send)
 
     anyio.run(run)
@@ -113,6 +130,17 @@ def test_client_leaving_mid_body_stops_the_response_and_closes_the_file(tmp_path
     response = respond(tmp_path / "blob", 0, len(data))
     messages = send_response(response, fail_on_body=1)
     assert len(body_of(messages)) == CACHED_PIECE
+    with pytest.raises(OSError):
+        os.fstat(response.descriptor)
+
+
+def test_disconnect_reported_by_receive_stops_the_sending(tmp_path: Path) -> None:
+    """granian does not raise on a send to a closed connection; it reports `http.disconnect`."""
+    data = written_file(tmp_path / "blob", 64 * CACHED_PIECE)
+    response = respond(tmp_path / "blob", 0, len(data))
+    messages = send_response(response, disconnect_after_body=2)
+    # The watcher needs one yield to hear the disconnect and the sender one more to be cancelled.
+    assert 2 <= len(messages) - 1 <= 2 + 2 * file_response.YIELD_EVERY
     with pytest.raises(OSError):
         os.fstat(response.descriptor)
 
