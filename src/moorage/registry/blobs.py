@@ -56,7 +56,7 @@ class BlobService:
             renewed = collection.touch(connection, [str(digest)]) > 0
             size = blobs.size_in_repository(connection, repository, str(digest)) if renewed else None
         if size is None:
-            raise _unknown(digest)
+            raise blob_unknown(digest)
         if len(self._renewed_until) >= MAX_REMEMBERED_RENEWALS:
             self._renewed_until.clear()
         self._renewed_until[str(digest)] = time.monotonic() + self._renewal_lasts
@@ -67,7 +67,7 @@ class BlobService:
         with self.database.read() as connection:
             size = blobs.size_in_repository(connection, repository, str(digest))
         if size is None:
-            raise _unknown(digest)
+            raise blob_unknown(digest)
         return size
 
     def stat(self, repository: str, digest: Digest) -> BlobInfo:
@@ -76,7 +76,7 @@ class BlobService:
         try:
             location = self.store.locate(digest)
         except BlobNotFound:
-            raise _unknown(digest) from None
+            raise blob_unknown(digest) from None
         return BlobInfo(digest, size, location)
 
     def read(self, info: BlobInfo, start: int, end: int) -> Iterator[bytes]:
@@ -88,13 +88,14 @@ class BlobService:
         with self.database.write() as connection:
             repository_id = repositories.find_id(connection, repository)
             if repository_id is None or not blobs.unlink(connection, repository_id, str(digest)):
-                raise _unknown(digest)
+                raise blob_unknown(digest)
             event = BlobDeleted(repository, repository_id, str(digest), actor)
             for hook in self.hooks:
                 hook.blob_deleted(connection, event)
 
 
-def _unknown(digest: Digest) -> RegistryError:
+def blob_unknown(digest: Digest) -> RegistryError:
+    """BLOB_UNKNOWN for a digest the repository does not hold (or whose bytes are gone)."""
     return RegistryError(
         ErrorCode.BLOB_UNKNOWN, f"blob {digest} is unknown to this repository", {"digest": str(digest)}
     )

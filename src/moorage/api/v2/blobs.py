@@ -12,7 +12,7 @@ from moorage.api.file_response import FileRangeResponse
 from moorage.api.v2.context import RegistryServices, actor_of, blocking, quick_read
 from moorage.domain import media_types as mt
 from moorage.domain.digests import Digest
-from moorage.domain.errors import ErrorCode, RegistryError
+from moorage.registry.blobs import blob_unknown
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -59,9 +59,7 @@ async def get(request: Request, services: RegistryServices, name: str, digest: s
                 info.location.path, start, end, status_code=status, headers=headers, media_type=mt.OCTET_STREAM
             )
         except FileNotFoundError:  # deleted since the lookup
-            raise RegistryError(
-                ErrorCode.BLOB_UNKNOWN, f"blob {parsed} is unknown to this repository", {"digest": str(parsed)}
-            ) from None
+            raise blob_unknown(parsed) from None
     chunks = services.blobs.read(info, start, end)
     return StreamingResponse(chunks, status_code=status, media_type=mt.OCTET_STREAM, headers=headers)
 
