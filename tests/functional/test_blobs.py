@@ -21,6 +21,7 @@ from tests.functional.helpers import (
     unique_repo,
     with_query,
 )
+from tests.support.page_cache import evict_from_page_cache
 from tests.support.server import RunningRegistry
 
 
@@ -142,9 +143,7 @@ def test_blob_no_longer_in_the_page_cache_is_read_from_disk(
     os.sync()
     for path in registry.data_dir.rglob("*"):
         if path.is_file():
-            descriptor = os.open(path, os.O_RDONLY)
-            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
-            os.close(descriptor)
+            evict_from_page_cache(path)
     response = http.get(f"/v2/{repo}/blobs/{blob.digest}")
     assert response.status_code == 200
     assert response.content == blob.data

@@ -9,10 +9,12 @@ its bytes are verified against the digest and committed; its metadata row is wri
 from __future__ import annotations
 
 import asyncio
+import mmap
 import threading
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -27,10 +29,6 @@ from moorage.storage.blobstore import BlobNotFound, BlobStore, UploadWriter
 
 BUFFER_SIZE = 4 << 20
 """Bytes gathered from the network before one hand-off to the writing thread."""
-WRITE_SIZE = 128 << 10
-"""Each buffer is hashed and written in slices of this size. On the reference VM one write() of
-4 MiB costs the kernel about twice as much per byte to copy into the page cache as writes of
-256 KiB or less (docs/benchmarks.md, "Writing uploads in slices")."""
 
 
 @dataclass(frozen=True)
@@ -233,26 +231,29 @@ class UploadService:
 
 
 async def _pump(body: AsyncIterator[bytes], writer: UploadWriter, hasher: Hasher | None) -> int:
-    """Write and hash the body in a worker thread while the event loop keeps receiving.
+    """Write and hash the body in worker threads while the event loop keeps receiving.
 
-    Two buffers are filled in turn and reused for the whole body: while the thread writes and hashes
-    one, the loop fills the other. Memory stays flat whatever the body's size, and reusing the same
-    two buffers spares the page faults that a fresh buffer every few MiB costs (about a third of
-    the throughput of a fresh server); they come from, and go back to, a pool shared by uploads.
+    Two buffers are filled in turn and reused for the whole body: while one thread hashes a full
+    buffer and another writes it, the loop fills the other buffer. Hashing and writing run side by
+    side because the filesystem store writes whole buffers with O_DIRECT, where the thread mostly
+    waits for the device. Memory stays flat whatever the body's size, and reusing the same two
+    buffers spares the page faults that a fresh buffer every few MiB costs (about a third of the
+    throughput of a fresh server); they come from, and go back to, a pool shared by uploads.
     If the client goes away, what arrived is still written, so the upload can resume from there.
     """
 
-    def consume(data: memoryview) -> None:
-        for start in range(0, len(data), WRITE_SIZE):
-            piece = data[start : start + WRITE_SIZE]
-            if hasher is not None:
-                hasher.update(piece)
-            writer.write(piece)
-
     loop = asyncio.get_running_loop()
+
+    def consume(data: memoryview) -> asyncio.Future[Any]:
+        """Hash and write `data` at once, in two threads: the write mostly waits for the device."""
+        written = loop.run_in_executor(None, writer.write, data)
+        if hasher is None:
+            return written
+        return asyncio.gather(loop.run_in_executor(None, hasher.update, data), written)
+
     buffers = [_BUFFERS.take()]  # the second one only once the body outgrows the first
     current, filled, received = 0, 0, 0
-    writing: asyncio.Future[None] | None = None
+    writing: asyncio.Future[Any] | None = None
     try:
         async for chunk in body:
             received += len(chunk)
@@ -265,7 +266,7 @@ async def _pump(body: AsyncIterator[bytes], writer: UploadWriter, hasher: Hasher
                 if filled == BUFFER_SIZE:
                     if writing is not None:
                         await writing  # the other buffer is free again
-                    writing = loop.run_in_executor(None, consume, memoryview(buffers[current]))
+                    writing = consume(memoryview(buffers[current]))
                     if len(buffers) == 1:
                         buffers.append(_BUFFERS.take())
                     current, filled = 1 - current, 0
@@ -273,7 +274,7 @@ async def _pump(body: AsyncIterator[bytes], writer: UploadWriter, hasher: Hasher
         if writing is not None:
             await asyncio.shield(writing)
         if filled:
-            await asyncio.shield(loop.run_in_executor(None, consume, memoryview(buffers[current])[:filled]))
+            await asyncio.shield(consume(memoryview(buffers[current])[:filled]))
         # Reached only once no thread uses them any more (a cancelled wait above skips this).
         for buffer in buffers:
             _BUFFERS.give_back(buffer)
@@ -283,21 +284,22 @@ async def _pump(body: AsyncIterator[bytes], writer: UploadWriter, hasher: Hasher
 class BufferPool:
     """Upload buffers kept from one upload to the next.
 
-    A new `bytearray` of 4 MiB is zero-filled and faulted in page by page, which for a 16 KiB layer
-    cost more than everything else the upload does: in a profile of a 200-layer push it was a third
-    of the event loop's time. A returned buffer is kept, up to `keep` of them, for the next upload.
-    Used from the event loop only.
+    A new buffer of 4 MiB is faulted in page by page, which for a 16 KiB layer cost more than
+    everything else the upload does: in a profile of a 200-layer push it was a third of the event
+    loop's time. A returned buffer is kept, up to `keep` of them, for the next upload. Buffers are
+    anonymous `mmap`s, so they are page-aligned, as O_DIRECT writes need. Used from the event loop
+    only.
     """
 
     def __init__(self, size: int, keep: int) -> None:
         self.size = size
         self.keep = keep
-        self._free: list[bytearray] = []
+        self._free: list[mmap.mmap] = []
 
-    def take(self) -> bytearray:
-        return self._free.pop() if self._free else bytearray(self.size)
+    def take(self) -> mmap.mmap:
+        return self._free.pop() if self._free else mmap.mmap(-1, self.size)
 
-    def give_back(self, buffer: bytearray) -> None:
+    def give_back(self, buffer: mmap.mmap) -> None:
         if len(self._free) < self.keep and len(buffer) == self.size:
             self._free.append(buffer)
 
