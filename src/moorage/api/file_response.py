@@ -14,23 +14,14 @@ size is chosen from the rate the reader has been taking the bytes at.
 A read on the event loop must never wait for the disk, so every piece is read with
 `RWF_NOWAIT`: the kernel copies it from the page cache or refuses at once, and a refused piece is
 read in a worker thread instead.
-
-A file not served recently, to a reader slower than the disk, is read around the page cache instead:
-with `O_DIRECT` into a reused buffer, in a worker thread. Filling the page cache cost about three
-times the CPU of the copy itself on the reference VM (new page-cache pages are memory the host has
-to hand back), a slow reader gains nothing from readahead, and a blob read once is not worth evicting
-anything for. A file served again while it is still remembered goes through the page cache, so blobs
-that are pulled often end up cached (docs/benchmarks.md, "Reading blobs around the page cache").
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import mmap
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -50,14 +41,6 @@ RATE_WINDOW = 16 * 1024 * 1024
 """Bytes sent between two looks at the reader's rate."""
 YIELD_EVERY = 16
 """Pieces sent between two explicit yields to the event loop (see `_send_pieces`)."""
-DIRECT_READER = 500_000_000
-"""Bytes per second below which a reader of a file not served lately is served around the page cache:
-well under what a disk reads sequentially (about 1.1 GB/s on the reference VM), so readahead would
-not help it."""
-DIRECT_ALIGNMENT = 4096
-"""O_DIRECT reads start and end on this boundary, into memory aligned to it."""
-RECENT_FILES = 1024
-"""Files remembered as served recently: one served again while remembered goes through the page cache."""
 
 _NOWAIT = getattr(os, "RWF_NOWAIT", None)
 
@@ -93,24 +76,22 @@ class FileRangeResponse(Response):
             os.close(self.descriptor)
 
     async def _send_pieces(self, send: Send) -> None:
-        with contextlib.closing(_PieceReader(self.descriptor)) as reader:
-            pace = PieceSize()
-            first_read = _RECENTLY_SERVED.first_time(self.descriptor)
-            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-            offset, pieces = self.start, 0
-            while offset < self.end:
-                around_cache = first_read and pace.rate is not None and pace.rate < DIRECT_READER
-                piece = await reader.read(offset, min(pace.size, self.end - offset), around_cache=around_cache)
-                offset += len(piece)
-                await send({"type": "http.response.body", "body": piece, "more_body": offset < self.end})
-                pace.sent(len(piece))
-                pieces += 1
-                if pieces % YIELD_EVERY == 0:
-                    # A send the server takes at once does not yield to the loop; without this the
-                    # disconnect watcher would not run until the whole file had been sent into the void.
-                    await anyio.lowlevel.checkpoint()
-            if self.start == self.end:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        reader = _PieceReader(self.descriptor)
+        pace = PieceSize()
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        offset, pieces = self.start, 0
+        while offset < self.end:
+            piece = await reader.read(offset, min(pace.size, self.end - offset))
+            offset += len(piece)
+            await send({"type": "http.response.body", "body": piece, "more_body": offset < self.end})
+            pace.sent(len(piece))
+            pieces += 1
+            if pieces % YIELD_EVERY == 0:
+                # A send the server takes at once does not yield to the loop; without this the
+                # disconnect watcher would not run until the whole file had been sent into the void.
+                await anyio.lowlevel.checkpoint()
+        if self.start == self.end:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
@@ -127,8 +108,6 @@ class PieceSize:
 
     def __init__(self, started: float | None = None) -> None:
         self.size = CACHED_PIECE
-        self.rate: float | None = None
-        """Bytes per second over the last whole window; None before the first one."""
         self._window_bytes = 0
         self._window_started = time.monotonic() if started is None else started
 
@@ -139,28 +118,21 @@ class PieceSize:
             return
         now = time.monotonic() if now is None else now
         elapsed = now - self._window_started
-        self.rate = self._window_bytes / elapsed if elapsed > 0 else float("inf")
-        self.size = CACHED_PIECE if self.rate >= FAST_READER else LARGE_PIECE
+        fast = elapsed <= 0 or self._window_bytes / elapsed >= FAST_READER
+        self.size = CACHED_PIECE if fast else LARGE_PIECE
         self._window_bytes = 0
         self._window_started = now
 
 
 class _PieceReader:
-    """Reads pieces of one open file into reused buffers: around the page cache when asked to (and
-    the file system allows), else from the page cache when the piece is there, else in a thread."""
+    """Reads pieces of one open file into a reused buffer, from the page cache when it can."""
 
     def __init__(self, descriptor: int) -> None:
         self._descriptor = descriptor
         self._view = memoryview(bytearray(CACHED_PIECE))
         self._nowait = _NOWAIT
-        self._direct: _DirectReader | None = None
-        self._direct_failed = False
 
-    async def read(self, offset: int, size: int, *, around_cache: bool = False) -> bytes:
-        if around_cache:
-            piece = await self._read_direct(offset, size)
-            if piece is not None:
-                return piece
+    async def read(self, offset: int, size: int) -> bytes:
         if len(self._view) < size:
             self._view = memoryview(bytearray(size))
         target = self._view[:size]
@@ -184,78 +156,3 @@ class _PieceReader:
                 raise
             self._nowait = None
             return None
-
-    async def _read_direct(self, offset: int, size: int) -> bytes | None:
-        """The piece read with O_DIRECT, or None where the file system will not (then never again)."""
-        if self._direct is None and not self._direct_failed:
-            self._direct = _DirectReader.reopen(self._descriptor)
-            self._direct_failed = self._direct is None
-        if self._direct is None:
-            return None
-        try:
-            piece = await anyio.to_thread.run_sync(self._direct.read, offset, size)
-        except OSError as error:
-            if error.errno != errno.EINVAL:
-                raise
-            self.close()
-            self._direct_failed = True
-            return None
-        if not piece:
-            raise OSError(f"file ended at {offset}, before the promised length")
-        return piece
-
-    def close(self) -> None:
-        if self._direct is not None:
-            self._direct.close()
-            self._direct = None
-
-
-class _DirectReader:
-    """O_DIRECT reads of one file into one page-aligned buffer, reused for every piece."""
-
-    def __init__(self, descriptor: int) -> None:
-        self._descriptor = descriptor
-        self._buffer = mmap.mmap(-1, LARGE_PIECE + 2 * DIRECT_ALIGNMENT)
-
-    @classmethod
-    def reopen(cls, descriptor: int) -> _DirectReader | None:
-        """A second descriptor on the same open file (even if unlinked since) with O_DIRECT."""
-        try:
-            return cls(os.open(f"/proc/self/fd/{descriptor}", os.O_RDONLY | os.O_DIRECT | os.O_CLOEXEC))
-        except OSError:
-            return None  # no /proc, or a file system without O_DIRECT
-
-    def read(self, offset: int, size: int) -> bytes:
-        """Bytes [offset, offset + size), fewer at the end of the file; reads whole aligned blocks."""
-        first = offset - offset % DIRECT_ALIGNMENT
-        length = -(-(offset + size - first) // DIRECT_ALIGNMENT) * DIRECT_ALIGNMENT
-        if length > len(self._buffer):
-            self._buffer = mmap.mmap(-1, length)
-        count = os.preadv(self._descriptor, [memoryview(self._buffer)[:length]], first)
-        skip = offset - first
-        return self._buffer[skip : skip + max(0, min(size, count - skip))]
-
-    def close(self) -> None:
-        os.close(self._descriptor)
-
-
-class _RecentFiles:
-    """The files (by device and inode) whose bytes were served lately, newest last."""
-
-    def __init__(self, keep: int) -> None:
-        self.keep = keep
-        self._files: OrderedDict[tuple[int, int], None] = OrderedDict()
-
-    def first_time(self, descriptor: int) -> bool:
-        """Remember the open file as served; True if it was not among the recent ones."""
-        status = os.fstat(descriptor)
-        key = (status.st_dev, status.st_ino)
-        known = key in self._files
-        self._files[key] = None
-        self._files.move_to_end(key)
-        while len(self._files) > self.keep:
-            self._files.popitem(last=False)
-        return not known
-
-
-_RECENTLY_SERVED = _RecentFiles(RECENT_FILES)

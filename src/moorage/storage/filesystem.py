@@ -10,7 +10,6 @@ with all its bytes in it, even after a crash.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,23 +17,14 @@ from pathlib import Path
 from moorage.domain.digests import Digest
 from moorage.storage.blobstore import BlobLocation, BlobNotFound
 
-DIRECT_ALIGNMENT = 4096
-"""O_DIRECT needs offset, length and memory aligned to the device's block; a page covers them all."""
-BUFFERED_WRITE_SIZE = 128 << 10
-"""Writes through the page cache go in slices of this size. On the reference VM one write() of
-4 MiB costs the kernel about twice as much per byte to copy as writes of 256 KiB or less
-(docs/benchmarks.md, "Writing uploads in slices")."""
+WRITE_SIZE = 128 << 10
+"""Bytes per write(). On the reference VM one write() of 4 MiB costs the kernel about twice as much
+per byte to copy into the page cache as writes of 256 KiB or less (docs/benchmarks.md, "Writing
+uploads in slices")."""
 
 
 class FileUploadWriter:
-    """Appends to an upload file, bypassing the page cache where it can.
-
-    Whole 4 KiB blocks at a 4 KiB-aligned offset from page-aligned memory go through a second
-    descriptor opened with O_DIRECT: the device reads them straight from the caller's buffer, so
-    the kernel neither copies them into the page cache nor writes them back later (the largest CPU
-    cost of an upload; docs/benchmarks.md, "Writing uploads directly"). Anything else, and every write
-    on a filesystem without O_DIRECT, goes through the page cache as usual.
-    """
+    """Appends to an upload file through one file descriptor, in slices of `WRITE_SIZE`."""
 
     def __init__(self, path: Path, offset: int) -> None:
         try:
@@ -42,42 +32,18 @@ class FileUploadWriter:
         except FileNotFoundError:
             raise BlobNotFound(path.name) from None
         os.ftruncate(self._fd, offset)
-        self._offset = offset
-        self._direct_fd = _open_direct(path)
+        os.lseek(self._fd, offset, os.SEEK_SET)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data).cast("B")
-        if self._direct_fd >= 0 and self._offset % DIRECT_ALIGNMENT == 0:
-            view = view[self._write_direct(view[: len(view) - len(view) % DIRECT_ALIGNMENT]) :]
         while view:
-            written = os.pwrite(self._fd, view[:BUFFERED_WRITE_SIZE], self._offset)
-            self._offset += written
+            written = os.write(self._fd, view[:WRITE_SIZE])
             view = view[written:]
 
-    def _write_direct(self, view: memoryview) -> int:
-        """Write what O_DIRECT takes of `view`; returns the bytes written.
-
-        The first refusal (memory not aligned, a filesystem that only pretends) turns O_DIRECT off
-        for the rest of this writer.
-        """
-        done = 0
-        try:
-            while done < len(view):
-                written = os.pwrite(self._direct_fd, view[done:], self._offset)
-                self._offset += written
-                done += written
-        except OSError as error:
-            if error.errno != errno.EINVAL:
-                raise
-            os.close(self._direct_fd)
-            self._direct_fd = -1
-        return done
-
     def close(self) -> None:
-        for fd in (self._fd, self._direct_fd):
-            if fd >= 0:
-                os.close(fd)
-        self._fd = self._direct_fd = -1
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 class FilesystemBlobStore:
@@ -156,16 +122,6 @@ class FilesystemBlobStore:
 
     def list_uploads(self) -> list[str]:
         return [path.name for path in self._uploads.iterdir()]
-
-
-def _open_direct(path: Path) -> int:
-    """A second descriptor on `path` with O_DIRECT, or -1 where the filesystem has none (tmpfs)."""
-    try:
-        return os.open(path, os.O_WRONLY | os.O_DIRECT)
-    except OSError as error:
-        if error.errno != errno.EINVAL:
-            raise
-        return -1
 
 
 def _read_file(path: Path, offset: int, length: int | None, chunk_size: int) -> Iterator[bytes]:

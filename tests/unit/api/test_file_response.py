@@ -11,7 +11,7 @@ import pytest
 
 from moorage.api import file_response
 from moorage.api.file_response import CACHED_PIECE, FAST_READER, LARGE_PIECE, RATE_WINDOW, FileRangeResponse, PieceSize
-from tests.support.page_cache import evict_from_page_cache, is_cached
+from tests.support.page_cache import evict_from_page_cache
 
 Message = dict[str, Any]
 OCTET_STREAM = "application/octet-stream"
@@ -198,68 +198,3 @@ def test_large_pieces_read_back_exactly(tmp_path: Path) -> None:
         assert anyio.run(read_all) == data
     finally:
         os.close(descriptor)
-
-
-@pytest.fixture
-def every_reader_slow(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Readers are judged after 64 KiB and always found slower than the disk; nothing served before."""
-    monkeypatch.setattr(file_response, "RATE_WINDOW", CACHED_PIECE)
-    monkeypatch.setattr(file_response, "DIRECT_READER", float("inf"))
-    monkeypatch.setattr(file_response, "_RECENTLY_SERVED", file_response._RecentFiles(keep=8))
-
-
-@pytest.mark.usefixtures("every_reader_slow")
-def test_a_slow_reader_of_a_file_not_served_lately_reads_around_the_page_cache(tmp_path: Path) -> None:
-    data = written_file(tmp_path / "blob", 24 * LARGE_PIECE + 5)
-    evict_from_page_cache(tmp_path / "blob")
-    assert body_of(send_response(respond(tmp_path / "blob", 0, len(data)))) == data
-    assert not is_cached(tmp_path / "blob", 20 * LARGE_PIECE, LARGE_PIECE)
-
-
-@pytest.mark.usefixtures("every_reader_slow")
-def test_a_file_served_again_while_remembered_goes_through_the_page_cache(tmp_path: Path) -> None:
-    data = written_file(tmp_path / "blob", 24 * LARGE_PIECE + 5)
-    evict_from_page_cache(tmp_path / "blob")
-    send_response(respond(tmp_path / "blob", 0, len(data)))
-    assert body_of(send_response(respond(tmp_path / "blob", 0, len(data)))) == data
-    assert is_cached(tmp_path / "blob", 20 * LARGE_PIECE, LARGE_PIECE)
-
-
-@pytest.mark.usefixtures("every_reader_slow")
-@pytest.mark.parametrize(
-    ("start", "end"), [(1, 3 * LARGE_PIECE - 1), (4095, 4097 + 2 * LARGE_PIECE), (5, 2 * LARGE_PIECE + 5)]
-)
-def test_ranges_read_around_the_page_cache_are_exactly_their_bytes(tmp_path: Path, start: int, end: int) -> None:
-    data = written_file(tmp_path / "blob", 2 * LARGE_PIECE + 5)
-    evict_from_page_cache(tmp_path / "blob")
-    assert body_of(send_response(respond(tmp_path / "blob", start, min(end, len(data))))) == data[start:end]
-
-
-def test_direct_reads_return_exact_bytes_up_to_the_end_of_the_file(tmp_path: Path) -> None:
-    data = written_file(tmp_path / "blob", 3 * 4096 + 10)
-    descriptor = os.open(tmp_path / "blob", os.O_RDONLY)
-    direct = file_response._DirectReader.reopen(descriptor)
-    assert direct is not None
-    try:
-        assert direct.read(0, len(data)) == data
-        assert direct.read(4095, 4098) == data[4095 : 4095 + 4098]
-        assert direct.read(len(data) - 3, 100) == data[-3:]
-        assert direct.read(len(data), 100) == b""
-    finally:
-        direct.close()
-        os.close(descriptor)
-
-
-def test_recent_files_forget_the_oldest_beyond_keep(tmp_path: Path) -> None:
-    recent = file_response._RecentFiles(keep=2)
-    descriptors = []
-    for name in ("a", "b", "c"):
-        written_file(tmp_path / name, 1)
-        descriptors.append(os.open(tmp_path / name, os.O_RDONLY))
-    try:
-        assert [recent.first_time(descriptor) for descriptor in descriptors] == [True, True, True]
-        assert recent.first_time(descriptors[2]) is False
-        assert recent.first_time(descriptors[0]) is True  # "a" was the oldest and was forgotten
-    finally:
-        for descriptor in descriptors:
-            os.close(descriptor)
