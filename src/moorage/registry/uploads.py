@@ -28,6 +28,8 @@ from moorage.storage.blobstore import BlobNotFound, BlobStore, UploadWriter
 
 BUFFER_SIZE = 4 << 20
 """Bytes gathered from the network before one hand-off to the writing thread."""
+HASH_SLICE = 128 << 10
+"""Hashed then written in turn by one thread, each slice is still in the CPU's cache when written."""
 
 
 @dataclass(frozen=True)
@@ -232,27 +234,39 @@ class UploadService:
 async def _pump(body: AsyncIterator[bytes], writer: UploadWriter, hasher: Hasher | None) -> int:
     """Write and hash the body in worker threads while the event loop keeps receiving.
 
-    Two buffers are filled in turn and reused for the whole body: while one thread hashes a full
-    buffer and another writes it, the loop fills the other buffer. Hashing and writing take about as
-    long as each other, so running them side by side rather than in turn nearly halves the time a
-    buffer is busy (docs/benchmarks.md, "Hashing beside writing"). Memory stays flat whatever the
-    body's size, and reusing the same two buffers spares the page faults that a fresh buffer every
-    few MiB costs (about a third of the throughput of a fresh server); they come from, and go back
-    to, a pool shared by uploads.
+    Two buffers are filled in turn and reused for the whole body: while a thread hashes and writes
+    one, the loop fills the other. One thread hashes and writes a buffer slice by slice, each slice
+    still in the CPU's cache for the write. When a buffer fills before the previous one is done, the
+    network has outrun that thread, and from then on each buffer is hashed in one thread while another
+    writes it: the two take about as long, so side by side a buffer is busy about half as long. This
+    is not the default because it costs more CPU per byte, which slowed skopeo pushes where client
+    and server share the cores (docs/benchmarks.md, "Hashing beside writing"). Memory stays flat
+    whatever the body's size, and reusing the same two buffers spares the page faults that a fresh
+    buffer every few MiB costs (about a third of the throughput of a fresh server); they come from,
+    and go back to, a pool shared by uploads.
     If the client goes away, what arrived is still written, so the upload can resume from there.
     """
 
     loop = asyncio.get_running_loop()
 
-    def consume(data: memoryview) -> asyncio.Future[Any]:
-        """Hash and write `data` at once, in two threads (both release the GIL)."""
-        written = loop.run_in_executor(None, writer.write, data)
-        if hasher is None:
-            return written
-        return asyncio.gather(loop.run_in_executor(None, hasher.update, data), written)
+    def hash_and_write(data: memoryview) -> None:
+        for start in range(0, len(data), HASH_SLICE):
+            piece = data[start : start + HASH_SLICE]
+            if hasher is not None:
+                hasher.update(piece)
+            writer.write(piece)
+
+    def consume(data: memoryview, side_by_side: bool) -> asyncio.Future[Any]:
+        """Hash and write `data` in one thread, slice by slice, or in two threads at once."""
+        if hasher is None or not side_by_side:
+            return loop.run_in_executor(None, hash_and_write, data)
+        return asyncio.gather(
+            loop.run_in_executor(None, hasher.update, data), loop.run_in_executor(None, writer.write, data)
+        )
 
     buffers = [_BUFFERS.take()]  # the second one only once the body outgrows the first
     current, filled, received = 0, 0, 0
+    side_by_side = False
     writing: asyncio.Future[Any] | None = None
     try:
         async for chunk in body:
@@ -264,9 +278,11 @@ async def _pump(body: AsyncIterator[bytes], writer: UploadWriter, hasher: Hasher
                 filled += taken
                 view = view[taken:]
                 if filled == BUFFER_SIZE:
+                    # Once the network has outrun one thread, every further buffer gets two.
+                    side_by_side = side_by_side or (writing is not None and not writing.done())
                     if writing is not None:
                         await writing  # the other buffer is free again
-                    writing = consume(memoryview(buffers[current]))
+                    writing = consume(memoryview(buffers[current]), side_by_side)
                     if len(buffers) == 1:
                         buffers.append(_BUFFERS.take())
                     current, filled = 1 - current, 0
@@ -274,7 +290,7 @@ async def _pump(body: AsyncIterator[bytes], writer: UploadWriter, hasher: Hasher
         if writing is not None:
             await asyncio.shield(writing)
         if filled:
-            await asyncio.shield(consume(memoryview(buffers[current])[:filled]))
+            await asyncio.shield(consume(memoryview(buffers[current])[:filled], side_by_side=False))
         # Reached only once no thread uses them any more (a cancelled wait above skips this).
         for buffer in buffers:
             _BUFFERS.give_back(buffer)
