@@ -35,7 +35,7 @@ class FileUploadWriter:
         os.lseek(self._fd, offset, os.SEEK_SET)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        view = memoryview(data).cast("B")
+        view = memoryview(data)
         while view:
             written = os.write(self._fd, view[:WRITE_SIZE])
             view = view[written:]
