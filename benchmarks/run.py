@@ -4,7 +4,9 @@
 
 Each round starts both registries with fresh storage on the same disk, builds content with fresh
 digests, and runs every metric on both, alternating which goes first (A B, then B A), so that slow
-drift on this shared 2-core machine hits both alike. Medians over rounds are compared.
+drift on this shared 2-core machine hits both alike; the full run's round count is even, so each
+side goes first equally often. Medians over rounds are compared. For the length of the run the
+host is kept from taking freed memory back (see `benchmarks.memory`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import content, report, workloads
+from benchmarks import content, memory, report, workloads
 from benchmarks.processes import tree_cpu_seconds
 from benchmarks.registries import MOORAGE_COMMAND, run_candidate, run_distribution
 from benchmarks.workloads import METRICS, Metric, RoundContent, Side
@@ -49,7 +51,7 @@ class Plan:
 
 
 FULL = Plan(
-    rounds=5,
+    rounds=6,
     big_layer_mib=500,
     many_layers=200,
     small_layer_kib=16,
@@ -172,6 +174,24 @@ def base_size(plan: Plan, metrics: list[Metric]) -> int:
         plan.memory_mib if "peak_rss" in keys else 0,
     ]
     return max(1, *sizes) * MiB
+
+
+def round_footprint(plan: Plan, metrics: list[Metric]) -> int:
+    """Bytes of memory one round uses at most: the servers' blobs, skopeo's pulls, the content.
+
+    The 2 GiB on top is for what is not counted (the content's base file, the processes
+    themselves); with only the counted bytes touched, the first pull of a run still paid the
+    host's faults.
+    """
+    keys = {metric.key for metric in metrics}
+    total = 2048 * MiB
+    if keys & {"push_big", "pull_big"}:
+        total += 4 * plan.big_layer_mib * MiB  # the layout, both servers' copies, one pull at a time
+    if keys & {"raw_upload", "raw_download"}:
+        total += 4 * plan.raw_mib * MiB  # a warm-up and a timed upload on each server
+    if "peak_rss" in keys:
+        total += 2 * plan.memory_mib * MiB
+    return total
 
 
 def build_round_content(work: Path, plan: Plan, round_index: int, metrics: list[Metric]) -> RoundContent:
@@ -380,7 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     started = time.monotonic()
     try:
-        samples = run_rounds(args, plan, metrics, work)
+        with memory.host_memory_kept() as info["memory"]:
+            # Leave room for everything else on the machine; the rounds run either way.
+            memory.touch_and_free(min(round_footprint(plan, metrics), memory.available_bytes() - 4 * 1024 * MiB))
+            samples = run_rounds(args, plan, metrics, work)
     except BaseException:
         clean_work(work, keep_logs=True)
         print(f"stopped early; server logs are in {work}", file=sys.stderr)
