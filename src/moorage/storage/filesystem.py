@@ -15,30 +15,57 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from moorage.domain.digests import Digest
+from moorage.storage import writeback
 from moorage.storage.blobstore import BlobLocation, BlobNotFound
 
 WRITE_SIZE = 128 << 10
 """Bytes per write(). On the reference VM one write() of 4 MiB costs the kernel about twice as much
 per byte to copy into the page cache as writes of 256 KiB or less (docs/benchmarks.md, "Writing
 uploads in slices")."""
+WRITEBACK_SIZE = 4 << 20
+"""Bytes written between two requests to start writing them to disk (see `moorage.storage.writeback`)."""
+PAGE = 4096
 
 
 class FileUploadWriter:
-    """Appends to an upload file through one file descriptor, in slices of `WRITE_SIZE`."""
+    """Appends to an upload file through one file descriptor, in slices of `WRITE_SIZE`.
 
-    def __init__(self, path: Path, offset: int) -> None:
+    Every `WRITEBACK_SIZE` bytes it asks the kernel to start writing the whole pages written since
+    the last request, so that the `fsync` at commit has little left to do. A partly filled last page
+    is left alone: the next write may still change it.
+    """
+
+    def __init__(
+        self, path: Path, offset: int, start_writeback: writeback.StartWriteback | None = writeback.start_writeback
+    ) -> None:
         try:
             self._fd = os.open(path, os.O_WRONLY)
         except FileNotFoundError:
             raise BlobNotFound(path.name) from None
         os.ftruncate(self._fd, offset)
         os.lseek(self._fd, offset, os.SEEK_SET)
+        self._offset = offset
+        self._written_back_to = offset - offset % PAGE
+        self._start_writeback = start_writeback
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view[:WRITE_SIZE])
             view = view[written:]
+            self._offset += written
+        start_writeback = self._start_writeback
+        if start_writeback is not None and self._offset - self._written_back_to >= WRITEBACK_SIZE:
+            self._write_back_whole_pages(start_writeback)
+
+    def _write_back_whole_pages(self, start_writeback: writeback.StartWriteback) -> None:
+        end = self._offset - self._offset % PAGE
+        try:
+            start_writeback(self._fd, self._written_back_to, end - self._written_back_to)
+        except OSError:
+            self._start_writeback = None  # not on this file system; the fsync at commit does it all
+            return
+        self._written_back_to = end
 
     def close(self) -> None:
         if self._fd >= 0:
