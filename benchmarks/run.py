@@ -366,7 +366,8 @@ def render(
         f"rounds: {plan.rounds} (memory: {plan.memory_rounds}); load tools run {plan.load_seconds} s at 32 "
         "connections; values are medians over rounds; ratio is the median of the per-round paired ratios "
         "(range: lowest and highest); ratio > 1 means the candidate did better (times, memory and CPU "
-        "costs inverted)"
+        f"costs inverted); parity: a '>= 1x' ratio less than {report.PARITY_BAND:.0%} below 1, the spread "
+        "of Distribution run against itself"
     )
     if markdown:
         details = [f"- {line}" for line in details]
