@@ -10,6 +10,7 @@ with all its bytes in it, even after a crash.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,8 @@ per byte to copy into the page cache as writes of 256 KiB or less (docs/benchmar
 uploads in slices")."""
 WRITEBACK_SIZE = 4 << 20
 """Bytes written between two requests to start writing them to disk (see `moorage.storage.writeback`)."""
-PAGE = 4096
+PAGE = mmap.PAGESIZE
+"""Writeback is asked for whole pages only (see `FileUploadWriter`)."""
 
 
 class FileUploadWriter:
