@@ -41,7 +41,7 @@ memory kept, gave 0.98x for the big push and printed the big pull as missed at 1
 
 
 def verdict(metric: Metric, candidate: float, ratio: float) -> str:
-    """ "met", "parity" (a ">= 1x" ratio within `PARITY_BAND` below 1), "MISSED", or "" without a target."""
+    """One of met, parity (a ">= 1x" ratio within `PARITY_BAND` below 1), MISSED, or "" without a target."""
     if metric.target == "info":
         return ""
     if metric.key == "peak_rss":
