@@ -18,8 +18,8 @@ import oras.client  # type: ignore[import-untyped]
 import pytest
 import requests
 
-from tests.support.auth import ADMIN, ADMIN_PASSWORD, api, create_user
-from tests.support.clients import ClientError, ContainerTools, container_tools, require_tools
+from tests.support.auth import ADMIN, ADMIN_PASSWORD, api, client_for, create_user
+from tests.support.clients import ClientError, ContainerTools, container_tools, require_tools, run
 from tests.support.oci_layout import Image, with_marker, write_image
 from tests.support.server import RunningRegistry, start_server
 
@@ -197,3 +197,34 @@ def test_containerd_pulls_and_pushes_with_credentials_and_is_refused_without(
         tools.docker(f"{name}/node-copy", "v1"),
     )
     assert inspected.encode() == image.manifest_bytes
+
+
+def skopeo_copy_debug(tools: ContainerTools, source: str, destination: str, credentials: str) -> str:
+    """`skopeo --debug copy`; its log (stderr), which says which blobs it mounted."""
+    command = ["skopeo", "--debug", "--insecure-policy", "--tmpdir", str(tools.root / "tmp"), "copy"]
+    command += ["--src-tls-verify=false", "--dest-tls-verify=false", "--dest-creds", credentials]
+    return run([*command, source, destination], env=tools.env, cwd=tools.root).stderr.decode()
+
+
+def test_skopeo_mounts_layers_across_repositories_its_user_may_pull_and_not_from_others(
+    tools: ContainerTools, secured: RunningRegistry, tmp_path: Path
+) -> None:
+    """skopeo's blob-info cache remembers where each layer lives and mounts it from there (with `from`).
+
+    The owner's copy to a second repository mounts from the first; another user's copy of the same
+    image mounts nothing from repositories they cannot pull, uploads the layers, and still succeeds.
+    """
+    layout, image = build(tmp_path)
+    owner, password = create_user(secured)
+    other, other_password = create_user(secured)
+    tools.skopeo_copy(f"oci:{layout}:v1", tools.docker(f"{owner}/a", "v1"), "--dest-creds", f"{owner}:{password}")
+    copied = skopeo_copy_debug(tools, f"oci:{layout}:v1", tools.docker(f"{owner}/b", "v1"), f"{owner}:{password}")
+    assert f"from={owner}%2Fa&mount=" in copied and "mount OK" in copied, copied
+    stranger = skopeo_copy_debug(
+        tools, f"oci:{layout}:v1", tools.docker(f"{other}/c", "v1"), f"{other}:{other_password}"
+    )
+    assert "mount OK" not in stranger, stranger
+    with client_for(secured, (other, other_password)) as client:
+        assert client.get(f"/v2/{other}/c/manifests/v1").headers["docker-content-digest"] == image.manifest_digest
+    with client_for(secured, (owner, password)) as client:
+        assert client.get(f"/v2/{owner}/b/manifests/v1").headers["docker-content-digest"] == image.manifest_digest

@@ -5,15 +5,16 @@ small skew), `aud` and `iss` verify, and whose `access` list grants the action t
 that repository. Otherwise the answer is `UNAUTHORIZED` with the challenge that tells the client
 where to get a token and for which scope (no token, a bad one, or an anonymous caller), or `DENIED`
 for an authenticated caller (with the challenge when a token for another scope would do). The
-registry services never see authentication: the guard only sets `moorage.actor` (and, for the
-catalog, `moorage.repository_filter`) in the ASGI scope.
+registry services never see authentication: the guard only sets `moorage.actor`, `moorage.readable`
+(which repositories the caller may pull, for a mount's source) and, for the catalog,
+`moorage.repository_filter` in the ASGI scope.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,7 +29,6 @@ from moorage.domain.access import Action, Actor
 from moorage.domain.errors import ErrorCode, RegistryError
 
 _REPOSITORY_ROUTE = re.compile(r"^/v2/(?P<name>.+)/(?P<kind>blobs/uploads|blobs|manifests|tags|referrers)(?:/.*)?$")
-_UPLOAD_START = re.compile(r"^/v2/.+/blobs/uploads/?$")
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,9 @@ class RegistryGuard:
         try:
             verified = self._verify(scope, need)
             principal = verified.principal
-            if need.name is not None and need.action is not None:
-                if not verified.allows("repository", need.name, need.action.value):
-                    await self._refuse(scope, principal, need)
-                if method == "POST" and _UPLOAD_START.match(path):
-                    self._drop_unreadable_mount(scope, verified)
+            name, action = need.name, need.action
+            if name is not None and action is not None and not verified.allows("repository", name, action.value):
+                await self._refuse(scope, principal, need)
             if need.catalog:
                 lookup = FixedRoles(self.roles)
                 scope["moorage.repository_filter"] = lambda name: (
@@ -93,6 +91,7 @@ class RegistryGuard:
         actor = principal.actor
         scope["moorage.actor"] = Actor(actor.kind, actor.name, actor.credential, client_address(scope))
         scope["moorage.principal"] = principal
+        scope["moorage.readable"] = self._readable(verified)
         await self.app(scope, receive, send)
 
     def _verify(self, scope: Scope, need: Need) -> VerifiedToken:
@@ -143,13 +142,21 @@ class RegistryGuard:
         host = header(scope, b"host") or "localhost"
         return f"{scope.get('scheme', 'http')}://{host}/token"
 
-    @staticmethod
-    def _drop_unreadable_mount(scope: Scope, verified: VerifiedToken) -> None:
-        """A mount from a repository the token may not pull becomes a plain upload (spec: 202)."""
-        query = scope.get("query_string", b"").decode("latin-1")
-        params = parse_qsl(query, keep_blank_values=True)
-        source = next((value for key, value in params if key == "from"), None)
-        if source is None or verified.allows("repository", source, Action.PULL.value):
-            return
-        kept = [(key, value) for key, value in params if key not in ("mount", "from")]
-        scope["query_string"] = urlencode(kept).encode("latin-1")
+    def _readable(self, verified: VerifiedToken) -> Callable[[str], bool]:
+        """Whether the caller may pull a repository: the token's `access` list, or its subject's rights.
+
+        A mount asks about repositories other than the one the token was issued for (without
+        `from`, any repository holding the blob). The subject's rights are those of the credential
+        the token was issued to: a user's roles, an access token's or robot's own grants (bounded
+        by its owner's roles), plus public repositories, so a leaked push-only token reads nothing more.
+        Evaluated lazily, in the service's worker thread; the role lookup is read once per request.
+        """
+        lookup = FixedRoles(self.roles)
+        principal = verified.principal
+
+        def may_pull(name: str) -> bool:
+            if verified.allows("repository", name, Action.PULL.value):
+                return True
+            return Action.PULL in allowed_actions(principal, name, lookup)
+
+        return may_pull

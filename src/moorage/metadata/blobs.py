@@ -24,6 +24,34 @@ def size_in_repository(connection: sa.Connection, repository: str, digest: str) 
     return int(row[0]) if row else None
 
 
+def lock_link(connection: sa.Connection, repository: str, digest: str) -> bool:
+    """Whether the repository links the blob, share-locking that link until the transaction ends.
+
+    A mount checks its source this way: the source cannot unlink the blob while the mount links it.
+    SQLite needs no lock (a write transaction there holds the database lock).
+    """
+    query = (
+        sa.select(repository_blobs.c.digest)
+        .join(repositories, repositories.c.id == repository_blobs.c.repository_id)
+        .where(repositories.c.name == repository, repository_blobs.c.digest == digest)
+    )
+    if connection.dialect.name != "sqlite":
+        query = query.with_for_update(read=True, of=repository_blobs)
+    return connection.execute(query).first() is not None
+
+
+def holders(connection: sa.Connection, digest: str, first: str, limit: int) -> list[str]:
+    """Names of up to `limit` repositories linking the blob, `first` ahead of the others if it does."""
+    query = (
+        sa.select(repositories.c.name)
+        .join(repository_blobs, repository_blobs.c.repository_id == repositories.c.id)
+        .where(repository_blobs.c.digest == digest)
+        .order_by(sa.case((repositories.c.name == first, 0), else_=1), repositories.c.id)
+        .limit(limit)
+    )
+    return list(connection.execute(query).scalars())
+
+
 def size(connection: sa.Connection, digest: str) -> int | None:
     return connection.execute(sa.select(blobs.c.size).where(blobs.c.digest == digest)).scalar()
 

@@ -71,12 +71,12 @@ class ManifestService:
             # Every manifest write takes the repository's lock first: one lock order for all of them
             # (a tag move reads-then-writes under it; without it, two pushes deadlock on PostgreSQL).
             repositories.lock(connection, repository_id)
-            _check_references(connection, repository_id, parsed)
+            referenced = _check_references(connection, repository_id, parsed)
             if tag is not None:
                 old = tags.current(connection, repository_id, tag)
                 change = TagChange(repository, repository_id, tag, old, str(digest), actor)
                 self._tag_changing(connection, change)
-            manifests.record(connection, repository_id, _new_manifest(digest, parsed, payload))
+            manifests.record(connection, repository_id, _new_manifest(digest, parsed, payload, referenced))
             if tag is not None:
                 tags.point(connection, repository_id, tag, str(digest))
             pushed = ManifestPushed(repository, repository_id, str(digest), parsed.media_type, tag, actor)
@@ -149,12 +149,19 @@ def _must_exist(descriptor: Descriptor) -> bool:
     return not descriptor.urls
 
 
-def _check_references(connection: sa.Connection, repository_id: int, parsed: ParsedManifest) -> None:
-    """Every referenced blob and child manifest is in the repository, with the size the descriptor says."""
+def _check_references(connection: sa.Connection, repository_id: int, parsed: ParsedManifest) -> frozenset[str]:
+    """Check that every referenced blob and child manifest is in the repository, with the size the
+    descriptor says; return the blobs the manifest references (and so keeps from GC).
+
+    A foreign layer the repository does not link is not referenced: its digest may name another
+    repository's blob, which must stay invisible from here (its size in usage, its GC pinning).
+    """
+    all_digests = sorted({str(d.digest) for d in parsed.blobs})
     wanted_blobs = [d for d in parsed.blobs if _must_exist(d)]
-    blob_digests = sorted({str(d.digest) for d in wanted_blobs})
-    collection.lock_shared(connection, blob_digests)  # a GC sweep of these blobs waits for us (docs/gc.md)
-    known = blobs.linked_sizes(connection, repository_id, blob_digests)
+    collection.lock_shared(connection, all_digests)  # a GC sweep of these blobs waits for us (docs/gc.md)
+    known = blobs.linked_sizes(connection, repository_id, all_digests)
+    referenced = frozenset(known)
+    known = {digest: known[digest] for digest in {str(d.digest) for d in wanted_blobs} & known.keys()}
     children = manifests.existing_sizes(connection, repository_id, sorted({str(d.digest) for d in parsed.children}))
     known.update(children)
     missing = sorted({str(d.digest) for d in (*wanted_blobs, *parsed.children)} - known.keys())
@@ -172,9 +179,10 @@ def _check_references(connection: sa.Connection, repository_id: int, parsed: Par
                 f"descriptor of {descriptor.digest} says {descriptor.size} bytes but it has {size}",
                 {"digest": str(descriptor.digest)},
             )
+    return referenced
 
 
-def _new_manifest(digest: Digest, parsed: ParsedManifest, payload: bytes) -> NewManifest:
+def _new_manifest(digest: Digest, parsed: ParsedManifest, payload: bytes, blob_digests: frozenset[str]) -> NewManifest:
     return NewManifest(
         digest=str(digest),
         media_type=parsed.media_type,
@@ -182,6 +190,6 @@ def _new_manifest(digest: Digest, parsed: ParsedManifest, payload: bytes) -> New
         subject_digest=str(parsed.subject.digest) if parsed.subject else None,
         annotations=parsed.annotations,
         payload=payload,
-        blob_digests=frozenset(str(d.digest) for d in parsed.blobs),
+        blob_digests=blob_digests,
         child_digests=frozenset(str(d.digest) for d in parsed.children),
     )

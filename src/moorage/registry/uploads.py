@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,11 @@ BUFFER_SIZE = 4 << 20
 """Bytes gathered from the network before one hand-off to the writing thread."""
 HASH_SLICE = 128 << 10
 """Hashed then written in turn by one thread, each slice is still in the CPU's cache when written."""
+MOUNT_CANDIDATES = 100
+"""Repositories holding a blob that a mount without `from` looks at; past them the client uploads."""
+
+MayRead = Callable[[str], bool]
+"""Whether the caller may pull a repository (from its credential: the HTTP layer's guard decides)."""
 
 
 @dataclass(frozen=True)
@@ -155,23 +160,48 @@ class UploadService:
         self._forget(upload_id)
         return size
 
-    def mount(self, repository: str, digest: Digest, source: str | None, actor: Actor = ANONYMOUS) -> bool:
-        """Link a blob from `source` (or any repository, without one) into `repository`.
+    def mount(
+        self,
+        repository: str,
+        digest: Digest,
+        source: str | None,
+        actor: Actor = ANONYMOUS,
+        may_read: MayRead | None = None,
+    ) -> bool:
+        """Link a blob into `repository` from `source` or, without one, from any repository holding it.
 
-        Returns False when it cannot mount, so the caller falls back to a normal upload.
+        With `may_read` (authentication on), the blob must be linked to a repository the caller may
+        read: `source`, or without it any holder `may_read` accepts. Returns False when it cannot
+        mount, so the caller falls back to a normal upload, indistinguishable from an unknown digest.
         """
+        holder = source
+        if may_read is not None:
+            holder = self._readable_holder(repository, digest, source, may_read)
+            if holder is None:
+                return False  # before any write: a refused mount does not renew the blob either
         with reporting_refusals(self.hooks), self.database.write() as connection:
             # Touching first locks the blob row against a GC sweep and restarts its grace period.
             if collection.touch(connection, [str(digest)]) == 0:
                 return False
-            if source is not None:
-                known = blobs.size_in_repository(connection, source, str(digest)) is not None
-            else:
-                known = True
-            if not known or self.store.stat(digest) is None:
+            # Re-checked in the linking transaction, with the holder's link locked until it commits.
+            if holder is not None and not blobs.lock_link(connection, holder, str(digest)):
+                return False
+            if self.store.stat(digest) is None:
                 return False
             blobs.link(connection, ensure_repository(connection, repository, actor, self.hooks), str(digest))
         return True
+
+    def _readable_holder(self, repository: str, digest: Digest, source: str | None, may_read: MayRead) -> str | None:
+        """A repository the caller may read that links the blob, or None: the plan `mount` re-checks.
+
+        Without `source`, the target comes first (a re-mount needs no other), then the oldest holders.
+        """
+        with self.database.read() as connection:
+            if source is not None:
+                names = [source] if blobs.size_in_repository(connection, source, str(digest)) is not None else []
+            else:
+                names = blobs.holders(connection, str(digest), repository, MOUNT_CANDIDATES)
+        return next((name for name in names if may_read(name)), None)
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from moorage.domain.access import ANONYMOUS, Actor
 from moorage.registry.blobs import BlobService
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
-from moorage.registry.uploads import UploadService
+from moorage.registry.uploads import MayRead, UploadService
 
 if TYPE_CHECKING:
     from moorage.governance.pulls import PullRecorder
@@ -57,3 +57,21 @@ def actor_of(request: Request) -> Actor:
     if actor.source_address is None and request.client is not None:
         actor = replace(actor, source_address=request.client.host)
     return actor
+
+
+def readable_of(request: Request) -> MayRead | None:
+    """Which repositories the caller may pull, for checks made inside a service; None: all of them.
+
+    Set by the auth guard (`moorage.readable`); without authentication there is no guard and
+    everything is readable. A guarded request without it reads nothing (fail closed).
+    """
+    readable = request.scope.get("moorage.readable")
+    if callable(readable):
+        return readable  # type: ignore[no-any-return]
+    if "moorage.actor" in request.scope:
+        return _nothing
+    return None
+
+
+def _nothing(repository: str) -> bool:
+    return False

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from moorage.api.errors import API_VERSION_HEADER
-from moorage.api.v2.context import RegistryServices, actor_of, blocking
+from moorage.api.v2.context import RegistryServices, actor_of, blocking, readable_of
 from moorage.domain.digests import Digest
 from moorage.domain.errors import ErrorCode, RegistryError
 from moorage.domain.references import validate_name
@@ -65,7 +65,8 @@ async def start(request: Request, services: RegistryServices, name: str) -> Resp
         source = query.get("from")
         if source is not None:
             validate_name(source)
-        if await blocking(services.uploads.mount, name, digest, source, actor_of(request)):
+        mounted = await blocking(services.uploads.mount, name, digest, source, actor_of(request), readable_of(request))
+        if mounted:
             return _created(name, digest)
     status = await blocking(services.uploads.start, name, actor_of(request))
     if mount is None and "digest" in query:
