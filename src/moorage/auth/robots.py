@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from moorage.auth.access_tokens import Conflict, NotFound
-from moorage.auth.credentials import CredentialExpired
+from moorage.auth.credentials import CredentialExpired, CredentialRevoked
 from moorage.auth.grants import Grant, Principal, grants_from_json, grants_to_json
+from moorage.auth.lifetimes import LifetimeCap
 from moorage.auth.secret_values import matches, new_secret, secret_hash
 from moorage.domain.access import Actor
 from moorage.metadata import credentials
@@ -61,8 +62,10 @@ def check_within(namespace: str, grants: tuple[Grant, ...]) -> None:
 
 
 class Robots:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, cap: LifetimeCap | None = None) -> None:
         self.database = database
+        self.cap = cap
+        """The admin's cap on robot secret lifetimes (`robot_secret_max_days`); None: uncapped."""
 
     def create(
         self,
@@ -73,6 +76,8 @@ class Robots:
         description: str | None = None,
     ) -> tuple[Robot, str]:
         check_within(namespace, grants)
+        if self.cap is not None:
+            self.cap.check(expires_at)
         secret = new_secret("robot")
         with self.database.write() as connection:
             if credentials.find_robot(connection, namespace, name) is not None:
@@ -106,11 +111,15 @@ class Robots:
             if not credentials.delete_robot(connection, namespace, name):
                 raise NotFound(f"no robot {namespace}{SEPARATOR}{name}")
 
-    def still_valid(self, username: str) -> bool:
+    def check_source(self, username: str, kind: str) -> None:
+        """Raise unless the robot a `kind` (login password, refresh token) was made from is still usable."""
         namespace, _, name = username.partition(SEPARATOR)
         with self.database.read() as connection:
             row = credentials.find_robot(connection, namespace, name)
-        return row is not None and (row.expires_at is None or row.expires_at > now())
+        if row is None:
+            raise CredentialRevoked(f"the robot account {username} this {kind} was made from no longer exists")
+        if row.expires_at is not None and row.expires_at <= now():
+            raise CredentialExpired(f"robot account {username} this {kind} was made from", row.expires_at)
 
     def grants_of(self, username: str) -> tuple[Grant, ...]:
         """The grants of an existing, unexpired robot; none otherwise."""
