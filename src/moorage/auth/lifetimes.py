@@ -41,11 +41,11 @@ class LifetimeCap:
         if expires_at is None:
             if not self.allow_non_expiring:
                 raise LifetimeRefused(
-                    f"a {self.kind} must expire: this registry does not allow credentials that never expire "
+                    f"{self.kind}s must expire: this registry does not allow credentials that never expire "
                     f"(allow_non_expiring_credentials); ask for at most {self.max_days:g} days"
                 )
             return
         if expires_at - now() > timedelta(days=self.max_days) + _SLACK:
             raise LifetimeRefused(
-                f"a {self.kind} may live at most {self.max_days:g} days ({self.setting}); ask for less"
+                f"{self.kind}s may live at most {self.max_days:g} days ({self.setting}); ask for less"
             )

@@ -65,7 +65,7 @@ class SignedCredentials:
         if lifetime is not None and lifetime > cap:
             hours = f"{cap.total_seconds() / 3600:g}"
             setting = f" ({self.max_setting})" if self.max_setting else ""
-            raise LifetimeRefused(f"a {self.kind} may live at most {hours} hours{setting}; ask for less")
+            raise LifetimeRefused(f"{self.kind}s may live at most {hours} hours{setting}; ask for less")
         issued = now()
         expires = issued + (lifetime or self.lifetime)
         generation = self.status.generation(principal)
