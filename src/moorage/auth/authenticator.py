@@ -46,9 +46,11 @@ class PrincipalStatus:
         """Whether an OIDC principal may still act (OidcFederation.still_valid); without it, never."""
 
     def generation(self, principal: Principal) -> int | None:
-        """The credential generation of the user a principal acts as (None: not a user's)."""
+        """The generation a new signed credential carries: its user's, or its robot's secret's."""
         if principal.actor.kind in ("user", "token"):
             return self.accounts.credential_generation(principal.actor.name)
+        if principal.actor.kind == "robot":
+            return self.robots.secret_generation(principal.actor.name)
         return None
 
     def check(self, principal: Principal, generation: int | None, kind: str) -> None:
@@ -62,7 +64,7 @@ class PrincipalStatus:
         if actor.kind in ("user", "token"):
             self.accounts.check_session(actor.name, generation or 0, kind)
         elif actor.kind == "robot":
-            self.robots.check_source(actor.name, kind)
+            self.robots.check_source(actor.name, kind, generation)
         elif actor.kind == "oidc" and not (self.federated is not None and self.federated(principal)):
             # A credential derived from an OIDC identity must not outlive it (nor the issuer's trust).
             raise CredentialRevoked(

@@ -6,6 +6,7 @@ invalidates the old one at once.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,6 +62,11 @@ def check_within(namespace: str, grants: tuple[Grant, ...]) -> None:
             raise OutsideNamespace(f"robot grants must stay within {namespace}/: {pattern!r} does not")
 
 
+def _generation(row: RobotRow) -> int:
+    """32 bits derived from the stored secret hash: new with every secret, telling nothing about it."""
+    return int(hashlib.sha256(f"generation:{row.secret_hash}".encode()).hexdigest()[:8], 16)
+
+
 class Robots:
     def __init__(self, database: Database, cap: LifetimeCap | None = None) -> None:
         self.database = database
@@ -111,8 +117,16 @@ class Robots:
             if not credentials.delete_robot(connection, namespace, name):
                 raise NotFound(f"no robot {namespace}{SEPARATOR}{name}")
 
-    def check_source(self, username: str, kind: str) -> None:
-        """Raise unless the robot a `kind` (login password, refresh token) was made from is still usable."""
+    def secret_generation(self, username: str) -> int | None:
+        """A number that changes whenever the robot's secret is replaced (None: no such robot)."""
+        namespace, _, name = username.partition(SEPARATOR)
+        with self.database.read() as connection:
+            row = credentials.find_robot(connection, namespace, name)
+        return None if row is None else _generation(row)
+
+    def check_source(self, username: str, kind: str, generation: int | None = None) -> None:
+        """Raise unless the robot a `kind` (login password, refresh token) was made from is still usable:
+        it exists, has not expired, and (given the `generation` it was issued under) kept its secret."""
         namespace, _, name = username.partition(SEPARATOR)
         with self.database.read() as connection:
             row = credentials.find_robot(connection, namespace, name)
@@ -120,6 +134,10 @@ class Robots:
             raise CredentialRevoked(f"the robot account {username} this {kind} was made from no longer exists")
         if row.expires_at is not None and row.expires_at <= now():
             raise CredentialExpired(f"robot account {username} this {kind} was made from", row.expires_at)
+        if generation is not None and generation != _generation(row):
+            raise CredentialRevoked(
+                f"this {kind} was revoked: the secret of robot account {username} it was made from was replaced"
+            )
 
     def grants_of(self, username: str) -> tuple[Grant, ...]:
         """The grants of an existing, unexpired robot; none otherwise."""

@@ -152,3 +152,20 @@ def test_a_login_password_from_an_expired_access_token_says_when_the_token_expir
         answer = client.get("/user")
     assert answer.status_code == 401
     assert "the access token 'brief' this login password was made from expired at" in answer.json()["detail"]
+
+
+def test_rotating_a_robot_secret_ends_the_login_passwords_made_from_the_old_one(secured: RunningRegistry) -> None:
+    owner = create_user(secured)
+    with api(secured, owner) as client:
+        robot = client.post(f"/namespaces/{owner[0]}/robots", json={"name": "leaky", "scopes": ["pull"]}).json()
+    credentials = (robot["username"], robot["secret"])
+    login_password = _login_password(secured, credentials)
+    assert fetch_token(secured.url, (robot["username"], login_password)).status_code == 200
+    with api(secured, owner) as client:
+        rotated = client.post(f"/namespaces/{owner[0]}/robots/leaky/secret").json()["secret"]
+
+    refused = fetch_token(secured.url, (robot["username"], login_password))
+    _assert_revoked(refused)
+    assert "it was made from was replaced" in _message(refused)
+    fresh = _login_password(secured, (robot["username"], rotated))
+    assert fetch_token(secured.url, (robot["username"], fresh)).status_code == 200
