@@ -1,10 +1,11 @@
 """Short-lived login passwords (like `aws ecr get-login-password`) and refresh tokens.
 
 Both are JWTs signed by the key ring with their own audience, so no table is needed and every
-node accepts them. Each carries the principal it was issued to and, for a user, the user's
-credential generation (`gen`); using one re-checks what it was made from (a deleted or disabled
-user, a changed password or ended sessions, a revoked or expired access token, a deleted robot
-stop it at once, not after 12 hours), and says which (`CredentialRevoked`, `CredentialExpired`).
+node accepts them. Each carries the principal it was issued to and a generation (`gen`: the
+user's credential generation, or a robot's secret's); using one re-checks what it was made from (a
+deleted or disabled user, a changed password or ended sessions, a revoked or expired access token,
+a deleted robot or rotated robot secret stop it at once, not after 12 hours), and says which
+(`CredentialRevoked`, `CredentialExpired`).
 An expired login password raises `CredentialExpired` so the client is told it expired, the
 classic cause of CI jobs failing hours after login.
 """
