@@ -12,6 +12,7 @@ from moorage.auth.authenticator import Authenticator, LoginFailed, PrincipalStat
 from moorage.auth.credentials import CredentialChain
 from moorage.auth.grants import Principal
 from moorage.auth.keys import KeyRing
+from moorage.auth.lifetimes import LifetimeCap
 from moorage.auth.login_passwords import LOGIN_AUDIENCE, REFRESH_AUDIENCE, LoginPasswordVerifier, SignedCredentials
 from moorage.auth.passwords import PasswordVerifier
 from moorage.auth.policy import RolePolicy
@@ -60,17 +61,26 @@ def build_auth(
     """`federated` says whether an OIDC principal may still act (OidcFederation.still_valid);
     `is_public` whether anyone may pull a repository besides `anonymous` grants (governance's visibility)."""
     login_lifetime = timedelta(hours=settings.login_password_lifetime_hours)
+    login_max = timedelta(hours=settings.login_password_max_hours)
     refresh_lifetime = timedelta(days=settings.refresh_token_lifetime_days)
     keys = KeyRing(
         database,
         rotation=timedelta(days=settings.signing_key_rotation_days),
-        verify_margin=max(login_lifetime, refresh_lifetime) + timedelta(seconds=settings.token_clock_skew_seconds),
+        verify_margin=max(login_lifetime, login_max, refresh_lifetime)
+        + timedelta(seconds=settings.token_clock_skew_seconds),
     )
     accounts = Accounts(database)
-    access_tokens = AccessTokens(database)
-    robots = Robots(database)
+    non_expiring = settings.allow_non_expiring_credentials
+    access_tokens = AccessTokens(
+        database, LifetimeCap("access token", settings.access_token_max_days, "access_token_max_days", non_expiring)
+    )
+    robots = Robots(
+        database, LifetimeCap("robot secret", settings.robot_secret_max_days, "robot_secret_max_days", non_expiring)
+    )
     status = PrincipalStatus(accounts, access_tokens, robots, federated)
-    login_passwords = SignedCredentials(keys, settings.token_issuer, LOGIN_AUDIENCE, login_lifetime, status)
+    login_passwords = SignedCredentials(
+        keys, settings.token_issuer, LOGIN_AUDIENCE, login_lifetime, status, login_max, "login_password_max_hours"
+    )
     refresh_tokens = SignedCredentials(keys, settings.token_issuer, REFRESH_AUDIENCE, refresh_lifetime, status)
     chain = CredentialChain([PasswordVerifier(database), access_tokens, robots, LoginPasswordVerifier(login_passwords)])
     limiter = LoginRateLimiter(

@@ -67,6 +67,19 @@ class Settings(BaseSettings):
     oidc_credential_lifetime_seconds: int = Field(
         3600, ge=60, le=43200, description="Lifetime of a credential exchanged for an OIDC ID token."
     )
+    # Revocation and credential lifetimes (issue 11, docs/authentication.md).
+    login_password_max_hours: float = Field(
+        12, gt=0, le=24 * 7, description="The longest login password a client may ask for; more is refused (400)."
+    )
+    access_token_max_days: float = Field(
+        365, gt=0, le=3650, description="The longest personal access token lifetime; more is refused (400)."
+    )
+    robot_secret_max_days: float = Field(
+        365, gt=0, le=3650, description="The longest robot secret lifetime; more is refused (400)."
+    )
+    allow_non_expiring_credentials: bool = Field(
+        False, description="Whether access tokens and robots may be created with `expires_in_days: null` (never)."
+    )
     # Lifecycle policies and garbage collection (docs/gc.md, docs/lifecycle.md).
     lifecycle_interval_seconds: float = Field(
         86400, ge=0, description="How often lifecycle policies are applied in the background; 0: never."

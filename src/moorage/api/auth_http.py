@@ -9,7 +9,7 @@ import binascii
 from starlette.types import Scope
 
 from moorage.auth.authenticator import InvalidCredentials
-from moorage.auth.credentials import CredentialExpired
+from moorage.auth.credentials import CredentialRefused
 from moorage.auth.ratelimit import TooManyAttempts
 from moorage.domain.errors import ErrorCode, RegistryError
 
@@ -48,7 +48,7 @@ def login_error(error: Exception) -> RegistryError:
     """A failed login as the registry error a client shows its user."""
     if isinstance(error, TooManyAttempts):
         return RegistryError(ErrorCode.TOOMANYREQUESTS, str(error), headers={"Retry-After": str(error.retry_after)})
-    if isinstance(error, CredentialExpired):
+    if isinstance(error, CredentialRefused):
         return RegistryError(ErrorCode.UNAUTHORIZED, str(error))
     if isinstance(error, InvalidCredentials):
         return RegistryError(ErrorCode.UNAUTHORIZED, str(error))

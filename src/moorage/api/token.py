@@ -20,7 +20,7 @@ from starlette.routing import Route
 from moorage.api.auth_http import basic_credentials, client_address, login_error
 from moorage.api.errors import error_response
 from moorage.auth.authenticator import InvalidCredentials
-from moorage.auth.credentials import CredentialExpired
+from moorage.auth.credentials import CredentialRefused
 from moorage.auth.grants import Principal
 from moorage.auth.ratelimit import TooManyAttempts
 from moorage.auth.scopes import InvalidScope, parse_scopes
@@ -107,7 +107,7 @@ async def _refresh(server: TokenServer, token: str, address: str | None) -> Prin
 async def _guarded(call: Callable[[], Principal]) -> Principal:
     try:
         return await anyio.to_thread.run_sync(call)
-    except (InvalidCredentials, CredentialExpired, TooManyAttempts) as error:
+    except (InvalidCredentials, CredentialRefused, TooManyAttempts) as error:
         raise login_error(error) from None
 
 

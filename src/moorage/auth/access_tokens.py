@@ -12,8 +12,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from moorage.auth.credentials import CredentialExpired
+from moorage.auth.credentials import CredentialExpired, CredentialRevoked
 from moorage.auth.grants import Grant, Principal, grants_from_json, grants_to_json
+from moorage.auth.lifetimes import LifetimeCap
 from moorage.auth.passwords import CREDENTIAL_PREFIX
 from moorage.auth.secret_values import matches, secret_hash
 from moorage.domain.access import Actor
@@ -64,13 +65,17 @@ class AccessToken:
 class AccessTokens:
     """Creating, listing and revoking a user's tokens; verifying them at login."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, cap: LifetimeCap | None = None) -> None:
         self.database = database
+        self.cap = cap
+        """The admin's cap on token lifetimes (`access_token_max_days`); None: uncapped."""
 
     def create(
         self, owner: str, name: str, grants: tuple[Grant, ...], expires_at: datetime | None
     ) -> tuple[AccessToken, str]:
-        """The new token and its secret (shown once; only its hash is kept)."""
+        """The new token and its secret (shown once; only its hash is kept); `LifetimeRefused` beyond the cap."""
+        if self.cap is not None:
+            self.cap.check(expires_at)
         token_id = secrets.token_hex(8)
         secret = f"{_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
         with self.database.write() as connection:
@@ -105,11 +110,17 @@ class AccessTokens:
             if user is None or not credentials.revoke_token(connection, user.id, token_id):
                 raise NotFound(f"no active token {token_id!r} of {owner!r}")
 
-    def still_valid(self, token_id: str) -> bool:
+    def check_source(self, token_id: str, kind: str) -> None:
+        """Raise unless the token a `kind` (login password, refresh token) was made from is still usable."""
         with self.database.read() as connection:
             row = credentials.find_token(connection, token_id)
-            user = accounts.find_user(connection, row.user_name) if row else None
-        return bool(row and user and not user.disabled and row.revoked_at is None and not _expired(row))
+        if row is None:
+            raise CredentialRevoked(f"the access token this {kind} was made from no longer exists")
+        if row.revoked_at is not None:
+            when = row.revoked_at.isoformat(timespec="seconds")
+            raise CredentialRevoked(f"the access token {row.name!r} this {kind} was made from was revoked at {when}")
+        if _expired(row):
+            raise CredentialExpired(f"access token {row.name!r} this {kind} was made from", row.expires_at)
 
     def grants_of(self, token_id: str) -> tuple[Grant, ...]:
         """The grants of a usable token; none for a revoked or expired one."""

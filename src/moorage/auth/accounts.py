@@ -15,6 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from moorage.auth.access_tokens import Conflict, NotFound
+from moorage.auth.credentials import CredentialRevoked
 from moorage.auth.grants import Role, validate_pattern
 from moorage.auth.passwords import hash_password
 from moorage.metadata import accounts
@@ -101,6 +102,7 @@ class Accounts:
     def update_user(
         self, name: str, password: str | None = None, is_admin: bool | None = None, disabled: bool | None = None
     ) -> User:
+        """Change a user; a new password or disabling also ends their sessions (`revoke_sessions`)."""
         values: dict[str, object] = {}
         if password is not None:
             values["password_hash"] = hash_password(password)
@@ -112,17 +114,44 @@ class Accounts:
             found = accounts.update_user(connection, name, **values) if values else accounts.find_user(connection, name)
             if not found:
                 raise NotFound(f"no user {name!r}")
+            if password is not None or disabled:
+                accounts.bump_credential_generation(connection, name)
         return self.get_user(name)
+
+    def revoke_sessions(self, name: str) -> None:
+        """End every login password and refresh token issued to the user until now.
+
+        They are signed, stateless JWTs: each carries the user's credential generation, and
+        bumping it makes every earlier one fail at its next use (`check_session`). Access tokens
+        are not touched (revoke those one by one); re-enabling a user does not revive anything.
+        """
+        with self.database.write() as connection:
+            if not accounts.bump_credential_generation(connection, name):
+                raise NotFound(f"no user {name!r}")
+
+    def credential_generation(self, name: str) -> int | None:
+        with self.database.read() as connection:
+            row = accounts.find_user(connection, name)
+        return None if row is None else row.credential_generation
+
+    def check_session(self, name: str, generation: int, kind: str) -> None:
+        """Raise `CredentialRevoked` unless a `kind` issued to the user under `generation` may still act."""
+        with self.database.read() as connection:
+            row = accounts.find_user(connection, name)
+        if row is None:
+            raise CredentialRevoked(f"this {kind} was revoked: its user {name} no longer exists")
+        if row.disabled:
+            raise CredentialRevoked(f"this {kind} was revoked: user {name} is disabled")
+        if row.credential_generation != generation:
+            raise CredentialRevoked(
+                f"this {kind} was revoked: {name}'s sessions were ended (password change, disabled account "
+                "or revoke-sessions); log in again"
+            )
 
     def delete_user(self, name: str) -> None:
         with self.database.write() as connection:
             if not accounts.delete_user(connection, name):
                 raise NotFound(f"no user {name!r}")
-
-    def user_is_usable(self, name: str) -> bool:
-        with self.database.read() as connection:
-            row = accounts.find_user(connection, name)
-        return row is not None and not row.disabled
 
     # --- organisations and teams ---------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from moorage.auth.access_tokens import AccessTokens
 from moorage.auth.accounts import Accounts
-from moorage.auth.credentials import CredentialChain, CredentialExpired
+from moorage.auth.credentials import CredentialChain, CredentialRefused, CredentialRevoked
 from moorage.auth.grants import Principal
 from moorage.auth.ratelimit import LoginRateLimiter, TooManyAttempts
 from moorage.auth.robots import Robots
@@ -23,7 +23,14 @@ class InvalidCredentials(Exception):
 
 
 class PrincipalStatus:
-    """Whether the account behind a principal still exists and may act (for signed credentials)."""
+    """Whether the account behind a signed credential (login password, refresh token) may still act.
+
+    A signed credential has no row to delete, so it is checked against what it was made from each
+    time it is used: the user (exists, not disabled, same credential generation), the access token
+    (not revoked, not expired), the robot, or the OIDC credential. A refusal says which of these
+    ended it (`CredentialExpired`, `CredentialRevoked`), so the client is not told "invalid
+    username or password" about a credential that is genuine.
+    """
 
     def __init__(
         self,
@@ -38,18 +45,31 @@ class PrincipalStatus:
         self.federated = federated
         """Whether an OIDC principal may still act (OidcFederation.still_valid); without it, never."""
 
-    def __call__(self, principal: Principal) -> bool:
+    def generation(self, principal: Principal) -> int | None:
+        """The generation a new signed credential carries: its user's, or its robot's secret's."""
+        if principal.actor.kind in ("user", "token"):
+            return self.accounts.credential_generation(principal.actor.name)
+        if principal.actor.kind == "robot":
+            return self.robots.secret_generation(principal.actor.name)
+        return None
+
+    def check(self, principal: Principal, generation: int | None, kind: str) -> None:
+        """Raise `CredentialRevoked` or `CredentialExpired` unless the principal may still act.
+
+        `generation` is the one the credential was issued under; `kind` names it in messages.
+        """
         actor = principal.actor
-        if actor.kind == "user":
-            return self.accounts.user_is_usable(actor.name)
         if actor.kind == "token":
-            return actor.credential is not None and self.access_tokens.still_valid(actor.credential)
-        if actor.kind == "robot":
-            return self.robots.still_valid(actor.name)
-        if actor.kind == "oidc":
+            self.access_tokens.check_source(actor.credential or "", kind)
+        if actor.kind in ("user", "token"):
+            self.accounts.check_session(actor.name, generation or 0, kind)
+        elif actor.kind == "robot":
+            self.robots.check_source(actor.name, kind, generation)
+        elif actor.kind == "oidc" and not (self.federated is not None and self.federated(principal)):
             # A credential derived from an OIDC identity must not outlive it (nor the issuer's trust).
-            return self.federated is not None and self.federated(principal)
-        return True
+            raise CredentialRevoked(
+                f"the OIDC credential this {kind} was made from has expired or its issuer is no longer trusted"
+            )
 
 
 LoginFailed = Callable[[str, str | None, str], None]
@@ -65,18 +85,19 @@ class Authenticator:
         self.on_failure = on_failure
 
     def authenticate(self, username: str, secret: str, source_address: str | None) -> Principal:
-        """The principal, or `TooManyAttempts`, `CredentialExpired` or `InvalidCredentials`."""
+        """The principal, or `TooManyAttempts`, `CredentialRefused` (expired, revoked) or `InvalidCredentials`."""
+        subject = self.chain.rate_limit_subject(username, secret)
         try:
-            self.limiter.check(username, source_address)
+            self.limiter.check(subject, source_address)
             principal = self.chain.verify(username, secret, source_address)
         except TooManyAttempts:
             self._failed(username, source_address, "rate limited")
             raise
-        except CredentialExpired:
-            self._failed(username, source_address, "expired")
+        except CredentialRefused as error:
+            self._failed(username, source_address, error.reason)
             raise
         if principal is None:
-            self.limiter.record_failure(username, source_address)
+            self.limiter.record_failure(subject, source_address)
             self._failed(username, source_address, "invalid credentials")
             raise InvalidCredentials()
         return principal

@@ -15,8 +15,19 @@ from typing import Protocol
 from moorage.auth.grants import Principal
 
 
-class CredentialExpired(Exception):
+class CredentialRefused(Exception):
+    """A genuine credential that may no longer be used: the client is told why, not just "denied"."""
+
+    title = "Credential refused"
+    reason = "refused"
+    """A word for the audit log's failed-login entry."""
+
+
+class CredentialExpired(CredentialRefused):
     """The credential was genuine but has expired: the client must be told so, not just "denied"."""
+
+    title = "Credential expired"
+    reason = "expired"
 
     def __init__(self, kind: str, expired_at: datetime | None = None) -> None:
         when = f" at {expired_at.isoformat(timespec='seconds')}" if expired_at else ""
@@ -25,14 +36,22 @@ class CredentialExpired(Exception):
         self.expired_at = expired_at
 
 
+class CredentialRevoked(CredentialRefused):
+    """The credential was genuine but has been revoked (or what it was made from has)."""
+
+    title = "Credential revoked"
+    reason = "revoked"
+
+
 class CredentialVerifier(Protocol):
     """Checks one kind of credential.
 
     Contract: return the `Principal` when `secret` is a valid credential of this kind for
     `username`; return None when the secret is not of this kind or is wrong (never say which:
     the caller answers "invalid credentials" either way); raise `CredentialExpired` when it is
-    genuine but expired. `source_address` is the client's address (for audit, rate limits and
-    rules that restrict addresses); it may be None. Must not log the secret. May read and write
+    genuine but expired, `CredentialRevoked` when it is genuine but revoked. `source_address`
+    is the client's address (for audit, rate limits and rules that restrict addresses); it may
+    be None. Must not log the secret. May read and write
     the metadata store (e.g. `last_used_at`), so it is called off the event loop.
     """
 
@@ -42,7 +61,7 @@ class CredentialVerifier(Protocol):
 class CredentialChain:
     """Asks each verifier in order; the first that accepts the credential wins.
 
-    If none accepts it but one recognised it as expired, `CredentialExpired` is raised, so an
+    If none accepts it but one recognised it as expired or revoked, that refusal is raised, so an
     expired login password is reported as expired even if a later verifier merely says "not mine".
     """
 
@@ -54,11 +73,11 @@ class CredentialChain:
         self.verifiers.append(verifier)
 
     def verify(self, username: str, secret: str, source_address: str | None) -> Principal | None:
-        expired: CredentialExpired | None = None
+        expired: CredentialRefused | None = None
         for verifier in self.verifiers:
             try:
                 principal = verifier.verify(username, secret, source_address)
-            except CredentialExpired as error:
+            except CredentialRefused as error:
                 expired = expired or error
                 continue
             if principal is not None:
@@ -66,3 +85,18 @@ class CredentialChain:
         if expired is not None:
             raise expired
         return None
+
+    def rate_limit_subject(self, username: str, secret: str) -> str:
+        """What a failed login with this secret counts against besides the source address.
+
+        A verifier may name another subject (`rate_limit_subject`), e.g. OIDC: an ID token's
+        issuer and subject rather than the username `oidc` that every CI job shares; "" means the
+        source address alone. Otherwise: the username.
+        """
+        for verifier in self.verifiers:
+            subject = getattr(verifier, "rate_limit_subject", None)
+            if subject is not None:
+                named: str | None = subject(username, secret)
+                if named is not None:
+                    return named
+        return f"user:{username}"

@@ -4,6 +4,10 @@
 A secret is "ours" when it is an exchanged credential (`moorage_oidc_…`) or a JWT whose `iss` is a
 trusted issuer; anything else is left to the other verifiers. A refusal is logged with its reason
 (never the token), because "invalid credentials" alone is all the client is told.
+
+Failed federated logins are rate-limited per issuer + subject of the token (unverified, so only
+for counting), not per the username: every CI job logs in as `oidc`, and one job's bad tokens
+must not lock out all the others.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from moorage.auth.oidc_federation import (
     UntrustedIssuer,
 )
 from moorage.auth.oidc_keys import KeysUnavailable
-from moorage.auth.oidc_tokens import IdTokenExpired
+from moorage.auth.oidc_tokens import IdTokenExpired, peek
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,20 @@ class OidcVerifier:
 
     def __init__(self, federation: OidcFederation) -> None:
         self.federation = federation
+
+    def rate_limit_subject(self, username: str, secret: str) -> str | None:
+        """`oidc:ISSUER:SUBJECT` (or `oidc:ISSUER`) for an ID token, "" (the address alone) for an
+        exchanged credential or an unreadable JWT, None for anything else."""
+        if secret.startswith(CREDENTIAL_PREFIX):
+            return ""  # 256 random bits: guessing is hopeless, and no subject can be read from it
+        if secret.count(".") != 2:
+            return None
+        peeked = peek(secret)
+        issuer = peeked[1].get("iss") if peeked else None
+        if not isinstance(issuer, str):
+            return ""
+        subject = peeked[1].get("sub") if peeked else None
+        return f"oidc:{issuer}:{subject}" if isinstance(subject, str) else f"oidc:{issuer}"
 
     def verify(self, username: str, secret: str, source_address: str | None) -> Principal | None:
         if secret.startswith(CREDENTIAL_PREFIX):

@@ -1,13 +1,16 @@
 """Slowing down password guessing on `/token` and the management API.
 
-Failed logins are counted per user name and per source address in fixed windows, in the metadata
+Failed logins are counted per subject and per source address in fixed windows, in the metadata
 store, so every node sees the same counts (one small write per failure; successes write nothing).
-Once a count reaches its limit, every attempt for that user or from that address, right or wrong,
-is refused with 429 until the window ends.
+The subject is normally the user name; for OIDC ID tokens it is the token's issuer and subject
+(`CredentialChain.rate_limit_subject`), because every CI job shares the username `oidc`. Once a
+count reaches its limit, every attempt for that subject or from that address, right or wrong, is
+refused with 429 until the window ends.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from moorage.metadata import signing_keys
@@ -29,22 +32,27 @@ class LoginRateLimiter:
         self.limits = {"user": per_user, "addr": per_address}
         self.window = window
 
-    def _keys(self, username: str, address: str | None) -> list[tuple[str, str]]:
-        keys = [("user", f"login:user:{username[:150]}")]
+    def _keys(self, subject: str, address: str | None) -> list[tuple[str, str]]:
+        """`subject` is `user:NAME`, another `kind:value`, or "" for the address alone."""
+        keys = []
+        if subject:
+            if len(subject) > 150:  # an issuer URL and subject can be long; the key column is not
+                subject = f"{subject[:40]}#{hashlib.sha256(subject.encode()).hexdigest()[:32]}"
+            keys.append(("user", f"login:{subject}"))
         if address:
             keys.append(("addr", f"login:addr:{address[:150]}"))
         return keys
 
-    def check(self, username: str, address: str | None) -> None:
-        """Raise `TooManyAttempts` when the user or the address has used up its failures."""
+    def check(self, subject: str, address: str | None) -> None:
+        """Raise `TooManyAttempts` when the subject or the address has used up its failures."""
         with self.database.read() as connection:
-            for kind, key in self._keys(username, address):
+            for kind, key in self._keys(subject, address):
                 count, start = signing_keys.count_in_window(connection, key, self.window)
                 if count >= self.limits[kind]:
                     remaining = (start + self.window - now()).total_seconds()
                     raise TooManyAttempts(max(1, int(remaining + 0.999)))
 
-    def record_failure(self, username: str, address: str | None) -> None:
+    def record_failure(self, subject: str, address: str | None) -> None:
         with self.database.write() as connection:
-            for _, key in self._keys(username, address):
+            for _, key in self._keys(subject, address):
                 signing_keys.increment(connection, key, self.window)

@@ -6,12 +6,14 @@ invalidates the old one at once.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
 from moorage.auth.access_tokens import Conflict, NotFound
-from moorage.auth.credentials import CredentialExpired
+from moorage.auth.credentials import CredentialExpired, CredentialRevoked
 from moorage.auth.grants import Grant, Principal, grants_from_json, grants_to_json
+from moorage.auth.lifetimes import LifetimeCap
 from moorage.auth.secret_values import matches, new_secret, secret_hash
 from moorage.domain.access import Actor
 from moorage.metadata import credentials
@@ -60,9 +62,16 @@ def check_within(namespace: str, grants: tuple[Grant, ...]) -> None:
             raise OutsideNamespace(f"robot grants must stay within {namespace}/: {pattern!r} does not")
 
 
+def _generation(row: RobotRow) -> int:
+    """32 bits derived from the stored secret hash: new with every secret, telling nothing about it."""
+    return int(hashlib.sha256(f"generation:{row.secret_hash}".encode()).hexdigest()[:8], 16)
+
+
 class Robots:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, cap: LifetimeCap | None = None) -> None:
         self.database = database
+        self.cap = cap
+        """The admin's cap on robot secret lifetimes (`robot_secret_max_days`); None: uncapped."""
 
     def create(
         self,
@@ -73,6 +82,8 @@ class Robots:
         description: str | None = None,
     ) -> tuple[Robot, str]:
         check_within(namespace, grants)
+        if self.cap is not None:
+            self.cap.check(expires_at)
         secret = new_secret("robot")
         with self.database.write() as connection:
             if credentials.find_robot(connection, namespace, name) is not None:
@@ -106,11 +117,27 @@ class Robots:
             if not credentials.delete_robot(connection, namespace, name):
                 raise NotFound(f"no robot {namespace}{SEPARATOR}{name}")
 
-    def still_valid(self, username: str) -> bool:
+    def secret_generation(self, username: str) -> int | None:
+        """A number that changes whenever the robot's secret is replaced (None: no such robot)."""
         namespace, _, name = username.partition(SEPARATOR)
         with self.database.read() as connection:
             row = credentials.find_robot(connection, namespace, name)
-        return row is not None and (row.expires_at is None or row.expires_at > now())
+        return None if row is None else _generation(row)
+
+    def check_source(self, username: str, kind: str, generation: int | None = None) -> None:
+        """Raise unless the robot a `kind` (login password, refresh token) was made from is still usable:
+        it exists, has not expired, and (given the `generation` it was issued under) kept its secret."""
+        namespace, _, name = username.partition(SEPARATOR)
+        with self.database.read() as connection:
+            row = credentials.find_robot(connection, namespace, name)
+        if row is None:
+            raise CredentialRevoked(f"the robot account {username} this {kind} was made from no longer exists")
+        if row.expires_at is not None and row.expires_at <= now():
+            raise CredentialExpired(f"robot account {username} this {kind} was made from", row.expires_at)
+        if generation is not None and generation != _generation(row):
+            raise CredentialRevoked(
+                f"this {kind} was revoked: the secret of robot account {username} it was made from was replaced"
+            )
 
     def grants_of(self, username: str) -> tuple[Grant, ...]:
         """The grants of an existing, unexpired robot; none otherwise."""

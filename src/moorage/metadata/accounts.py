@@ -27,6 +27,7 @@ class UserRow:
     is_admin: bool
     disabled: bool
     created_at: datetime
+    credential_generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,15 @@ class BindingRow:
 
 
 def _user(row: Any) -> UserRow:
-    return UserRow(row.id, row.name, row.password_hash, bool(row.is_admin), bool(row.disabled), aware(row.created_at))  # type: ignore[arg-type]
+    return UserRow(
+        row.id,
+        row.name,
+        row.password_hash,
+        bool(row.is_admin),
+        bool(row.disabled),
+        aware(row.created_at),  # type: ignore[arg-type]
+        int(row.credential_generation or 0),
+    )
 
 
 def _binding(row: Any) -> BindingRow:
@@ -74,6 +83,12 @@ def insert_user(connection: sa.Connection, name: str, password_hash: str | None,
 
 def update_user(connection: sa.Connection, name: str, **values: Any) -> bool:
     return connection.execute(users.update().where(users.c.name == name).values(**values)).rowcount > 0
+
+
+def bump_credential_generation(connection: sa.Connection, name: str) -> bool:
+    """Revoke every login password and refresh token of the user (they carry the old generation)."""
+    query = users.update().where(users.c.name == name)
+    return connection.execute(query.values(credential_generation=users.c.credential_generation + 1)).rowcount > 0
 
 
 def delete_user(connection: sa.Connection, name: str) -> bool:

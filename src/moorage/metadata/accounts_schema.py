@@ -24,6 +24,9 @@ users = sa.Table(
     sa.Column("is_admin", sa.Boolean, nullable=False, default=False),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
     _time("created_at"),
+    # Signed login passwords and refresh tokens carry the generation they were issued under;
+    # bumping it (password change, disabling, revoke-sessions) revokes them all at once.
+    sa.Column("credential_generation", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 organizations = sa.Table(

@@ -33,13 +33,13 @@ def test_users_by_roles_tokens_by_grants_within_roles_robots_by_grants(auth: Aut
     assert policy.allows(alice, "acme/api", PUSH) and not policy.allows(alice, "acme/api", ADMIN)
     assert policy.allows(alice, "alice/own", ADMIN)
 
-    token, _ = auth.access_tokens.create("alice", "ci", (Grant("acme/api", frozenset({PULL})),), None)
+    expires = datetime.now(UTC) + timedelta(days=1)  # non-expiring tokens are refused by default
+    token, _ = auth.access_tokens.create("alice", "ci", (Grant("acme/api", frozenset({PULL})),), expires)
     as_token = Actor("token", "alice", token.id)
     assert policy.allows(as_token, "acme/api", PULL) and not policy.allows(as_token, "acme/api", PUSH)
     auth.access_tokens.revoke("alice", token.id)
     assert not policy.allows(as_token, "acme/api", PULL)
 
-    expires = datetime.now(UTC) + timedelta(days=1)
     auth.robots.create("acme", "bot", (Grant("acme/api", frozenset({PULL, PUSH})),), expires)
     robot = Actor("robot", "acme+bot", "acme+bot")
     assert policy.allows(robot, "acme/api", PUSH) and not policy.allows(robot, "acme/web", PULL)

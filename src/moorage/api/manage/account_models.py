@@ -13,11 +13,14 @@ from moorage.api.manage.problems import Problem
 from moorage.auth.access_tokens import Conflict, NotFound
 from moorage.auth.accounts import InvalidName
 from moorage.auth.grants import Grant, expand_actions, validate_pattern
+from moorage.auth.lifetimes import LifetimeCap
 from moorage.auth.passwords import WeakPassword
 from moorage.auth.robots import OutsideNamespace
 from moorage.domain.access import Action
 
 ScopeName = Literal["pull", "push", "delete", "admin"]
+DEFAULT_DAYS = 90.0
+"""The lifetime of an access token or robot whose request names none."""
 
 
 @contextlib.contextmanager
@@ -41,7 +44,11 @@ class ScopedCredentialRequest(BaseModel):
         ["*"], description="Repository patterns the scopes apply to: NAME, NAMESPACE/* or *."
     )
     expires_in_days: float | None = Field(
-        90, gt=0, le=3650, description="Lifetime in days; null: never expires (not recommended)."
+        DEFAULT_DAYS,
+        gt=0,
+        le=3650,
+        description="Lifetime in days (default 90, or the registry's cap if shorter); null: never expires, "
+        "refused unless the registry allows it (allow_non_expiring_credentials).",
     )
 
     def grants(self) -> tuple[Grant, ...]:
@@ -50,10 +57,14 @@ class ScopedCredentialRequest(BaseModel):
         actions = expand_actions(Action(scope) for scope in self.scopes)
         return tuple(Grant(validate_pattern(pattern), actions) for pattern in self.repositories)
 
-    def expires_at(self) -> datetime | None:
-        if self.expires_in_days is None:
+    def expires_at(self, cap: LifetimeCap | None = None) -> datetime | None:
+        """When the credential expires; without `expires_in_days`, the default shortened to `cap`."""
+        days = self.expires_in_days
+        if "expires_in_days" not in self.model_fields_set and cap is not None:
+            days = cap.default_days(DEFAULT_DAYS)
+        if days is None:
             return None
-        return datetime.now(UTC) + timedelta(days=self.expires_in_days)
+        return datetime.now(UTC) + timedelta(days=days)
 
 
 class GrantOut(BaseModel):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from moorage.api.manage.account_models import GrantOut, ScopedCredentialRequest, service_errors
@@ -77,7 +78,12 @@ class TokenCreated(TokenOut):
 
 
 class LoginPasswordRequest(BaseModel):
-    lifetime_hours: float | None = Field(None, gt=0, le=24 * 7, description="Default: the configured 12 hours.")
+    lifetime_hours: float | None = Field(
+        None,
+        gt=0,
+        description="Default: the configured 12 hours. More than the registry's cap (login_password_max_hours, "
+        "default 12) is refused with 400.",
+    )
 
 
 class LoginPassword(BaseModel):
@@ -144,6 +150,28 @@ def delete_user(name: str, caller: CallerDep) -> Response:
     return Response(status_code=204)
 
 
+@router.post(
+    "/users/{name}/revoke-sessions",
+    status_code=204,
+    summary="End a user's login passwords and refresh tokens (registry admins, or the user with a password)",
+)
+def revoke_sessions(name: str, caller: CallerDep, request: Request) -> Response:
+    """Every login password and refresh token issued to the user so far stops working at once
+    (also those made from the user's access tokens); access tokens themselves are not revoked."""
+    if not caller.is_server_admin():
+        caller.require_self_or_admin(name)
+        caller.require_password_login_as(name)
+    with service_errors():
+        _auth(caller).accounts.revoke_sessions(name)
+    actor = caller.actor
+    if actor.source_address is None and request.client is not None:
+        actor = replace(actor, source_address=request.client.host)
+    governance = getattr(request.app.state, "governance", None)
+    if governance is not None:
+        governance.audit.record("user.revoke-sessions", actor, target=name)
+    return Response(status_code=204)
+
+
 @router.get("/users/{name}/tokens", summary="A user's personal access tokens (never their secrets)")
 def list_tokens(name: str, caller: CallerDep) -> list[TokenOut]:
     caller.require_self_or_admin(name)
@@ -154,8 +182,9 @@ def list_tokens(name: str, caller: CallerDep) -> list[TokenOut]:
 @router.post("/users/{name}/tokens", status_code=201, summary="Create a personal access token (shown once)")
 def create_token(name: str, body: TokenCreate, caller: CallerDep) -> TokenCreated:
     caller.require_password_login_as(name)
+    tokens = _auth(caller).access_tokens
     with service_errors():
-        token, secret = _auth(caller).access_tokens.create(name, body.name, body.grants(), body.expires_at())
+        token, secret = tokens.create(name, body.name, body.grants(), body.expires_at(tokens.cap))
     return TokenCreated(**TokenOut.of(token).model_dump(), token=secret)
 
 
@@ -171,7 +200,8 @@ def revoke_token(name: str, token_id: str, caller: CallerDep) -> Response:
 def login_password(caller: CallerDep, body: LoginPasswordRequest | None = None) -> LoginPassword:
     auth = _auth(caller)
     lifetime = timedelta(hours=body.lifetime_hours) if body and body.lifetime_hours else None
-    password, expires = auth.login_passwords.issue(caller.principal, lifetime)
+    with service_errors():
+        password, expires = auth.login_passwords.issue(caller.principal, lifetime)
     return LoginPassword(username=caller.actor.name, password=password, expires_at=expires)
 
 

@@ -74,7 +74,9 @@ def create_robot(namespace: str, body: RobotCreate, caller: CallerDep) -> RobotC
         from moorage.auth.accounts import check_name
 
         check_name(body.name, "robot")
-        robot, secret = robots.create(namespace, body.name, request.grants(), request.expires_at(), body.description)
+        robot, secret = robots.create(
+            namespace, body.name, request.grants(), request.expires_at(robots.cap), body.description
+        )
     return RobotCreated(**RobotOut.of(robot).model_dump(), secret=secret)
 
 

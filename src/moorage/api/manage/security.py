@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from moorage.api.auth_http import basic_credentials, client_address
 from moorage.api.manage.problems import Problem
 from moorage.auth.authenticator import InvalidCredentials
-from moorage.auth.credentials import CredentialExpired
+from moorage.auth.credentials import CredentialRefused
 from moorage.auth.grants import Principal, allowed_actions
 from moorage.auth.ratelimit import TooManyAttempts
 from moorage.auth.roles import USER_KINDS, FixedRoles
@@ -106,8 +106,8 @@ async def current_caller(request: Request) -> Caller:
         principal = await anyio.to_thread.run_sync(lambda: auth.authenticator.authenticate(username, secret, address))
     except TooManyAttempts as error:
         raise AuthProblem(429, "Too many requests", str(error), {"Retry-After": str(error.retry_after)}) from None
-    except CredentialExpired as error:
-        raise AuthProblem(401, "Credential expired", str(error), _CHALLENGE) from None
+    except CredentialRefused as error:  # expired or revoked: say which, not "invalid"
+        raise AuthProblem(401, error.title, str(error), _CHALLENGE) from None
     except InvalidCredentials as error:
         raise AuthProblem(401, "Invalid credentials", str(error), _CHALLENGE) from None
     request.scope["moorage.actor"] = principal.actor
