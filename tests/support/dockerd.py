@@ -35,11 +35,17 @@ DOCKER = Path("/usr/bin/docker")
 DOCKERD = Path("/usr/sbin/dockerd")
 
 
-def require_docker() -> None:
-    """Skip when Debian's docker.io is missing or we are not root (dockerd needs it); fail under CI."""
+def docker_problems() -> list[str]:
+    """Why a private dockerd cannot run here (empty when it can)."""
     problems = [f"{path} is missing (Debian package docker.io)" for path in (DOCKER, DOCKERD) if not path.exists()]
     if os.geteuid() != 0:
         problems.append("a private dockerd needs root")
+    return problems
+
+
+def require_docker() -> None:
+    """Skip when Debian's docker.io is missing or we are not root (dockerd needs it); fail under CI."""
+    problems = docker_problems()
     if not problems:
         return
     message = "; ".join(problems)
