@@ -9,6 +9,7 @@ for a push without rights and for a pull after `docker logout`.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -90,6 +91,9 @@ def test_docker_login_with_a_password_builds_pushes_and_pulls_back_the_same_imag
     name, password = user
     refused(lambda: docker.login(secured.host, name, "wrong-password"), "unauthorized")
     assert "Login Succeeded" in docker.login(secured.host, name, password)
+    stored = docker.config()["auths"][secured.host]
+    assert stored["identitytoken"], stored  # docker keeps the registry's refresh token ...
+    assert base64.b64decode(stored["auth"]) == f"{name}:".encode()  # ... and not the password
     reference = f"{secured.host}/{name}/app:v1"
     content = f"hello from {uuid.uuid4().hex}\n"
     built = build(docker, tmp_path / "context", reference, content)

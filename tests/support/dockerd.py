@@ -150,8 +150,10 @@ def running_dockerd(startup_timeout: float = 60.0) -> Iterator[Dockerd]:
     The directory is under /tmp, not pytest's tmp tree: a unix socket path is limited to 108 bytes.
     """
     root = Path(tempfile.mkdtemp(prefix="dkr-"))
+    (root / "daemon.json").write_text("{}\n")  # not the machine's /etc/docker/daemon.json
     command = [
         str(DOCKERD),
+        "--config-file", str(root / "daemon.json"),
         "--storage-driver=vfs",
         "--iptables=false",
         "--ip6tables=false",
