@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support.clients import ContainerTools, container_tools
+from tests.support.dockerd import DockerCli, Dockerd, docker_cli, require_docker, running_dockerd
 from tests.support.server import RunningRegistry
 
 
@@ -23,6 +24,21 @@ def tools(embedded_registry: RunningRegistry) -> Iterator[ContainerTools]:
     """skopeo, podman and buildah pointed at the registry, all config in a temporary directory."""
     with container_tools(embedded_registry.host) as configured:
         yield configured
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[Dockerd]:
+    """One private Docker daemon per test session (per xdist worker), stopped at the end even on failure."""
+    require_docker()
+    with running_dockerd() as daemon:
+        yield daemon
+
+
+@pytest.fixture
+def docker(dockerd: Dockerd) -> Iterator[DockerCli]:
+    """The Docker CLI on the session's daemon, with a config directory (logins, helpers) of this test only."""
+    with docker_cli(dockerd) as cli:
+        yield cli
 
 
 @pytest.fixture
@@ -49,9 +65,13 @@ def registry_http(embedded_registry: RunningRegistry) -> Iterator[httpx.Client]:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """On failure, attach the tail of the registry's log: client errors rarely say what the server did."""
+    """On failure, attach the tails of the registry's and dockerd's logs: clients rarely say what the server did."""
     report = yield
-    registry = getattr(item, "funcargs", {}).get("embedded_registry")
-    if report.failed and isinstance(registry, RunningRegistry) and registry.log_path is not None:
-        report.sections.append(("moorage server log (tail)", registry.log()[-6000:]))
+    if not report.failed:
+        return report
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, RunningRegistry) and value.log_path is not None:
+            report.sections.append(("moorage server log (tail)", value.log()[-6000:]))
+        elif isinstance(value, Dockerd):
+            report.sections.append(("dockerd log (tail)", value.log()))
     return report
