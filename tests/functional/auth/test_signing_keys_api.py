@@ -136,4 +136,3 @@ def claims_kid(token: str) -> str:
     kid = jwt.get_unverified_header(token)["kid"]
     assert isinstance(kid, str)
     return kid
-
