@@ -103,7 +103,7 @@ def seal_stored_keys(database: Database, box: SecretBox) -> tuple[int, int]:
             else:
                 continue
             signing_keys.store_encrypted_private_key(connection, row.kid, encrypted)
-    if sealed and database.is_sqlite:
+    if (sealed or reencrypted) and database.is_sqlite:  # no freed page may keep the old bytes
         with database.read() as connection:
             signing_keys.scrub_freed_space(connection)
     return sealed, reencrypted
