@@ -269,10 +269,13 @@ class KeyRing:
         return jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"})
 
     def public_key(self, kid: str) -> Ed25519PublicKey | None:
-        if self._stale():
-            # One indexed read per interval; also when the kid is known: it may have been retired.
-            with self._lock:
+        # One indexed read per interval, also for a known kid: it may have been retired. This runs
+        # on the event loop: when another thread holds the lock (a rotation), that thread reloads.
+        if self._stale() and self._lock.acquire(blocking=False):
+            try:
                 self._load()
+            finally:
+                self._lock.release()
         return self._public.get(kid)
 
     def verifies(self, kid: str) -> bool:
