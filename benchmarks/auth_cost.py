@@ -60,7 +60,8 @@ def guard_microseconds(server: RunningRegistry, iterations: int = 50_000) -> tup
     from moorage.config import Settings
     from moorage.metadata.database import Database
 
-    settings = Settings(database_url=f"sqlite:///{server.data_dir / 'metadata.db'}", auth_enabled=True)
+    # The server's data directory: its secret key file decrypts the signing keys.
+    settings = Settings(data_dir=server.data_dir, auth_enabled=True)
     auth = build_auth(settings, Database(settings.metadata_url()))
 
     async def inner(scope: object, receive: object, send: object) -> None:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from moorage.api.manage import gc as gc_api
 from moorage.api.manage import issuers as oidc_issuers_api
 from moorage.api.manage import lifecycle as lifecycle_api
+from moorage.api.manage import signing_keys as signing_keys_api
 from moorage.api.manage.accounts import ACCOUNT_ROUTERS
 from moorage.api.manage.app import create_management_api
 from moorage.api.manage.governance import governance_routers
@@ -171,5 +172,6 @@ def create_app(settings: Settings | None = None) -> Moorage:
     }
     # Lifecycle and GC routes first: governance's `/repositories/{name:path}` would swallow theirs.
     routers = [lifecycle_api.router, gc_api.router, *governance_routers(), *ACCOUNT_ROUTERS, oidc_issuers_api.router]
+    routers.append(signing_keys_api.router)
     management = create_management_api(state, routers)
     return Moorage(registry, management, other)

@@ -19,9 +19,12 @@ from moorage.auth.policy import RolePolicy
 from moorage.auth.ratelimit import LoginRateLimiter
 from moorage.auth.robots import Robots
 from moorage.auth.roles import PublicRepositories, StoredRoles
+from moorage.auth.secret_box import SecretBox
+from moorage.auth.secret_key_file import ensure_key_file, read_key_file
 from moorage.auth.token_service import TokenServer
 from moorage.auth.tokens import RegistryTokens
 from moorage.config import Settings
+from moorage.data_dir import restrict_new_files
 from moorage.metadata.database import Database
 
 
@@ -44,8 +47,20 @@ class AuthComponents:
     """The `AccessPolicy` for services (governance) when authentication is on."""
 
 
+def secret_box(settings: Settings, create: bool = False) -> SecretBox:
+    """The box that encrypts stored secrets: `secret_key`, else the key file (generated when `create`)."""
+    if settings.secret_key:
+        current = settings.secret_key
+    elif create:
+        current, _ = ensure_key_file(settings.secret_key_path())
+    else:
+        current = read_key_file(settings.secret_key_path())
+    return SecretBox(current, settings.previous_secret_keys)
+
+
 def local_accounts(settings: Settings) -> Accounts:
     """Accounts on the metadata store itself (schema brought up to date), for local admin commands."""
+    restrict_new_files()
     database = Database(settings.metadata_url())
     database.migrate()
     return Accounts(database)
@@ -57,9 +72,11 @@ def build_auth(
     federated: Callable[[Principal], bool] | None = None,
     is_public: PublicRepositories | None = None,
     on_login_failure: LoginFailed | None = None,
+    box: SecretBox | None = None,
 ) -> AuthComponents:
     """`federated` says whether an OIDC principal may still act (OidcFederation.still_valid);
-    `is_public` whether anyone may pull a repository besides `anonymous` grants (governance's visibility)."""
+    `is_public` whether anyone may pull a repository besides `anonymous` grants (governance's visibility);
+    `box` decrypts the signing keys (default: from the settings; start-up has created the key file)."""
     login_lifetime = timedelta(hours=settings.login_password_lifetime_hours)
     login_max = timedelta(hours=settings.login_password_max_hours)
     refresh_lifetime = timedelta(days=settings.refresh_token_lifetime_days)
@@ -68,6 +85,7 @@ def build_auth(
         rotation=timedelta(days=settings.signing_key_rotation_days),
         verify_margin=max(login_lifetime, login_max, refresh_lifetime)
         + timedelta(seconds=settings.token_clock_skew_seconds),
+        box=box or secret_box(settings, create=True),
     )
     accounts = Accounts(database)
     non_expiring = settings.allow_non_expiring_credentials

@@ -80,6 +80,20 @@ class Settings(BaseSettings):
     allow_non_expiring_credentials: bool = Field(
         False, description="Whether access tokens and robots may be created with `expires_in_days: null` (never)."
     )
+    # --- secrets at rest (docs/authentication.md, "Secrets at rest") ---
+    secret_key: str | None = Field(
+        None,
+        min_length=32,
+        description="Key that encrypts the signing keys (and other stored secrets); default: the key file.",
+    )
+    secret_key_file: Path | None = Field(
+        None,
+        description="File with the secret key, generated (mode 0600) at first start; default: <data_dir>/secret.key.",
+    )
+    previous_secret_keys: list[str] = Field(
+        default_factory=list,
+        description="Earlier secret keys, accepted for decryption; every start re-encrypts with the current one.",
+    )
     # Lifecycle policies and garbage collection (docs/gc.md, docs/lifecycle.md).
     lifecycle_interval_seconds: float = Field(
         86400, ge=0, description="How often lifecycle policies are applied in the background; 0: never."
@@ -116,8 +130,11 @@ class Settings(BaseSettings):
     def metadata_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'metadata.db'}"
 
+    def secret_key_path(self) -> Path:
+        return self.secret_key_file or self.data_dir / "secret.key"
+
     def masked(self) -> dict[str, Any]:
-        """The effective settings with any password in the database URL hidden."""
+        """The effective settings with passwords (also in the database URL) and secret keys hidden."""
         values = self.model_dump(mode="json")
         url = values.get("database_url")
         if url and "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
@@ -126,6 +143,9 @@ class Settings(BaseSettings):
             values["database_url"] = f"{scheme}//{credentials.split(':', 1)[0]}:***@{host}"
         if values.get("admin_password"):
             values["admin_password"] = "***"
+        if values.get("secret_key"):
+            values["secret_key"] = "***"
+        values["previous_secret_keys"] = ["***" for _ in values.get("previous_secret_keys", [])]
         return values
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 from moorage.config import RESOLVED_SETTINGS_VARIABLE, Settings, is_loopback
+from moorage.data_dir import restrict_new_files
 
 log = logging.getLogger("moorage")
 
@@ -62,6 +63,7 @@ def prepare_in_child(settings: Settings) -> None:
 
 
 def run(settings: Settings) -> None:
+    restrict_new_files()  # inherited by the start-up child and every worker: data files are owner-only
     check_bind_safety(settings)
     ensure_address_free(settings.host, settings.port)
     prepare_in_child(settings)

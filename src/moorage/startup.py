@@ -10,18 +10,31 @@ from __future__ import annotations
 import logging
 import sys
 
-from moorage.app_auth import build_auth
+from moorage.app_auth import build_auth, secret_box
+from moorage.auth.keys import SealedKeyUnreadable, seal_stored_keys
+from moorage.auth.secret_box import SecretBox
+from moorage.auth.secret_key_file import MissingSecretKey
 from moorage.config import Settings, settings_from_environment
+from moorage.data_dir import restrict_new_files, secure_data_dir
 from moorage.metadata.database import Database
 
 log = logging.getLogger("moorage")
 
 
-def prepare_authentication(settings: Settings, database: Database) -> None:
+def seal_secrets(database: Database, box: SecretBox) -> None:
+    """Encrypt plaintext signing keys of older databases; re-encrypt those under a previous secret key."""
+    sealed, reencrypted = seal_stored_keys(database, box)
+    if sealed:
+        log.warning("encrypted %d signing key(s) stored in plaintext by an earlier version", sealed)
+    if reencrypted:
+        log.info("re-encrypted %d signing key(s) with the current secret key", reencrypted)
+
+
+def prepare_authentication(settings: Settings, database: Database, box: SecretBox) -> None:
     """Create the first admin (when there are no users) and a signing key."""
     if not settings.auth_is_enabled():
         return
-    auth = build_auth(settings, database)
+    auth = build_auth(settings, database, box=box)
     auth.keys.ensure_signing_key()
     generated = auth.accounts.ensure_first_admin(settings.admin_username, settings.admin_password)
     if generated is not None:
@@ -37,12 +50,20 @@ def prepare_authentication(settings: Settings, database: Database) -> None:
 
 
 def prepare(settings: Settings) -> None:
-    """Migrate the metadata store and set up authentication; safe to run at every start."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """Secure the data directory, migrate the metadata store, seal stored secrets and set up
+    authentication; safe to run at every start."""
+    restrict_new_files()
+    key_file = settings.secret_key_path()
+    outside = () if settings.secret_key or key_file.parent.resolve() == settings.data_dir.resolve() else (key_file,)
+    secure_data_dir(settings.data_dir, outside)
+    box = secret_box(settings, create=True)
+    if settings.database_url is None:
+        (settings.data_dir / "metadata.db").touch(mode=0o600)
     database = Database(settings.metadata_url())
     try:
         database.migrate()
-        prepare_authentication(settings, database)
+        seal_secrets(database, box)
+        prepare_authentication(settings, database, box)
     finally:
         database.dispose()
 
@@ -50,4 +71,8 @@ def prepare(settings: Settings) -> None:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    prepare(settings_from_environment())
+    try:
+        prepare(settings_from_environment())
+    except (SealedKeyUnreadable, MissingSecretKey) as error:
+        log.error("%s", error)
+        sys.exit(2)

@@ -2,8 +2,8 @@
 
 `DockerTokenAuth` is an httpx auth flow that does what docker/podman do: on a 401 with a Bearer
 challenge it asks the realm for a token for the challenged scope (HTTP Basic, or anonymous) and
-retries. `Forger` signs tokens with the registry's own key (read from its metadata store) or with
-other keys, to check that every wrong claim is refused.
+retries. `Forger` signs tokens with the registry's own key (read from its metadata store, decrypted
+with its secret key file) or with other keys, to check that every wrong claim is refused.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from moorage.auth.secret_box import SecretBox
+from moorage.auth.secret_key_file import read_key_file
 from tests.support.server import RunningRegistry
 
 ADMIN = "admin"
@@ -146,18 +148,21 @@ class Forger:
     other_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
 
     @classmethod
-    def of(cls, server: RunningRegistry) -> Forger:
+    def of(cls, server: RunningRegistry, secret_key: str | None = None) -> Forger:
+        """The newest key; decrypted with `secret_key`, or by default with the data directory's key file."""
         url = server.database_url or f"sqlite:///{server.data_dir / 'metadata.db'}"  # type: ignore[operator]
         engine = sa.create_engine(url)
         try:
             with engine.connect() as connection:
                 row = connection.exec_driver_sql(
-                    "SELECT kid, private_pem FROM signing_keys ORDER BY created_at DESC"
+                    "SELECT kid, private_key_encrypted FROM signing_keys ORDER BY created_at DESC"
                 ).first()
         finally:
             engine.dispose()
-        assert row is not None
-        key = serialization.load_pem_private_key(row[1].encode(), password=None)
+        assert row is not None and server.data_dir is not None
+        # The key is stored encrypted; the forger is a thief who also has the secret key file.
+        box = SecretBox(secret_key or read_key_file(server.data_dir / "secret.key"))
+        key = serialization.load_pem_private_key(box.decrypt(row[1]), password=None)
         assert isinstance(key, Ed25519PrivateKey)
         return cls(key, row[0])
 

@@ -1,9 +1,11 @@
 """The signing keys of every token moorage issues: Ed25519, stored in the metadata store, rotated.
 
-The newest key signs; every key whose `verifies_until` has not passed verifies, so tokens signed
-just before a rotation stay valid until they expire. Keys live in the metadata store, so every node
-signs and verifies with the same set; a node that meets an unknown `kid` reloads the set (at most
-once per second), which is how a key rotated on another node becomes known without a restart.
+The newest key signs; every key whose `verifies_until` has not passed and that was not retired
+verifies, so tokens signed just before a rotation stay valid until they expire. Keys live in the
+metadata store, so every node signs and verifies with the same set; private keys are stored
+encrypted with the secret box (auth/secret_box.py), never in plaintext. Each process reloads the
+set when it was loaded more than `RELOAD_INTERVAL` ago (one indexed read), which is how a key
+rotated or retired on another node takes effect there without a restart.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from moorage.auth.secret_box import SecretBox, UndecryptableSecret
 from moorage.metadata import signing_keys
 from moorage.metadata.common import now
 from moorage.metadata.database import Database
@@ -29,11 +33,80 @@ from moorage.metadata.signing_keys import SigningKeyRow
 ALGORITHM = "EdDSA"
 """The only algorithm accepted: `none`, HS256 and every other `alg` a token names are refused."""
 
-_RELOAD_INTERVAL = 1.0
+RELOAD_INTERVAL = 1.0
+"""Seconds a process trusts its loaded key set: a key retired elsewhere stops verifying after this."""
 
 
 class InvalidToken(Exception):
     """A token that must not be trusted; the message says why (safe to show the client)."""
+
+
+class UnknownKey(LookupError):
+    """No stored signing key has this kid."""
+
+
+class SealedKeyUnreadable(Exception):
+    """A stored private key that the configured secret keys do not decrypt; the message says what to do."""
+
+
+KeyState = Literal["signing", "verifying", "retired"]
+
+
+@dataclass(frozen=True)
+class SigningKeyInfo:
+    """What an administrator sees of a signing key (never its private part)."""
+
+    kid: str
+    algorithm: str
+    created_at: datetime
+    signs_until: datetime
+    verifies_until: datetime
+    state: KeyState
+
+
+def _describe(rows: list[SigningKeyRow], at: datetime) -> list[SigningKeyInfo]:
+    signer = next((row.kid for row in rows if row.retired_at is None and row.signs_until > at), None)
+
+    def state(row: SigningKeyRow) -> KeyState:
+        if row.retired_at is not None or row.verifies_until <= at:
+            return "retired"
+        return "signing" if row.kid == signer else "verifying"
+
+    return [
+        SigningKeyInfo(row.kid, row.algorithm, row.created_at, row.signs_until, row.verifies_until, state(row))
+        for row in rows
+    ]
+
+
+def _unreadable(kid: str) -> SealedKeyUnreadable:
+    return SealedKeyUnreadable(
+        f"signing key {kid} is encrypted with a secret key this server does not have: set secret_key "
+        "(or secret_key_file) to the key it was encrypted with, or list that key in previous_secret_keys"
+    )
+
+
+def seal_stored_keys(database: Database, box: SecretBox) -> tuple[int, int]:
+    """Encrypt plaintext private keys (databases before revision 0005) and re-encrypt those under an
+    earlier secret key with the current one. Returns (sealed, re-encrypted); run at start-up."""
+    sealed = reencrypted = 0
+    with database.write() as connection:
+        for row in signing_keys.all_keys(connection):
+            if row.private_pem is not None:
+                encrypted = box.encrypt(row.private_pem.encode())
+                sealed += 1
+            elif row.private_key_encrypted is not None and not box.is_current(row.private_key_encrypted):
+                try:
+                    encrypted = box.reencrypt(row.private_key_encrypted)
+                except UndecryptableSecret:
+                    raise _unreadable(row.kid) from None
+                reencrypted += 1
+            else:
+                continue
+            signing_keys.store_encrypted_private_key(connection, row.kid, encrypted)
+    if (sealed or reencrypted) and database.is_sqlite:  # no freed page may keep the old bytes
+        with database.read() as connection:
+            signing_keys.scrub_freed_space(connection)
+    return sealed, reencrypted
 
 
 def _b64(data: bytes) -> str:
@@ -54,9 +127,15 @@ class KeyRing:
     """Signs and verifies JWTs with the keys in the metadata store."""
 
     def __init__(
-        self, database: Database, rotation: timedelta, verify_margin: timedelta, clock: Callable[[], datetime] = now
+        self,
+        database: Database,
+        rotation: timedelta,
+        verify_margin: timedelta,
+        box: SecretBox,
+        clock: Callable[[], datetime] = now,
     ) -> None:
         self.database = database
+        self.box = box
         self.rotation = rotation
         self.verify_margin = verify_margin
         """How long a key verifies after it stopped signing: the longest lifetime of a token it signed."""
@@ -65,7 +144,7 @@ class KeyRing:
         self._public: dict[str, Ed25519PublicKey] = {}
         self._rows: list[SigningKeyRow] = []
         self._signer: tuple[str, Ed25519PrivateKey, datetime] | None = None
-        self._loaded_at = -_RELOAD_INTERVAL
+        self._loaded_at = -RELOAD_INTERVAL
 
     # --- loading and rotation ------------------------------------------------------------------
 
@@ -76,30 +155,42 @@ class KeyRing:
 
     def _apply(self, rows: list[SigningKeyRow]) -> None:
         self._rows = rows
+        known = self._public
         self._public = {
-            row.kid: serialization.load_pem_public_key(row.public_pem.encode())  # type: ignore[misc]
+            row.kid: known.get(row.kid) or serialization.load_pem_public_key(row.public_pem.encode())  # type: ignore[misc]
             for row in rows
         }
         current = self.clock()
         signer = next((row for row in rows if row.signs_until > current), None)
         if signer is None:
             self._signer = None
+        elif self._signer is not None and self._signer[0] == signer.kid:
+            self._signer = (signer.kid, self._signer[1], signer.signs_until)
         else:
-            private = serialization.load_pem_private_key(signer.private_pem.encode(), password=None)
+            private = serialization.load_pem_private_key(self._private_pem(signer), password=None)
             assert isinstance(private, Ed25519PrivateKey)
             self._signer = (signer.kid, private, signer.signs_until)
         self._loaded_at = time.monotonic()
 
-    def _create(self, connection_rows_retire: bool = False) -> None:
+    def _private_pem(self, row: SigningKeyRow) -> bytes:
+        if row.private_key_encrypted is None:
+            assert row.private_pem is not None, f"signing key {row.kid} has no private key"
+            return row.private_pem.encode()  # written by an older version; sealed at the next start
+        try:
+            return self.box.decrypt(row.private_key_encrypted)
+        except UndecryptableSecret:
+            raise _unreadable(row.kid) from None
+
+    def _new_row(self, created: datetime) -> SigningKeyRow:
         private = Ed25519PrivateKey.generate()
         public = private.public_key()
-        created = self.clock()
-        row = SigningKeyRow(
+        pem = private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return SigningKeyRow(
             kid=thumbprint(public),
             algorithm=ALGORITHM,
-            private_pem=private.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ).decode(),
+            private_key_encrypted=self.box.encrypt(pem),
             public_pem=public.public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             ).decode(),
@@ -107,6 +198,10 @@ class KeyRing:
             signs_until=created + self.rotation,
             verifies_until=created + self.rotation + self.verify_margin,
         )
+
+    def _create(self, connection_rows_retire: bool = False) -> None:
+        created = self.clock()
+        row = self._new_row(created)
         with self.database.write() as connection:
             if connection_rows_retire:
                 signing_keys.retire_signing(connection, created, self.verify_margin)
@@ -129,9 +224,42 @@ class KeyRing:
             assert self._signer is not None
             return self._signer[0]
 
+    def retire(self, kid: str) -> SigningKeyInfo:
+        """Stop the key verifying anything, at once (other processes within `RELOAD_INTERVAL`).
+
+        Retiring the key that signs first starts signing with a new one. Retiring a retired key
+        changes nothing. Raises `UnknownKey`.
+        """
+        with self._lock:
+            at = self.clock()
+            with self.database.write() as connection:
+                target = next((row for row in signing_keys.all_keys(connection) if row.kid == kid), None)
+                if target is None:
+                    raise UnknownKey(kid)
+                if target.retired_at is None and target.verifies_until > at:
+                    if target.signs_until > at:
+                        signing_keys.retire_signing(connection, at, self.verify_margin)
+                        signing_keys.insert_key(connection, self._new_row(at))
+                    signing_keys.retire_key(connection, kid, at)
+                rows = signing_keys.all_keys(connection)
+            self._apply([row for row in rows if row.retired_at is None and row.verifies_until > at])
+        return next(info for info in _describe(rows, at) if info.kid == kid)
+
+    def list_keys(self) -> list[SigningKeyInfo]:
+        """Every stored key with its state, newest first (retired ones until they are purged)."""
+        with self.database.read() as connection:
+            rows = signing_keys.all_keys(connection)
+        return _describe(rows, self.clock())
+
     # --- signing and verifying -----------------------------------------------------------------
 
+    def _stale(self) -> bool:
+        return time.monotonic() - self._loaded_at >= RELOAD_INTERVAL
+
     def sign(self, claims: dict[str, Any]) -> str:
+        if self._stale():
+            with self._lock:
+                self._load()  # a key rotated or retired elsewhere must not sign here any more
         signer = self._signer
         if signer is None or signer[2] <= self.clock():
             self.ensure_signing_key()
@@ -141,15 +269,25 @@ class KeyRing:
         return jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"})
 
     def public_key(self, kid: str) -> Ed25519PublicKey | None:
-        key = self._public.get(kid)
-        if key is None and time.monotonic() - self._loaded_at >= _RELOAD_INTERVAL:
-            with self._lock:
+        # One indexed read per interval, also for a known kid: it may have been retired. This runs
+        # on the event loop: when another thread holds the lock (a rotation), that thread reloads.
+        if self._stale() and self._lock.acquire(blocking=False):
+            try:
                 self._load()
-            key = self._public.get(kid)
-        return key
+            finally:
+                self._lock.release()
+        return self._public.get(kid)
+
+    def verifies(self, kid: str) -> bool:
+        """Whether the key still verifies (not retired, not expired); callers caching verified tokens ask."""
+        return self.public_key(kid) is not None
 
     def decode(self, token: str, audience: str, issuer: str, leeway: float) -> dict[str, Any]:
         """The verified claims of a token, or `InvalidToken` saying what is wrong with it."""
+        return self.decode_with_kid(token, audience, issuer, leeway)[0]
+
+    def decode_with_kid(self, token: str, audience: str, issuer: str, leeway: float) -> tuple[dict[str, Any], str]:
+        """`decode`, and the kid of the key that signed the token."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -158,10 +296,10 @@ class KeyRing:
             raise InvalidToken(f"token algorithm {header.get('alg')!r} is not accepted")
         kid = header.get("kid")
         key = self.public_key(kid) if isinstance(kid, str) else None
-        if key is None:
+        if key is None or not isinstance(kid, str):
             raise InvalidToken("token signed by an unknown key")
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 key,
                 algorithms=[ALGORITHM],
@@ -182,10 +320,11 @@ class KeyRing:
             raise InvalidToken("token signature is invalid") from None
         except jwt.PyJWTError as error:
             raise InvalidToken(f"invalid token: {error}") from None
+        return claims, kid
 
     def jwks(self) -> dict[str, Any]:
         """The public keys that currently verify, as a JSON Web Key Set."""
-        if time.monotonic() - self._loaded_at >= _RELOAD_INTERVAL:
+        if self._stale():
             with self._lock:
                 self._load()
         keys = []

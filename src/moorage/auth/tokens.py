@@ -38,6 +38,8 @@ class VerifiedToken:
     principal: Principal
     access: dict[tuple[str, str], frozenset[str]]
     expires_at: float
+    kid: str = ""
+    """The key that signed it: a cached token stops verifying when that key is retired."""
 
     def allows(self, kind: str, name: str, action: str) -> bool:
         actions = self.access.get((kind, name), frozenset())
@@ -89,20 +91,21 @@ class RegistryTokens:
         return IssuedToken(token, int(self.lifetime.total_seconds()), issued.isoformat(timespec="seconds"))
 
     def verify(self, token: str) -> VerifiedToken:
-        """The token's grants, or `InvalidToken`; a cached token is re-checked only for expiry."""
+        """The token's grants, or `InvalidToken`; a cached token is re-checked for expiry and its key."""
         current = time.time()
         cached = self._cache.get(token)
         if cached is not None:
-            if cached.expires_at + self.leeway > current:
+            expired = cached.expires_at + self.leeway <= current
+            if not expired and self.keys.verifies(cached.kid):
                 return cached
             with self._cache_lock:
                 self._cache.pop(token, None)
-            raise InvalidToken("token expired")
-        claims = self.keys.decode(token, self.service, self.issuer, self.leeway)
+            raise InvalidToken("token expired" if expired else "token signed by a retired key")
+        claims, kid = self.keys.decode_with_kid(token, self.service, self.issuer, self.leeway)
         access = claims.get("access")
         if not isinstance(access, list):
             raise InvalidToken("token carries no access list")
-        verified = VerifiedToken(principal_from_claims(claims), access_map(access), float(claims["exp"]))
+        verified = VerifiedToken(principal_from_claims(claims), access_map(access), float(claims["exp"]), kid)
         with self._cache_lock:
             self._cache[token] = verified
             while len(self._cache) > _CACHE_SIZE:

@@ -101,11 +101,13 @@ signing_keys = sa.Table(
     metadata,
     sa.Column("kid", sa.String(64), primary_key=True),
     sa.Column("algorithm", sa.String(16), nullable=False),
-    sa.Column("private_pem", sa.Text, nullable=False),
+    sa.Column("private_pem", sa.Text, nullable=True),  # plaintext of databases before 0005; NULL once sealed
+    sa.Column("private_key_encrypted", sa.Text, nullable=True),  # the PKCS#8 PEM, encrypted (auth/secret_box.py)
     sa.Column("public_pem", sa.Text, nullable=False),
     _time("created_at"),
     _time("signs_until"),
     _time("verifies_until"),
+    _time("retired_at", nullable=True),
 )
 
 rate_limit_counters = sa.Table(

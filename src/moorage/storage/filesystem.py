@@ -3,6 +3,9 @@
     <root>/blobs/<algorithm>/<first two hex>/<hex>     committed blobs, read-only once written
     <root>/uploads/<upload id>                         bytes of an upload in progress
 
+Directories are created 0700, upload files 0600 and committed blobs 0400: blobs of private
+repositories are nobody else's to read (docs/authentication.md, "Secrets at rest").
+
 A commit is fsync(file) -> rename into place -> fsync(directory), so a blob path exists only
 with all its bytes in it, even after a crash.
 """
@@ -82,8 +85,8 @@ class FilesystemBlobStore:
         self.root = root
         self._blobs = root / "blobs"
         self._uploads = root / "uploads"
-        self._uploads.mkdir(parents=True, exist_ok=True)
-        self._blobs.mkdir(parents=True, exist_ok=True)
+        self._uploads.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._blobs.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def blob_path(self, digest: Digest) -> Path:
         return self._blobs / digest.algorithm / digest.hex[:2] / digest.hex
@@ -94,7 +97,7 @@ class FilesystemBlobStore:
         return self._uploads / upload_id
 
     def start_upload(self, upload_id: str) -> None:
-        self._upload_path(upload_id).touch(exist_ok=False)
+        self._upload_path(upload_id).touch(mode=0o600, exist_ok=False)
 
     def upload_size(self, upload_id: str) -> int:
         try:
@@ -114,7 +117,7 @@ class FilesystemBlobStore:
         if target.exists():
             source.unlink(missing_ok=True)
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             fd = os.open(source, os.O_RDONLY)
         except FileNotFoundError:
@@ -123,7 +126,7 @@ class FilesystemBlobStore:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.chmod(source, 0o444)
+        os.chmod(source, 0o400)  # read-only, and private like everything in the data directory
         os.replace(source, target)
         _fsync_directory(target.parent)
 

@@ -1,4 +1,4 @@
-"""Users, the caller's own identity, personal access tokens, login passwords and signing keys."""
+"""Users, the caller's own identity, personal access tokens and login passwords."""
 
 from __future__ import annotations
 
@@ -203,12 +203,6 @@ def login_password(caller: CallerDep, body: LoginPasswordRequest | None = None) 
     with service_errors():
         password, expires = auth.login_passwords.issue(caller.principal, lifetime)
     return LoginPassword(username=caller.actor.name, password=password, expires_at=expires)
-
-
-@router.post("/system/signing-keys/rotate", summary="Start signing tokens with a new key (registry admins)")
-def rotate_signing_key(caller: CallerDep) -> dict[str, str]:
-    caller.require_server_admin()
-    return {"kid": _auth(caller).keys.rotate()}
 
 
 ACCOUNT_ROUTERS = (router, organizations_router, robots_router, grants_router)
