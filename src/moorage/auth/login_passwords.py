@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -68,12 +69,16 @@ class SignedCredentials:
                 at = datetime.fromtimestamp(expired, UTC) if isinstance(expired, int) else None
                 raise CredentialExpired(self.kind, at) from None
             return None
-        principal = principal_from_claims(claims, source_address)
+        principal = replace(principal_from_claims(claims, source_address), expires_at=_moment(claims.get("exp")))
         return principal if self.still_valid(principal) else None
 
     @property
     def kind(self) -> str:
         return "login password" if self.audience == LOGIN_AUDIENCE else "refresh token"
+
+
+def _moment(timestamp: object) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if isinstance(timestamp, int) else None
 
 
 class LoginPasswordVerifier:

@@ -133,4 +133,5 @@ class Robots:
             raise CredentialExpired(f"robot account {username}", row.expires_at)
         with self.database.write() as connection:
             credentials.update_robot(connection, namespace, name, last_used_at=now())
-        return Principal(Actor("robot", username, username, source_address), grants_from_json(row.grants))
+        actor = Actor("robot", username, username, source_address)
+        return Principal(actor, grants_from_json(row.grants), expires_at=row.expires_at)

@@ -87,6 +87,22 @@ class Caller:
         if self.user != user and not self.is_server_admin():
             raise Problem(403, "Forbidden", f"only {user} or a registry administrator may do this")
 
+    def manages_account_of(self, user: str) -> bool:
+        """The caller is `user` with a credential that may manage the account (see `Principal.manages_account`)."""
+        return self.auth is None or (self.user == user and self.principal.manages_account())
+
+    def require_account_manager(self, user: str) -> None:
+        """Managing an account's credentials: its password, an `admin`-on-`*` token, or a registry admin."""
+        if not self.manages_account_of(user) and not self.is_server_admin():
+            if self.user == user:
+                raise Problem(
+                    403,
+                    "Forbidden",
+                    f"{self.actor.describe()} is scoped: managing {user}'s account needs the password "
+                    "or a token with the admin scope on *",
+                )
+            raise Problem(403, "Forbidden", f"only {user} or a registry administrator may do this")
+
     def require_password_login_as(self, user: str) -> None:
         """Creating credentials needs the account itself, not a credential derived from it."""
         if self.auth is not None and (self.actor.kind != "user" or self.actor.name != user):
