@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -69,16 +68,12 @@ class SignedCredentials:
                 at = datetime.fromtimestamp(expired, UTC) if isinstance(expired, int) else None
                 raise CredentialExpired(self.kind, at) from None
             return None
-        principal = replace(principal_from_claims(claims, source_address), expires_at=_moment(claims.get("exp")))
+        principal = principal_from_claims(claims, source_address)
         return principal if self.still_valid(principal) else None
 
     @property
     def kind(self) -> str:
         return "login password" if self.audience == LOGIN_AUDIENCE else "refresh token"
-
-
-def _moment(timestamp: object) -> datetime | None:
-    return datetime.fromtimestamp(timestamp, UTC) if isinstance(timestamp, int) else None
 
 
 class LoginPasswordVerifier:

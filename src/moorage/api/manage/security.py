@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -21,6 +22,7 @@ from moorage.api.manage.problems import Problem
 from moorage.auth.authenticator import InvalidCredentials
 from moorage.auth.credentials import CredentialExpired
 from moorage.auth.grants import Principal, allowed_actions
+from moorage.auth.oidc_tokens import peek
 from moorage.auth.ratelimit import TooManyAttempts
 from moorage.auth.roles import USER_KINDS, FixedRoles
 from moorage.domain.access import ANONYMOUS, Action, Actor
@@ -127,7 +129,16 @@ async def current_caller(request: Request) -> Caller:
     except InvalidCredentials as error:
         raise AuthProblem(401, "Invalid credentials", str(error), _CHALLENGE) from None
     request.scope["moorage.actor"] = principal.actor
+    if principal.expires_at is None:
+        principal = replace(principal, expires_at=_jwt_expiry(secret))
     return Caller(principal, auth)
+
+
+def _jwt_expiry(secret: str) -> datetime | None:
+    """A signed credential (login password, ID token) already verified expires at its `exp` claim."""
+    parts = peek(secret)
+    expires = parts[1].get("exp") if parts is not None else None
+    return datetime.fromtimestamp(expires, UTC) if isinstance(expires, int | float) else None
 
 
 async def current_actor(request: Request) -> Actor:
