@@ -2,8 +2,9 @@
 
 Callers authenticate with HTTP Basic and the same credentials `docker login` accepts (password,
 access token, robot secret, login password, federated token), counted against the same login
-rate limits. Without authentication configured (loopback development) every caller is anonymous
-and may do everything.
+rate limits; `Authorization: Bearer` takes those that name their user (access token, login
+password, OIDC credential or ID token: `auth/bearer.py`). Without authentication configured
+(loopback development) every caller is anonymous and may do everything.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBasic, HTTPBearer
 
-from moorage.api.auth_http import basic_credentials, client_address
+from moorage.api.auth_http import basic_credentials, bearer_token, client_address
 from moorage.api.manage.problems import Problem
 from moorage.auth.authenticator import InvalidCredentials
+from moorage.auth.bearer import bearer_username
 from moorage.auth.credentials import CredentialExpired
 from moorage.auth.grants import Principal, allowed_actions
 from moorage.auth.oidc_tokens import peek
@@ -111,13 +114,62 @@ class Caller:
             raise Problem(403, "Forbidden", f"log in as {user} with a password or login password to do this")
 
 
-async def current_caller(request: Request) -> Caller:
+class _DocumentedBasic(HTTPBasic):
+    """Declares HTTP Basic in the OpenAPI document; `current_caller` reads the header itself."""
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        return None
+
+
+class _DocumentedBearer(HTTPBearer):
+    """Declares Bearer in the OpenAPI document; `current_caller` reads the header itself."""
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        return None
+
+
+BASIC = _DocumentedBasic(
+    scheme_name="basic",
+    realm="moorage",
+    description="A user name and a password, access token, robot secret (`NAMESPACE+NAME`), login password "
+    "or OIDC credential: whatever `docker login` accepts.",
+    auto_error=False,
+)
+BEARER = _DocumentedBearer(
+    scheme_name="bearer",
+    bearerFormat="moorage credential",
+    description="An access token (`moorage_pat_…`), login password, exchanged OIDC credential or trusted ID token "
+    "(not a password, not a robot secret: those need Basic).",
+    auto_error=False,
+)
+
+
+def _credentials(request: Request, database: Any) -> tuple[str, str] | None:
+    authorization = request.headers.get("authorization")
+    basic = basic_credentials(authorization)
+    if basic is not None:
+        return basic
+    token = bearer_token(authorization)
+    if token is None:
+        return None
+    username = bearer_username(database, token)
+    if username is None:
+        raise AuthProblem(
+            401, "Invalid credentials", "this bearer credential names no user: send it with HTTP Basic", _CHALLENGE
+        )
+    return username, token
+
+
+async def current_caller(
+    request: Request, _basic: Annotated[None, Security(BASIC)], _bearer: Annotated[None, Security(BEARER)]
+) -> Caller:
     auth = getattr(request.app.state, "auth", None)
     if auth is None:
         return Caller(Principal(ANONYMOUS, None), None)
-    credentials = basic_credentials(request.headers.get("authorization"))
+    database = auth.access_tokens.database
+    credentials = await anyio.to_thread.run_sync(lambda: _credentials(request, database))
     if credentials is None:
-        raise AuthProblem(401, "Authentication required", "send HTTP Basic credentials", _CHALLENGE)
+        raise AuthProblem(401, "Authentication required", "send HTTP Basic (or Bearer) credentials", _CHALLENGE)
     username, secret = credentials
     address = client_address(request.scope)
     try:
@@ -141,15 +193,15 @@ def _jwt_expiry(secret: str) -> datetime | None:
     return datetime.fromtimestamp(expires, UTC) if isinstance(expires, int | float) else None
 
 
-async def current_actor(request: Request) -> Actor:
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+async def current_actor(request: Request, caller: CallerDep) -> Actor:
     """The acting identity (for audit and tag history), with its address; authenticates like `current_caller`."""
-    actor = (await current_caller(request)).actor
+    actor = caller.actor
     if actor.source_address is None and request.client is not None:
         actor = replace(actor, source_address=request.client.host)
     return actor
-
-
-CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
 def on_repository(action: Action) -> Callable[..., Awaitable[None]]:
