@@ -204,6 +204,18 @@ def test_a_registry_admins_pull_only_token_cannot_create_an_organisation(secured
         assert client.get("/user").json()["admin"] is False
 
 
+def test_a_registry_admins_token_with_admin_on_everything_is_a_registry_admin(secured: RunningRegistry) -> None:
+    full = _token(secured, (ADMIN, ADMIN_PASSWORD), ["admin"], ["*"])
+    with api(secured, (ADMIN, full["token"])) as client:
+        assert client.get("/user").json()["admin"] is True
+        assert client.get("/users").status_code == 200
+    user = create_user(secured)
+    everything = _token(secured, user, ["admin"], ["*"])
+    with api(secured, (user[0], everything["token"])) as client:  # but a user's is no more than the user
+        assert client.get("/user").json()["admin"] is False
+        assert client.get("/users").status_code == 403
+
+
 def test_a_token_with_admin_scope_manages_its_owners_tokens(secured: RunningRegistry) -> None:
     owner = create_user(secured)
     other = _token(secured, owner, ["pull"], ["*"])

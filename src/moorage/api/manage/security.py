@@ -69,7 +69,8 @@ class Caller:
         return action in allowed_actions(self.principal, pattern, FixedRoles(self.auth.roles))
 
     def is_server_admin(self) -> bool:
-        return self.auth is None or (self.principal.grants is None and self._allows("*", Action.ADMIN))
+        """A registry admin with full rights: the password, or a token with `admin` on `*` (not a narrower one)."""
+        return self.auth is None or (self.principal.manages_account() and self._allows("*", Action.ADMIN))
 
     def require_server_admin(self) -> None:
         if not self.is_server_admin():
