@@ -113,6 +113,10 @@ def test_deleting_and_recreating_an_organisation_hands_over_nothing(open_registr
         body = {"subject_kind": "user", "subject": member[0], "repository_pattern": f"{org}/app", "role": "write"}
         assert client.put("/grants", json=body).status_code == 200
         robot = client.post(f"/namespaces/{org}/robots", json={"name": "ci", "scopes": ["push"]}).json()
+        assert client.post(f"/orgs/{org}/teams", json={"name": "builders"}).status_code == 201
+        assert client.put(f"/orgs/{org}/teams/builders/members/{member[0]}").status_code == 204
+        team = {"subject_kind": "team", "subject": f"{org}/builders", "repository_pattern": f"{org}/*", "role": "write"}
+        assert client.put("/grants", json=team).status_code == 200
         assert client.delete(f"/orgs/{org}").status_code == 204
     assert _granted(open_registry, member, f"{org}/app") == []
     robot_login = httpx.get(
@@ -124,3 +128,9 @@ def test_deleting_and_recreating_an_organisation_hands_over_nothing(open_registr
     assert robot_login.status_code == 401
     _refused(_create_org(open_registry, newcomer, org))  # its audit trail still names it
     assert _granted(open_registry, newcomer, f"{org}/app") == []
+    assert _create_org(open_registry, (ADMIN, ADMIN_PASSWORD), org).status_code == 201  # an admin re-creates it
+    with api(open_registry) as admin:
+        assert admin.get(f"/orgs/{org}/teams").json() == []
+        assert admin.get(f"/namespaces/{org}/robots").json() == []
+    assert _granted(open_registry, member, f"{org}/app") == []
+    assert _granted(open_registry, founder, f"{org}/app") == []
