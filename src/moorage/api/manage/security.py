@@ -145,7 +145,8 @@ BEARER = _DocumentedBearer(
 )
 
 
-def _credentials(request: Request, database: Any) -> tuple[str, str] | None:
+async def _credentials(request: Request, database: Any) -> tuple[str, str] | None:
+    """(username, secret) from Basic, or from Bearer with the username the credential names."""
     authorization = request.headers.get("authorization")
     basic = basic_credentials(authorization)
     if basic is not None:
@@ -153,7 +154,7 @@ def _credentials(request: Request, database: Any) -> tuple[str, str] | None:
     token = bearer_token(authorization)
     if token is None:
         return None
-    username = bearer_username(database, token)
+    username = await anyio.to_thread.run_sync(bearer_username, database, token)
     if username is None:
         raise AuthProblem(
             401, "Invalid credentials", "this bearer credential names no user: send it with HTTP Basic", _CHALLENGE
@@ -167,8 +168,7 @@ async def current_caller(
     auth = getattr(request.app.state, "auth", None)
     if auth is None:
         return Caller(Principal(ANONYMOUS, None), None)
-    database = auth.access_tokens.database
-    credentials = await anyio.to_thread.run_sync(lambda: _credentials(request, database))
+    credentials = await _credentials(request, auth.access_tokens.database)
     if credentials is None:
         raise AuthProblem(401, "Authentication required", "send HTTP Basic (or Bearer) credentials", _CHALLENGE)
     username, secret = credentials
