@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     gc_lease_seconds: float = Field(
         300, gt=0, description="A GC or lifecycle pass that stops renewing its lease for this long is presumed dead."
     )
+    # --- organisations (namespace ownership) ---
+    organization_creation: Literal["admins", "users"] = Field(
+        "admins",
+        description="Who may create organisations: registry admins only, or any user (never over a namespace in use).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -146,7 +146,7 @@ class AccessTokens:
         with self.database.write() as connection:
             credentials.touch_token(connection, row.id)
         actor = Actor("token", row.user_name, row.id, source_address)
-        return Principal(actor, grants_from_json(row.grants), bounded_by_roles=True)
+        return Principal(actor, grants_from_json(row.grants), bounded_by_roles=True, expires_at=row.expires_at)
 
 
 def _expired(row: AccessTokenRow) -> bool:

@@ -18,7 +18,7 @@ from moorage.auth.access_tokens import Conflict, NotFound
 from moorage.auth.credentials import CredentialRevoked
 from moorage.auth.grants import Role, validate_pattern
 from moorage.auth.passwords import hash_password
-from moorage.metadata import accounts
+from moorage.metadata import accounts, namespaces
 from moorage.metadata.accounts import BindingRow
 from moorage.metadata.database import Database
 
@@ -28,6 +28,10 @@ SUBJECT_KINDS = ("user", "team", "anonymous")
 
 class InvalidName(ValueError):
     pass
+
+
+class NamespaceInUse(Exception):
+    """An organisation's name already holds things its creator would become admin of."""
 
 
 def check_name(name: str, what: str) -> str:
@@ -155,12 +159,23 @@ class Accounts:
 
     # --- organisations and teams ---------------------------------------------------------------
 
-    def create_organization(self, name: str, creator: str | None) -> None:
-        """Create an organisation; its creator (if a user) becomes its admin."""
+    def create_organization(self, name: str, creator: str | None, take_used_namespace: bool = False) -> None:
+        """Create an organisation; its creator (if a user) becomes its admin.
+
+        Unless `take_used_namespace` (a registry admin's call), a name that already holds
+        repositories, grants, robots, templates or audit entries is refused (`NamespaceInUse`),
+        checked in the same transaction as the insert.
+        """
         check_name(name, "organisation")
         with self.database.write() as connection:
             if accounts.find_user(connection, name) or accounts.organization_exists(connection, name):
                 raise Conflict(f"the name {name!r} is taken")
+            uses = [] if take_used_namespace else namespaces.namespace_uses(connection, name)
+            if uses:
+                raise NamespaceInUse(
+                    f"the namespace {name!r} already holds {', '.join(uses)}; only a registry administrator "
+                    "may create an organisation over it"
+                )
             accounts.insert_organization(connection, name)
             if creator is not None and accounts.find_user(connection, creator) is not None:
                 accounts.put_binding(connection, "user", creator, f"{name}/*", Role.ADMIN.value)
@@ -173,7 +188,7 @@ class Accounts:
         with self.database.write() as connection:
             if not accounts.delete_organization(connection, name):
                 raise NotFound(f"no organisation {name!r}")
-            accounts.delete_bindings_on(connection, f"{name}/*")
+            namespaces.release_namespace(connection, name)
 
     def organization_exists(self, name: str) -> bool:
         with self.database.read() as connection:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -108,6 +109,20 @@ class Principal:
     grants: tuple[Grant, ...] | None
     bounded_by_roles: bool = False
     """With grants: also require the actor's (user's) roles to allow the action (access tokens)."""
+    expires_at: datetime | None = None
+    """When the credential the caller presented stops working (None: it does not expire)."""
+
+    def manages_account(self) -> bool:
+        """Whether the credential may manage its owner's account (tokens, organisations).
+
+        A password (or a login password made from one) carries the owner's full rights; a scoped
+        credential only when it was issued `admin` on everything (`*`), whatever its owner's roles.
+        """
+        if self.grants is None:
+            return self.actor.kind == "user"
+        return self.actor.kind == "token" and any(
+            g.repository_pattern == "*" and Action.ADMIN in g.actions for g in self.grants
+        )
 
 
 class RoleLookup(Protocol):

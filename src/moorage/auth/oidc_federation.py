@@ -265,7 +265,9 @@ class OidcFederation:
         identity = self.authenticate(token)
         jti = identity.claims.get("jti")
         actor = identity.actor(f"id-token {jti}" if isinstance(jti, str) else "id-token", source_address)
-        return Principal(actor, identity.decision.grants)
+        expires = identity.claims.get("exp")
+        expires_at = datetime.fromtimestamp(expires, UTC) if isinstance(expires, int | float) else None
+        return Principal(actor, identity.decision.grants, expires_at=expires_at)
 
     def _keys(self, issuer: TrustedIssuer, kid: str | None) -> Mapping[str, Any]:
         if issuer.static_jwks is not None:
@@ -322,7 +324,7 @@ class OidcFederation:
         if expires_at <= datetime.now(UTC):
             raise ExchangedCredentialExpired(expires_at)
         actor = Actor("oidc", f"{row['issuer_name']}:{row['subject']}", row["id"], source_address)
-        return Principal(actor, grants_from_json(row["grants"]))
+        return Principal(actor, grants_from_json(row["grants"]), expires_at=expires_at)
 
     def still_valid(self, principal: Principal) -> bool:
         """Whether a signed credential derived from an OIDC principal (a refresh token, a login password) may act.

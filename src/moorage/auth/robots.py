@@ -15,7 +15,7 @@ from moorage.auth.credentials import CredentialExpired, CredentialRevoked
 from moorage.auth.grants import Grant, Principal, grants_from_json, grants_to_json
 from moorage.auth.lifetimes import LifetimeCap
 from moorage.auth.secret_values import matches, new_secret, secret_hash
-from moorage.domain.access import Actor
+from moorage.domain.access import Action, Actor
 from moorage.metadata import credentials
 from moorage.metadata.common import now
 from moorage.metadata.credentials import RobotRow
@@ -108,6 +108,34 @@ class Robots:
                 raise NotFound(f"no robot {namespace}{SEPARATOR}{name}")
         return secret
 
+    def set_grants(self, namespace: str, name: str, grants: tuple[Grant, ...]) -> Robot:
+        """Replace what the robot may do; its secret stays. Login passwords made from it narrow at once."""
+        check_within(namespace, grants)
+        with self.database.write() as connection:
+            if not credentials.update_robot(connection, namespace, name, grants=grants_to_json(grants)):
+                raise NotFound(f"no robot {namespace}{SEPARATOR}{name}")
+            row = credentials.find_robot(connection, namespace, name)
+        assert row is not None
+        return Robot.of(row)
+
+    def change_grant(self, username: str, pattern: str, actions: frozenset[Action] | None) -> Robot:
+        """Set the robot's actions on one pattern (None: remove its grant there), as a role binding would."""
+        namespace, _, name = username.partition(SEPARATOR)
+        with self.database.write() as connection:
+            row = credentials.find_robot(connection, namespace, name)
+            if row is None:
+                raise NotFound(f"no robot {username}")
+            current = grants_from_json(row.grants)
+            if actions is None and not any(g.repository_pattern == pattern for g in current):
+                raise NotFound(f"robot {username} holds no grant on {pattern}")
+            kept = tuple(g for g in current if g.repository_pattern != pattern)
+            grants = kept if actions is None else (*kept, Grant(pattern, actions))
+            check_within(namespace, grants)
+            credentials.update_robot(connection, namespace, name, grants=grants_to_json(grants))
+            row = credentials.find_robot(connection, namespace, name)
+        assert row is not None
+        return Robot.of(row)
+
     def list(self, namespace: str) -> list[Robot]:
         with self.database.read() as connection:
             return [Robot.of(row) for row in credentials.list_robots(connection, namespace)]
@@ -160,4 +188,7 @@ class Robots:
             raise CredentialExpired(f"robot account {username}", row.expires_at)
         with self.database.write() as connection:
             credentials.update_robot(connection, namespace, name, last_used_at=now())
-        return Principal(Actor("robot", username, username, source_address), grants_from_json(row.grants))
+        actor = Actor("robot", username, username, source_address)
+        # Bounded by the robot's current grants (StoredRoles), so a login password made from it
+        # narrows when the robot's grants are changed.
+        return Principal(actor, grants_from_json(row.grants), bounded_by_roles=True, expires_at=row.expires_at)

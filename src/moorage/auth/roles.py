@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from moorage.auth.grants import ALL_ACTIONS, Role, pattern_matches
+import sqlalchemy as sa
+
+from moorage.auth.grants import ALL_ACTIONS, Grant, Role, granted_actions, grants_from_json, pattern_matches
 from moorage.domain.access import Action, Actor
-from moorage.metadata import accounts
+from moorage.metadata import accounts, credentials
+from moorage.metadata.common import now
 from moorage.metadata.database import Database
 
 PublicRepositories = Callable[[str], bool]
@@ -31,13 +34,15 @@ class RoleView:
     own_namespace: str | None
     bindings: tuple[tuple[str, Role], ...]
     is_public: PublicRepositories | None = None
+    robot_grants: tuple[Grant, ...] = ()
+    """A robot's grants as they are now (its credentials are bounded by them)."""
 
     def actions_for(self, repository: str) -> frozenset[Action]:
         if self.is_admin:
             return ALL_ACTIONS
         if self.own_namespace is not None and repository.startswith(self.own_namespace + "/"):
             return ALL_ACTIONS
-        actions: set[Action] = set()
+        actions: set[Action] = set(granted_actions(self.robot_grants, repository))
         for pattern, role in self.bindings:
             if pattern_matches(pattern, repository):
                 actions |= role.actions
@@ -65,16 +70,27 @@ class StoredRoles:
                 subjects.append(("user", user.name))
                 subjects += [("team", team) for team in accounts.teams_of(connection, user.id)]
             bindings = accounts.bindings_for(connection, subjects)
+            robot = _robot(connection, actor.name) if actor.kind == "robot" else None
         usable = user is not None and not user.disabled
         return RoleView(
             is_admin=usable and user.is_admin,  # type: ignore[union-attr]
             own_namespace=user.name if usable else None,  # type: ignore[union-attr]
             bindings=tuple((b.pattern, Role(b.role) if b.subject_kind != "anonymous" else Role.READ) for b in bindings),
             is_public=self.is_public,
+            robot_grants=() if robot is None else robot,
         )
 
     def actions_for(self, actor: Actor, repository: str) -> frozenset[Action]:
         return self.view(actor).actions_for(repository)
+
+
+def _robot(connection: sa.Connection, username: str) -> tuple[Grant, ...] | None:
+    """The current grants of an existing, unexpired robot (`NAMESPACE+NAME`)."""
+    namespace, _, name = username.partition("+")
+    row = credentials.find_robot(connection, namespace, name)
+    if row is None or (row.expires_at is not None and row.expires_at <= now()):
+        return None
+    return grants_from_json(row.grants)
 
 
 class FixedRoles:

@@ -40,7 +40,14 @@ def test_the_api_needs_credentials_and_says_how(secured: RunningRegistry) -> Non
 
 def test_whoami_reports_the_caller(secured: RunningRegistry) -> None:
     with api(secured) as admin:
-        assert admin.get("/user").json() == {"name": ADMIN, "kind": "user", "credential": None, "admin": True}
+        assert admin.get("/user").json() == {
+            "name": ADMIN,
+            "kind": "user",
+            "credential": None,
+            "admin": True,
+            "scopes": None,
+            "expires_at": None,
+        }
 
 
 def test_only_admins_manage_users(secured: RunningRegistry) -> None:
@@ -202,13 +209,21 @@ def test_a_login_password_stops_working_when_its_user_is_deleted(secured: Runnin
     assert_error(fetch_token(secured.url, (name, login)), 401, "UNAUTHORIZED")
 
 
+def _organisation_of(server: RunningRegistry, founder: tuple[str, str]) -> str:
+    """An organisation a registry admin creates (the default `organization_creation`) and hands to `founder`."""
+    org = unique_name("org")
+    with api(server) as admin:
+        assert admin.post("/orgs", json={"name": org}).status_code == 201
+    grant(server, "user", founder[0], f"{org}/*", "admin")
+    return org
+
+
 def test_a_team_role_on_an_organisation_lets_members_push(secured: RunningRegistry) -> None:
     founder = create_user(secured)
     member = create_user(secured)
     outsider = create_user(secured)
-    org = unique_name("org")
+    org = _organisation_of(secured, founder)
     with api(secured, founder) as client:
-        assert client.post("/orgs", json={"name": org}).status_code == 201
         assert client.post(f"/orgs/{org}/teams", json={"name": "builders"}).status_code == 201
         assert client.put(f"/orgs/{org}/teams/builders/members/{member[0]}").status_code == 204
         body = {"subject_kind": "team", "subject": f"{org}/builders", "repository_pattern": f"{org}/*", "role": "write"}
@@ -227,9 +242,7 @@ def test_a_team_role_on_an_organisation_lets_members_push(secured: RunningRegist
 def test_one_repository_can_be_granted_to_exactly_one_identity(secured: RunningRegistry) -> None:
     founder = create_user(secured)
     ci = create_user(secured)
-    org = unique_name("org")
-    with api(secured, founder) as client:
-        client.post("/orgs", json={"name": org})
+    org = _organisation_of(secured, founder)
     grant(secured, "user", ci[0], f"{org}/billing", "write")
     with client_for(secured, ci) as registry:
         push_image(registry, f"{org}/billing", tag="1")

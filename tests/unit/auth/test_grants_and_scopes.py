@@ -96,3 +96,21 @@ def test_an_access_token_is_bounded_by_its_owners_roles() -> None:
     token = Principal(Actor("token", "alice", "t1"), (Grant("*", frozenset(Action)),), bounded_by_roles=True)
     assert allowed_actions(token, "team/app", Roles()) == {PULL, PUSH}
     assert allowed_actions(token, "elsewhere/app", Roles()) == set()
+
+
+@pytest.mark.parametrize(
+    ("kind", "grants", "expected"),
+    [
+        ("user", None, True),  # a password, or a login password made from one
+        ("token", (Grant("*", frozenset(Action)),), True),  # an access token with admin on everything
+        ("token", (Grant("*", frozenset({PULL})),), False),
+        ("token", (Grant("alice/*", frozenset(Action)),), False),  # admin of a namespace, not of the account
+        ("robot", (Grant("*", frozenset(Action)),), False),
+        ("oidc", (Grant("*", frozenset(Action)),), False),
+        ("anonymous", None, False),
+    ],
+)
+def test_only_full_rights_or_admin_on_everything_manage_an_account(
+    kind: str, grants: tuple[Grant, ...] | None, expected: bool
+) -> None:
+    assert Principal(Actor(kind, "alice"), grants).manages_account() is expected

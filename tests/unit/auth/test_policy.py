@@ -54,3 +54,21 @@ def test_public_repositories_come_from_grants_and_from_the_visibility_predicate(
     assert not auth.policy.allows(ANONYMOUS, "acme/open", PUSH)
     assert not auth.policy.allows(ANONYMOUS, "acme/closed", PULL)
     assert auth.policy.allows(Actor("oidc", "repo:acme/x"), "acme/open", PULL)
+
+
+def test_an_organisation_over_a_namespace_in_use_is_refused_unless_an_admin_takes_it(auth: AuthComponents) -> None:
+    from moorage.auth.accounts import NamespaceInUse
+
+    auth.accounts.create_user("alice", "alice-password")
+    auth.accounts.bind("user", "alice", "prod/api", Role.READ)
+    with pytest.raises(NamespaceInUse, match="grants"):
+        auth.accounts.create_organization("prod", creator="alice")
+    assert not auth.accounts.organization_exists("prod")
+    expires = datetime.now(UTC) + timedelta(days=1)
+    auth.robots.create("builds", "ci", (Grant("builds/*", frozenset({PULL})),), expires)
+    with pytest.raises(NamespaceInUse, match="robots"):
+        auth.accounts.create_organization("builds", creator="alice")
+    auth.accounts.create_organization("prod", creator=None, take_used_namespace=True)
+    auth.accounts.create_organization("prodx", creator="alice")  # a prefix is not the namespace
+    auth.accounts.delete_organization("prod")
+    assert not [b for b in auth.accounts.list_bindings("prod")]

@@ -43,6 +43,10 @@ class Me(BaseModel):
     kind: str
     credential: str | None
     admin: bool
+    scopes: list[GrantOut] | None = Field(
+        description="What this credential may do; null: the owner's full rights (a password)."
+    )
+    expires_at: datetime | None = Field(description="When this credential stops working; null: never.")
 
 
 class TokenCreate(ScopedCredentialRequest):
@@ -100,8 +104,15 @@ def _auth(caller: Caller):  # type: ignore[no-untyped-def]
 
 @router.get("/user", summary="Who the caller is")
 def whoami(caller: CallerDep) -> Me:
-    actor = caller.actor
-    return Me(name=actor.name, kind=actor.kind, credential=actor.credential, admin=caller.is_server_admin())
+    actor, grants = caller.actor, caller.principal.grants
+    return Me(
+        name=actor.name,
+        kind=actor.kind,
+        credential=actor.credential,
+        admin=caller.is_server_admin(),
+        scopes=None if grants is None else [GrantOut.of(g) for g in grants],
+        expires_at=caller.principal.expires_at,
+    )
 
 
 @router.get("/users", summary="List users (registry admins)")
@@ -174,7 +185,7 @@ def revoke_sessions(name: str, caller: CallerDep, request: Request) -> Response:
 
 @router.get("/users/{name}/tokens", summary="A user's personal access tokens (never their secrets)")
 def list_tokens(name: str, caller: CallerDep) -> list[TokenOut]:
-    caller.require_self_or_admin(name)
+    caller.require_account_manager(name)
     with service_errors():
         return [TokenOut.of(t) for t in _auth(caller).access_tokens.list(name)]
 
@@ -190,7 +201,7 @@ def create_token(name: str, body: TokenCreate, caller: CallerDep) -> TokenCreate
 
 @router.delete("/users/{name}/tokens/{token_id}", status_code=204, summary="Revoke a personal access token")
 def revoke_token(name: str, token_id: str, caller: CallerDep) -> Response:
-    caller.require_self_or_admin(name)
+    caller.require_account_manager(name)
     with service_errors():
         _auth(caller).access_tokens.revoke(name, token_id)
     return Response(status_code=204)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from moorage import __version__
-from moorage.api.manage.problems import install_problem_handlers
+from moorage.api.manage.problems import document_problems, install_problem_handlers
 
 PREFIX = "/api/v1"
 
@@ -34,4 +34,5 @@ def create_management_api(state: dict[str, Any], routers: list[APIRouter] | None
     app.include_router(system, prefix=PREFIX)
     for router in routers or []:
         app.include_router(router, prefix=PREFIX)
+    document_problems(app)
     return app

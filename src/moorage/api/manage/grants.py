@@ -3,6 +3,10 @@
 A binding's pattern is a repository (`ns/app`), a namespace (`ns/*`) or everything (`*`); its
 subject a user, a team (`org/team`) or `anonymous` (read only: a public repository or namespace).
 Managing a binding needs the admin role on its pattern.
+
+A robot (`robot` + `NAMESPACE+NAME`) holds no role bindings: its rights are its own grants, so a
+binding for it sets (or removes) its grant on that pattern, which must stay inside its namespace,
+and needs the admin role on its namespace too. Its grants are listed with the robot.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from moorage.api.manage.problems import Problem
 from moorage.api.manage.security import Caller, CallerDep
 from moorage.auth.accounts import Binding
 from moorage.auth.grants import Role
+from moorage.auth.robots import SEPARATOR
 
 router = APIRouter(tags=["grants"])
 
-SubjectKind = Literal["user", "team", "anonymous"]
+SubjectKind = Literal["user", "team", "anonymous", "robot"]
 
 
 class GrantIn(BaseModel):
@@ -50,10 +55,14 @@ class GrantOut(BaseModel):
         )
 
 
-def _accounts(caller: Caller):  # type: ignore[no-untyped-def]
+def _auth(caller: Caller):  # type: ignore[no-untyped-def]
     if caller.auth is None:
         raise Problem(409, "Authentication is off", "enable authentication (auth_enabled) to manage grants")
-    return caller.auth.accounts
+    return caller.auth
+
+
+def _accounts(caller: Caller):  # type: ignore[no-untyped-def]
+    return _auth(caller).accounts
 
 
 def _audit(request: Request, action: str, caller: Caller, pattern: str, detail: dict[str, Any]) -> None:
@@ -73,9 +82,25 @@ def list_grants(caller: CallerDep, namespace: str | None = None) -> list[GrantOu
     return [GrantOut.of(b) for b in _accounts(caller).list_bindings(namespace)]
 
 
+def _robot_namespace(caller: Caller, subject: str) -> str:
+    """A robot subject's namespace, whose admin the caller must be."""
+    namespace, separator, name = subject.partition(SEPARATOR)
+    if not separator or not namespace or not name:
+        raise Problem(400, "Invalid request", f"a robot subject is NAMESPACE{SEPARATOR}NAME, not {subject!r}")
+    caller.require_admin_of(f"{namespace}/*")
+    return namespace
+
+
 @router.put("/grants", summary="Give a subject a role on a repository pattern (replaces its earlier role there)")
 def put_grant(body: GrantIn, caller: CallerDep, request: Request) -> GrantOut:
     caller.require_admin_of(body.repository_pattern)
+    if body.subject_kind == "robot":
+        _robot_namespace(caller, body.subject)
+        with service_errors():
+            robot = _auth(caller).robots.change_grant(body.subject, body.repository_pattern, body.role.actions)
+        binding = Binding("robot", robot.username, body.repository_pattern, body.role, robot.created_at)
+        _audit(request, "permission.grant", caller, body.repository_pattern, body.model_dump(mode="json"))
+        return GrantOut.of(binding)
     with service_errors():
         binding = _accounts(caller).bind(body.subject_kind, body.subject, body.repository_pattern, body.role)
     _audit(request, "permission.grant", caller, body.repository_pattern, body.model_dump(mode="json"))
@@ -92,7 +117,11 @@ def delete_grant(
 ) -> Response:
     caller.require_admin_of(repository_pattern)
     with service_errors():
-        _accounts(caller).unbind(subject_kind, subject, repository_pattern)
+        if subject_kind == "robot":
+            _robot_namespace(caller, subject)
+            _auth(caller).robots.change_grant(subject, repository_pattern, None)
+        else:
+            _accounts(caller).unbind(subject_kind, subject, repository_pattern)
     detail = {"subject_kind": str(subject_kind), "subject": subject, "repository_pattern": repository_pattern}
     _audit(request, "permission.revoke", caller, repository_pattern, detail)
     return Response(status_code=204)

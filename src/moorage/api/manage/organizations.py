@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from moorage.api.manage.account_models import service_errors
 from moorage.api.manage.problems import Problem
 from moorage.api.manage.security import Caller, CallerDep
+from moorage.auth.accounts import NamespaceInUse
 
 router = APIRouter(tags=["organisations"])
 
@@ -43,22 +45,53 @@ def list_organizations(caller: CallerDep) -> list[OrganizationOut]:
     return [OrganizationOut(name=n, created_at=c) for n, c in _accounts(caller).list_organizations()]
 
 
-@router.post("/orgs", status_code=201, summary="Create an organisation; its creator becomes its admin")
-def create_organization(body: OrganizationIn, caller: CallerDep) -> OrganizationOut:
-    if caller.user is None and not caller.is_server_admin():
-        raise Problem(403, "Forbidden", "only users create organisations")
+def _audit(request: Request, action: str, caller: Caller, name: str) -> None:
+    """Organisation changes go to the audit log; the entry also keeps a deleted name from being re-taken."""
+    actor = caller.actor
+    if actor.source_address is None and request.client is not None:
+        actor = replace(actor, source_address=request.client.host)
+    request.app.state.governance.audit.record(action, actor, target=f"{name}/*", detail={"organization": name})
+
+
+def _require_creator(caller: Caller) -> None:
+    """Registry admins always; users only when `organization_creation = "users"`, with full rights."""
+    if caller.is_server_admin():
+        return
+    if caller.auth.settings.organization_creation != "users":
+        raise Problem(403, "Forbidden", "only registry administrators create organisations on this registry")
+    if caller.user is None or not caller.manages_account_of(caller.user):
+        raise Problem(
+            403,
+            "Forbidden",
+            f"{caller.actor.describe()} may not create organisations: sign in with a password "
+            "or a token with the admin scope on *",
+        )
+
+
+@router.post(
+    "/orgs",
+    status_code=201,
+    summary="Create an organisation; its creator becomes its admin (see the organization_creation setting)",
+)
+def create_organization(body: OrganizationIn, caller: CallerDep, request: Request) -> OrganizationOut:
     accounts = _accounts(caller)
+    _require_creator(caller)
     with service_errors():
-        accounts.create_organization(body.name, caller.user)
+        try:
+            accounts.create_organization(body.name, caller.user, take_used_namespace=caller.is_server_admin())
+        except NamespaceInUse as error:
+            raise Problem(403, "Namespace in use", str(error)) from None
+    _audit(request, "organization.create", caller, body.name)
     created = next(c for n, c in accounts.list_organizations() if n == body.name)
     return OrganizationOut(name=body.name, created_at=created)
 
 
-@router.delete("/orgs/{org}", status_code=204, summary="Delete an organisation (its admins)")
-def delete_organization(org: str, caller: CallerDep) -> Response:
+@router.delete("/orgs/{org}", status_code=204, summary="Delete an organisation, its grants and robots (its admins)")
+def delete_organization(org: str, caller: CallerDep, request: Request) -> Response:
     caller.require_admin_of(f"{org}/*")
     with service_errors():
         _accounts(caller).delete_organization(org)
+    _audit(request, "organization.delete", caller, org)
     return Response(status_code=204)
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from moorage.api.manage.account_models import GrantOut, ScopedCredentialRequest, service_errors
+from moorage.api.manage.account_models import GrantOut, ScopedCredentialRequest, ScopeName, service_errors
 from moorage.api.manage.problems import Problem
 from moorage.api.manage.security import Caller, CallerDep
+from moorage.auth.grants import Grant, expand_actions, validate_pattern
 from moorage.auth.robots import Robot
+from moorage.domain.access import Action
 
 router = APIRouter(tags=["robots"])
 
@@ -46,6 +49,22 @@ class RobotOut(BaseModel):
 
 class RobotCreated(RobotOut):
     secret: str = Field(description="Shown this once, stored only as a hash.")
+
+
+class RobotGrants(BaseModel):
+    """What a robot may do, with the same meaning as at creation."""
+
+    scopes: list[ScopeName] = Field(description="pull, push, delete, admin (push and delete imply pull).")
+    repositories: list[str] = Field(
+        ["*"], description="Patterns inside the namespace: NAME, NAMESPACE/*; `*` or none: the whole namespace."
+    )
+
+    def grants(self, namespace: str) -> tuple[Grant, ...]:
+        if not self.scopes:
+            raise ValueError("at least one scope is required")
+        patterns = [p for p in self.repositories if p != "*"] or [f"{namespace}/*"]
+        actions = expand_actions(Action(scope) for scope in self.scopes)
+        return tuple(Grant(validate_pattern(pattern), actions) for pattern in patterns)
 
 
 class RobotSecret(BaseModel):
@@ -86,6 +105,22 @@ def rotate_robot_secret(namespace: str, name: str, caller: CallerDep) -> RobotSe
     with service_errors():
         secret = robots.rotate_secret(namespace, name)
     return RobotSecret(username=f"{namespace}+{name}", secret=secret)
+
+
+@router.put(
+    "/namespaces/{namespace}/robots/{name}/grants",
+    summary="Replace what a robot may do (its secret stays; credentials made from it narrow at once)",
+)
+def set_robot_grants(namespace: str, name: str, body: RobotGrants, caller: CallerDep, request: Request) -> RobotOut:
+    robots = _robots(caller, namespace)
+    with service_errors():
+        robot = robots.set_grants(namespace, name, body.grants(namespace))
+    actor = caller.actor
+    if actor.source_address is None and request.client is not None:
+        actor = replace(actor, source_address=request.client.host)
+    detail = {"robot": robot.username, "grants": [g.model_dump() for g in RobotOut.of(robot).grants]}
+    request.app.state.governance.audit.record("robot.grants", actor, target=f"{namespace}/*", detail=detail)
+    return RobotOut.of(robot)
 
 
 @router.delete("/namespaces/{namespace}/robots/{name}", status_code=204, summary="Delete a robot account")
