@@ -84,6 +84,26 @@ def existing_sizes(connection: sa.Connection, repository_id: int, digests: list[
     return {row.digest: row.size for row in connection.execute(query)}
 
 
+def index_parents(connection: sa.Connection, repository_id: int, digests: list[str]) -> dict[str, list[str]]:
+    """For each of `digests`, the digests of the repository's indexes that list it (only those listed)."""
+    if not digests:
+        return {}
+    query = (
+        sa.select(manifest_references.c.digest, manifests.c.digest.label("parent"))
+        .join(manifests, manifests.c.id == manifest_references.c.manifest_id)
+        .where(
+            manifests.c.repository_id == repository_id,
+            manifest_references.c.kind == "manifest",
+            manifest_references.c.digest.in_(digests),
+        )
+        .order_by(manifests.c.id)
+    )
+    found: dict[str, list[str]] = {}
+    for child, parent in connection.execute(query):
+        found.setdefault(child, []).append(parent)
+    return found
+
+
 def record(connection: sa.Connection, repository_id: int, manifest: NewManifest) -> None:
     """Record a manifest and its references; pushing the same manifest again changes nothing."""
     insert_ignoring_duplicates(
