@@ -157,3 +157,21 @@ def test_a_run_killed_midway_keeps_a_true_record_of_what_it_expired(start_regist
         assert 0 < len(gone) < LEFTOVERS, "the kill should land mid-run"
         assert run["images_expired"] == len(gone)
         assert sorted(entry["digest"] for entry in run["expired"]) == sorted(gone)
+
+
+def test_pushing_an_unchanged_image_again_restarts_its_grace_period(private_server: Callable[..., Any]) -> None:
+    """A multi-arch push PUTs platform images that may exist already, long untagged, then the index."""
+    server = private_server(lifecycle_grace_period_seconds="2")
+    repo = "grace/repush"
+    with client(server) as http:
+        platform = push_image(http, repo)
+        newest = push_image(http, repo)
+        assert http.put(f"/api/v1/repositories/{repo}/lifecycle-policy", json=UNTAGGED_COUNT_RULE).status_code == 200
+        time.sleep(2.5)
+        push_manifest(http, repo, platform)  # unchanged: same digest, pushed again
+        assert http.post("/api/v1/lifecycle/runs").json()["images_expired"] == 0
+        assert http.get(f"/v2/{repo}/manifests/{platform.digest}").status_code == 200
+        time.sleep(2.5)
+        run = http.post("/api/v1/lifecycle/runs").json()
+        assert [entry["digest"] for entry in run["expired"]] == [platform.digest]
+        assert http.get(f"/v2/{repo}/manifests/{newest.digest}").status_code == 200

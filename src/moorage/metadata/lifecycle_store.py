@@ -171,18 +171,19 @@ def expire(
     deleting transaction with the repository locked (the lock every manifest write takes first, so an
     index PUT listing this image waits for us or we see its row). It raises `Kept` when the image:
     carries other tags than it was judged with; is listed by an index of the repository; or was
-    pushed after `pushed_before` (the grace period). Returns the blob digests it referenced (now
-    released), or None when the image is already gone. `before_delete` runs just before its rows go.
+    pushed, or pushed again unchanged, after `pushed_before` (the grace period). Returns the blob
+    digests it referenced (now released), or None when the image is already gone. `before_delete`
+    runs just before its rows go.
     """
     row = connection.execute(
-        sa.select(manifests.c.id, manifests.c.pushed_at)
+        sa.select(manifests.c.id, manifests.c.pushed_at, manifests.c.touched_at)
         .where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
         .with_for_update()
     ).first()
     if row is None:
         return None
-    if _aware(row[1]) > pushed_before:
-        raise Kept(digest, "pushed less than the grace period ago")
+    if max(_aware(row[1]), _aware(row[2] or row[1])) > pushed_before:
+        raise Kept(digest, "pushed (or pushed again) less than the grace period ago")
     current = connection.execute(
         sa.select(tags.c.name).where(tags.c.repository_id == repository_id, tags.c.manifest_digest == digest)
     ).scalars()

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from moorage.metadata import collection
-from moorage.metadata.common import PreparedQuery, insert_ignoring_duplicates, now
+from moorage.metadata.common import PreparedQuery, insert_ignoring_duplicates, now, upsert
 from moorage.metadata.tables import manifest_references, manifests, repositories, tags
 
 
@@ -105,24 +105,25 @@ def index_parents(connection: sa.Connection, repository_id: int, digests: list[s
 
 
 def record(connection: sa.Connection, repository_id: int, manifest: NewManifest) -> None:
-    """Record a manifest and its references; pushing the same manifest again changes nothing."""
-    insert_ignoring_duplicates(
-        connection,
-        manifests,
-        [
-            {
-                "repository_id": repository_id,
-                "digest": manifest.digest,
-                "media_type": manifest.media_type,
-                "artifact_type": manifest.artifact_type,
-                "subject_digest": manifest.subject_digest,
-                "annotations": manifest.annotations,
-                "size": len(manifest.payload),
-                "payload": manifest.payload,
-                "pushed_at": now(),
-            }
-        ],
-    )
+    """Record a manifest and its references; pushing the same manifest again changes only `touched_at`.
+
+    `pushed_at` stays the first push (lifecycle's `sinceImagePushed`, listings); `touched_at` is the
+    latest PUT, from which lifecycle's grace period counts (a platform image pushed again for an index).
+    """
+    moment = now()
+    row: dict[str, object] = {
+        "repository_id": repository_id,
+        "digest": manifest.digest,
+        "media_type": manifest.media_type,
+        "artifact_type": manifest.artifact_type,
+        "subject_digest": manifest.subject_digest,
+        "annotations": manifest.annotations,
+        "size": len(manifest.payload),
+        "payload": manifest.payload,
+        "pushed_at": moment,
+        "touched_at": moment,
+    }
+    upsert(connection, manifests, row, keys=["repository_id", "digest"], update=["touched_at"])
     manifest_id = connection.execute(
         sa.select(manifests.c.id).where(
             manifests.c.repository_id == repository_id, manifests.c.digest == manifest.digest

@@ -1,0 +1,26 @@
+"""When a manifest was last pushed, even unchanged (issue 12: nothing still referenced is deleted).
+
+A multi-arch push PUTs platform images that may already exist, then the index; lifecycle's grace
+period counts from the latest such PUT so an image about to be listed is not expired in between.
+
+Revision ID: 0010
+Revises: 0004
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("manifests") as batch:
+        batch.add_column(sa.Column("touched_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("manifests") as batch:
+        batch.drop_column("touched_at")
