@@ -59,6 +59,8 @@ class Preview:
     """`repository`, `namespace:<name>` or `request` (a policy sent with the preview)."""
     policy: dict[str, Any]
     evaluation: Evaluation
+    as_of: datetime
+    """The moment the policy was evaluated for."""
 
 
 AnnounceDeletion = Callable[[sa.Connection, str, int, str, Actor, str | None], None]
@@ -115,8 +117,12 @@ class LifecycleService:
 
     # -- preview --------------------------------------------------------------------------------
 
-    def preview(self, repository: str, document: Any | None = None) -> Preview:
-        """What the policy (the given one, else the effective one) would expire now; changes nothing."""
+    def preview(self, repository: str, document: Any | None = None, as_of: datetime | None = None) -> Preview:
+        """What the policy (the given one, else the effective one) would expire now, or at `as_of`.
+
+        Changes nothing. `as_of` judges today's images as if it were that time (next week: what
+        `sinceImagePushed` rules will have reached by then); the grace period is not applied.
+        """
         validate_name(repository)
         if document is not None:
             source, policy_document = "request", document
@@ -131,12 +137,16 @@ class LifecycleService:
             if repository_id is None:
                 raise UnknownRepository(repository)
             images = _records(lifecycle_store.images(connection, repository_id))
-        return Preview(repository, source, policy_document, evaluate(policy, images, now()))
+        moment = as_of or now()
+        return Preview(repository, source, policy_document, evaluate(policy, images, moment), moment)
 
     # -- apply ----------------------------------------------------------------------------------
 
-    def apply_all(self) -> dict[str, Any]:
+    def apply_all(self, started_by: str | None = None) -> dict[str, Any]:
         """Apply every repository's effective policy once; the run is recorded and returned.
+
+        `started_by` names the person who asked for the run (its trigger is then `manual`); without
+        it the run is the schedule's.
 
         What it expires is added to the run's record in the very transaction that expires it, so a run
         killed midway (a crash, `kill -9`) still says truly what it expired so far.
@@ -144,7 +154,8 @@ class LifecycleService:
         with self.database.write() as connection:
             if not maintenance.acquire_lease(connection, LEASE, self.holder, self.lease_ttl):
                 raise LifecycleBusy("lifecycle policies are being applied by another process")
-            run_id = lifecycle_store.start_run(connection)
+            trigger = "schedule" if started_by is None else "manual"
+            run_id = lifecycle_store.start_run(connection, trigger, started_by)
         expired = 0
         try:
             with self.database.read() as connection:

@@ -228,14 +228,21 @@ def unreferenced_sizes(connection: sa.Connection, digests: set[str]) -> dict[str
 # -- runs -------------------------------------------------------------------------------------
 
 
-def start_run(connection: sa.Connection) -> int:
+def start_run(connection: sa.Connection, trigger: str = "schedule", started_by: str | None = None) -> int:
     """Record a new run; the caller holds the lease, so any run still marked running died."""
     connection.execute(
         sa.update(lifecycle_runs).where(lifecycle_runs.c.status == "running").values(status="interrupted")
     )
     result = connection.execute(
         sa.insert(lifecycle_runs).values(
-            started_at=now(), status="running", repositories=0, images_expired=0, bytes_freed=0, expired=[]
+            started_at=now(),
+            status="running",
+            repositories=0,
+            images_expired=0,
+            bytes_freed=0,
+            expired=[],
+            trigger=trigger,
+            started_by=started_by,
         )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
