@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     )
     gc_batch_size: int = Field(500, ge=1, le=10000, description="Blobs removed per GC transaction.")
     gc_batch_pause_seconds: float = Field(0.0, ge=0, description="Pause between GC batches (eases load).")
+    # Nothing still referenced is deleted (issue 12; docs/lifecycle.md).
+    lifecycle_grace_period_seconds: float = Field(
+        300, ge=0, description="A manifest pushed less than this long ago is never expired by a lifecycle run."
+    )
     gc_lease_seconds: float = Field(
         300, gt=0, description="A GC or lifecycle pass that stops renewing its lease for this long is presumed dead."
     )

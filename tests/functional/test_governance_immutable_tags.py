@@ -74,16 +74,17 @@ def test_deleting_an_immutable_tag_is_refused(http: httpx.Client, repo: str) -> 
     assert http.get(f"/v2/{repo}/manifests/v1").headers["docker-content-digest"] == manifest.digest
 
 
-def test_deleting_the_image_by_digest_removes_its_immutable_tags_and_records_it(http: httpx.Client, repo: str) -> None:
-    """Like ECR's batch-delete-image: immutability stops tags from moving, not images from being deleted."""
+def test_deleting_the_image_by_digest_is_refused_while_it_carries_an_immutable_tag(
+    http: httpx.Client, repo: str
+) -> None:
+    """Unlike ECR's batch-delete-image: a delete by digest would free the tag to point elsewhere."""
     create_repository(http, repo, tag_mutability="IMMUTABLE")
     manifest = push_image(http, repo, "v1")
-    assert http.delete(f"/v2/{repo}/manifests/{manifest.digest}").status_code == 202
+    assert_error(http.delete(f"/v2/{repo}/manifests/{manifest.digest}"), 403, "DENIED")
     events = tag_history(http, repo, "v1")
-    assert [(e["action"], e["old_digest"], e["new_digest"]) for e in events] == [
-        ("create", None, manifest.digest),
-        ("delete", manifest.digest, None),
-    ]
+    assert [(e["action"], e["old_digest"], e["new_digest"]) for e in events] == [("create", None, manifest.digest)]
+    refusal = audit(http, repository=repo, outcome="denied")[-1]
+    assert refusal["action"] == "tag.delete" and refusal["target"] == "v1"
 
 
 def test_mutable_tags_move_and_delete_freely(http: httpx.Client, repo: str) -> None:

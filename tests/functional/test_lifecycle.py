@@ -175,6 +175,8 @@ def test_the_background_schedule_applies_policies_and_records_the_run(start_regi
         assert http.get(f"/v2/{repo}/manifests/{old.digest}").status_code == 404
         assert http.get(f"/v2/{repo}/manifests/v2").status_code == 200
         assert new.digest not in _expired_entries(http, repo)
+        runs = http.get("/api/v1/lifecycle/runs").json()
+        assert {(run["trigger"], run["started_by"]) for run in runs} == {("schedule", None)}
 
 
 def test_cli_apply_applies_policies_and_prints_the_run(

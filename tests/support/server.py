@@ -75,6 +75,8 @@ def start_server(data_dir: Path, database_url: str | None = None, **settings: st
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
+    # Tests expire images they have just pushed; a test of the grace period sets its own.
+    settings = {"lifecycle_grace_period_seconds": "0", **settings}
     env = {**os.environ, **{f"MOORAGE_{key.upper()}": value for key, value in settings.items()}}
     if database_url:
         env["MOORAGE_DATABASE_URL"] = database_url

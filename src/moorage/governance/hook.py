@@ -51,16 +51,22 @@ class GovernanceHook(RegistryHook):
     def tag_changing(self, connection: sa.Connection, change: TagChange) -> None:
         if change.old_digest == change.new_digest:
             return  # the same manifest pushed again: nothing moves, so nothing to refuse or record
-        if change.old_digest is not None and not change.with_manifest:
+        if change.old_digest is not None and change.override is None:
+            # A delete by digest removes the tag as surely as a tag delete: both are refused (ECR's
+            # batch-delete-image allows it; docs/governance.md says why we do not).
             document = repository_settings.settings_of(connection, change.repository_id)
             rule = settings_from(document).mutability if document is not None else None
             decision = rule.decide(change.tag) if rule is not None else None
             if decision is not None and decision.immutable:
                 verb = "deleted" if change.new_digest is None else "moved"
+                if change.with_manifest:
+                    verb = "deleted by deleting its manifest"
                 message = (
                     f"tag {change.tag} of {change.repository} is immutable ({decision.reason}) and cannot be "
                     f"{verb}: it points to {change.old_digest}"
                 )
+                if change.with_manifest:
+                    message += "; a registry admin may force the delete with a reason through /api/v1"
                 refused = {"tag": change.tag, "rule": decision.reason, "digest": change.old_digest}
                 raise ChangeRefused(ErrorCode.DENIED, message, refused, change, decision.reason)
         history.append_tag_event(
@@ -70,6 +76,8 @@ class GovernanceHook(RegistryHook):
             "tag.create" if change.old_digest is None else "tag.delete" if change.new_digest is None else "tag.move"
         )
         detail: dict[str, object] = {"old_digest": change.old_digest, "new_digest": change.new_digest}
+        if change.override is not None:
+            detail["override"] = change.override
         self.audit.record(action, change.actor, change.repository, change.tag, detail=detail, connection=connection)
 
     def manifest_pushed(self, connection: sa.Connection, event: ManifestPushed) -> None:

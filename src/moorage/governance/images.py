@@ -10,15 +10,19 @@ from typing import Any
 import sqlalchemy as sa
 
 from moorage.domain.access import Action, Actor
+from moorage.domain.digests import is_digest
 from moorage.domain.errors import RegistryError
 from moorage.domain.manifests import parse_manifest
-from moorage.governance.audit import AuditLog, utc
+from moorage.governance.audit import EVERYTHING, AuditLog, utc
 from moorage.governance.errors import InvalidSettings, RepositoryNotFound
 from moorage.governance.repositories import MAX_PAGE, checked_name
 from moorage.metadata import history, images, repositories
 from moorage.metadata.database import Database
 from moorage.metadata.history import TagEvent as TagEvent
 from moorage.registry.manifests import ManifestService
+
+REFERENCED_BY_INDEX = "ImageReferencedByManifestList"
+"""ECR's failure code for an image an index lists (the registry refuses with 409 DENIED naming the index)."""
 
 MAX_BATCH = 100
 """ECR's limit of image ids per batch-delete-image call."""
@@ -46,6 +50,8 @@ class ImageDetail:
     last_pulled_at: datetime | None
     pull_count: int
     cursor: int
+    parents: tuple[str, ...] = ()
+    """The repository's indexes that list this image (it is one of their platforms, not a leftover)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,13 @@ class _Sizer:
         return manifest_bytes, blobs, descriptors
 
 
+def _failure_code(error: RegistryError) -> str:
+    """ECR's failure code for a refusal it names, else the OCI code."""
+    if isinstance(error.detail, dict) and error.detail.get("reason") == REFERENCED_BY_INDEX:
+        return REFERENCED_BY_INDEX
+    return error.code.wire_code
+
+
 def _platforms(descriptors: list[dict[str, Any]]) -> tuple[Platform, ...]:
     found = []
     for descriptor in descriptors:
@@ -123,7 +136,11 @@ class ImageService:
         limit: int = 100,
         digests: list[str] | None = None,
     ) -> tuple[list[ImageDetail], int | None]:
-        """A page of the repository's images in push order (or newest first) and the next page's cursor."""
+        """A page of the repository's images in push order (or newest first) and the next page's cursor.
+
+        `tagged=False` lists untagged leftovers: an untagged image an index lists is part of that index,
+        so it is not one (the full listing shows it with its `parents`).
+        """
         limit = max(1, min(limit, MAX_PAGE))
         with self.database.read() as connection:
             repository_id = self._repository_id(connection, repository)
@@ -146,28 +163,48 @@ class ImageService:
                         last_pulled_at=utc(row.last_pulled_at),
                         pull_count=row.pull_count,
                         cursor=row.id,
+                        parents=row.parents,
                     )
                 )
         return details, details[-1].cursor if more and details else None
 
-    def batch_delete(self, actor: Actor, repository: str, references: list[str]) -> list[DeleteOutcome]:
+    def batch_delete(
+        self, actor: Actor, repository: str, references: list[str], force_reason: str | None = None
+    ) -> list[DeleteOutcome]:
         """Delete each tag or digest on its own (like ECR's batch-delete-image) and say what happened to each.
 
-        Each item runs through the registry's own delete, so immutability, history and audit apply.
+        Each item runs through the registry's own delete, so immutability, index parents, history and
+        audit apply. A tag that was its image's last takes the image with it, as in ECR. With
+        `force_reason`, a registry admin deletes images that carry immutable tags; the reason goes to
+        the audit log (an image an index lists stays refused: the index would break).
         """
         if len(references) > MAX_BATCH:
             raise InvalidSettings(f"at most {MAX_BATCH} images per batch")
         self.audit.require(actor, checked_name(repository), Action.DELETE, "image.batch_delete")
+        override = None
+        if force_reason is not None:
+            if not force_reason.strip():
+                raise InvalidSettings("a forced delete needs a reason (it goes to the audit log)")
+            self.audit.require(actor, EVERYTHING, Action.ADMIN, "image.force_delete")
+            override = f"forced by {actor.describe()}: {force_reason.strip()}"
         with self.database.read() as connection:
             self._repository_id(connection, repository)
-        outcomes = []
-        for reference in references:
-            try:
-                self.manifests.delete(repository, reference, actor)
-                outcomes.append(DeleteOutcome(reference, True))
-            except RegistryError as error:
-                outcomes.append(DeleteOutcome(reference, False, error.code.wire_code, error.message))
+        outcomes = [self._delete_one(actor, repository, reference, override) for reference in references]
+        # An index's children named before the index itself: try them again once the index is gone.
+        for position, outcome in enumerate(outcomes):
+            if outcome.code == REFERENCED_BY_INDEX and len(references) > 1:
+                outcomes[position] = self._delete_one(actor, repository, outcome.reference, override)
         return outcomes
+
+    def _delete_one(self, actor: Actor, repository: str, reference: str, override: str | None) -> DeleteOutcome:
+        try:
+            if is_digest(reference):
+                self.manifests.delete(repository, reference, actor, override)
+            else:
+                self.manifests.delete_image_by_tag(repository, reference, actor, override)
+        except RegistryError as error:
+            return DeleteOutcome(reference, False, _failure_code(error), error.message)
+        return DeleteOutcome(reference, True)
 
     def tag_history(
         self, repository: str, tag: str | None, until: datetime | None, after: int | None, limit: int

@@ -2,8 +2,9 @@
 
 A repository's policy is its own, else the policy of its nearest namespace (`team` applies to
 `team/app` and `team/app/api`). Evaluation is the pure function of lifecycle/evaluation.py;
-this module only gathers the records, and applies the result: each expired manifest is deleted in
-its own short transaction, skipped if it was re-tagged since it was judged.
+this module only gathers the records, and applies the result: expired manifests are deleted in short
+transactions of a few each, and each is re-checked at that moment (`lifecycle_store.expire`): one
+re-tagged, listed by an index, or pushed within the grace period since it was judged is left alone.
 """
 
 from __future__ import annotations
@@ -58,10 +59,16 @@ class Preview:
     """`repository`, `namespace:<name>` or `request` (a policy sent with the preview)."""
     policy: dict[str, Any]
     evaluation: Evaluation
+    as_of: datetime
+    """The moment the policy was evaluated for."""
 
 
-AnnounceDeletion = Callable[[sa.Connection, str, int, str, Actor], None]
-"""(connection, repository, repository id, manifest digest, actor): called before an expired image goes."""
+AnnounceDeletion = Callable[[sa.Connection, str, int, str, Actor, str | None], None]
+"""(connection, repository, repository id, manifest digest, actor, override): called before an expired
+image goes; the override says why its tags may go even if immutable (a lifecycle rule expires them)."""
+
+EXPIRY_BATCH = 25
+"""Images expired per transaction: the run's record advances with each, and the repository lock is short."""
 
 
 class LifecycleService:
@@ -70,9 +77,12 @@ class LifecycleService:
         database: Database,
         lease_ttl: timedelta = timedelta(minutes=30),
         announce_deletion: AnnounceDeletion | None = None,
+        grace_period: timedelta = timedelta(minutes=5),
     ) -> None:
         self.database = database
         self.lease_ttl = lease_ttl
+        self.grace_period = grace_period
+        """Manifests pushed less than this long ago are never expired (an index may be about to list them)."""
         self.announce_deletion = announce_deletion
         """The registry's in-transaction deletion notice (tag history, audit); None in bare set-ups."""
         self.holder = f"lifecycle-{uuid.uuid4().hex[:12]}"
@@ -107,8 +117,12 @@ class LifecycleService:
 
     # -- preview --------------------------------------------------------------------------------
 
-    def preview(self, repository: str, document: Any | None = None) -> Preview:
-        """What the policy (the given one, else the effective one) would expire now; changes nothing."""
+    def preview(self, repository: str, document: Any | None = None, as_of: datetime | None = None) -> Preview:
+        """What the policy (the given one, else the effective one) would expire now, or at `as_of`.
+
+        Changes nothing. `as_of` judges today's images as if it were that time (next week: what
+        `sinceImagePushed` rules will have reached by then); the grace period is not applied.
+        """
         validate_name(repository)
         if document is not None:
             source, policy_document = "request", document
@@ -123,18 +137,26 @@ class LifecycleService:
             if repository_id is None:
                 raise UnknownRepository(repository)
             images = _records(lifecycle_store.images(connection, repository_id))
-        return Preview(repository, source, policy_document, evaluate(policy, images, now()))
+        moment = as_of or now()
+        return Preview(repository, source, policy_document, evaluate(policy, images, moment), moment)
 
     # -- apply ----------------------------------------------------------------------------------
 
-    def apply_all(self) -> dict[str, Any]:
-        """Apply every repository's effective policy once; the run is recorded and returned."""
+    def apply_all(self, started_by: str | None = None) -> dict[str, Any]:
+        """Apply every repository's effective policy once; the run is recorded and returned.
+
+        `started_by` names the person who asked for the run (its trigger is then `manual`); without
+        it the run is the schedule's.
+
+        What it expires is added to the run's record in the very transaction that expires it, so a run
+        killed midway (a crash, `kill -9`) still says truly what it expired so far.
+        """
         with self.database.write() as connection:
             if not maintenance.acquire_lease(connection, LEASE, self.holder, self.lease_ttl):
                 raise LifecycleBusy("lifecycle policies are being applied by another process")
-            run_id = lifecycle_store.start_run(connection)
-        expired: list[dict[str, Any]] = []
-        evaluated = freed = 0
+            trigger = "schedule" if started_by is None else "manual"
+            run_id = lifecycle_store.start_run(connection, trigger, started_by)
+        expired = 0
         try:
             with self.database.read() as connection:
                 policies = {(s, n): text for s, n, text in lifecycle_store.all_policies(connection)}
@@ -148,58 +170,63 @@ class LifecycleService:
                 except PolicyError as error:  # stored by an older version or another writer
                     log.warning("lifecycle policy for %s (%s) is invalid, skipped: %s", name, effective[0], error)
                     continue
-                evaluated += 1
-                done, released_bytes = self._apply(name, policy)
-                expired += done
-                freed += released_bytes
+                expired += self._apply(run_id, name, policy)
                 with self.database.write() as connection:
                     if not maintenance.acquire_lease(connection, LEASE, self.holder, self.lease_ttl):
                         raise LifecycleBusy("the lifecycle lease was lost")
+                    lifecycle_store.record_progress(connection, run_id, [], 0, repositories=1)
             with self.database.write() as connection:
-                lifecycle_store.finish_run(
-                    connection,
-                    run_id,
-                    status="completed",
-                    repositories=evaluated,
-                    images_expired=len(expired),
-                    bytes_freed=freed,
-                    expired=expired,
-                )
+                lifecycle_store.finish_run(connection, run_id, status="completed")
         except BaseException:
             with self.database.write() as connection:
-                lifecycle_store.finish_run(connection, run_id, status="failed", expired=expired)
+                lifecycle_store.finish_run(connection, run_id, status="failed")
             raise
         finally:
             with self.database.write() as connection:
                 maintenance.release_lease(connection, LEASE, self.holder)
-        log.info("lifecycle run %d: %d images expired in %d repositories", run_id, len(expired), evaluated)
+        log.info("lifecycle run %d: %d images expired", run_id, expired)
         return self.run(run_id) or {}
 
-    def _apply(self, repository: str, policy: LifecyclePolicy) -> tuple[list[dict[str, Any]], int]:
+    def _apply(self, run_id: int, repository: str, policy: LifecyclePolicy) -> int:
+        """Expire what the policy selects, a batch per transaction; returns how many images went."""
         with self.database.read() as connection:
             repository_id = repositories.find_id(connection, repository)
             if repository_id is None:
-                return [], 0
+                return 0
             images = _records(lifecycle_store.images(connection, repository_id))
         evaluation = evaluate(policy, images, now())
-        done: list[dict[str, Any]] = []
-        released: set[str] = set()
-        # Referrers and children first, so nothing is left pointing at a deleted manifest.
-        for decision in sorted(evaluation.expired, key=lambda d: d.follows is None):
-            try:
-                with self.database.write() as connection:
-                    repositories.lock(connection, repository_id)  # the lock order of every manifest write
+        subject_of = {image.digest: image.subject for image in images}
+        ordered = sorted(evaluation.expired, key=lambda decision: _expiry_order(decision, subject_of))
+        released: set[str] = set()  # blobs released but (so far) still referenced by another manifest
+        count = 0
+        for start in range(0, len(ordered), EXPIRY_BATCH):
+            with self.database.write() as connection:
+                repositories.lock(connection, repository_id)  # the lock order of every manifest write
+                pushed_before = now() - self.grace_period
+                done: list[dict[str, Any]] = []
+                for decision in ordered[start : start + EXPIRY_BATCH]:
                     announce = self._announcer(connection, repository, repository_id, decision)
-                    blob_digests = lifecycle_store.expire(
-                        connection, repository_id, decision.digest, decision.tags, announce
-                    )
-            except (lifecycle_store.ChangedSinceEvaluation, RegistryError):
-                continue  # re-tagged since, or a hook refused: left for the next run
-            released.update(blob_digests)
-            done.append(_expired_entry(repository, decision))
-        with self.database.read() as connection:
-            # Bytes freed: the blobs no manifest references any more (GC removes them after the grace period).
-            return done, lifecycle_store.unreferenced_bytes(connection, released)
+                    try:
+                        with connection.begin_nested():  # a refusal undoes this image only
+                            blob_digests = lifecycle_store.expire(
+                                connection, repository_id, decision.digest, decision.tags, pushed_before, announce
+                            )
+                    except lifecycle_store.Kept as kept:
+                        log.info("lifecycle kept %s in %s: %s", decision.digest, repository, kept.reason)
+                        continue
+                    except RegistryError as refused:  # a hook refused: left for the next run
+                        log.info("lifecycle could not expire %s in %s: %s", decision.digest, repository, refused)
+                        continue
+                    if blob_digests is None:
+                        continue  # deleted by someone else meanwhile
+                    released.update(blob_digests)
+                    done.append(_expired_entry(repository, decision))
+                # Bytes freed: the blobs no manifest references any more (GC removes them after its grace period).
+                freed = lifecycle_store.unreferenced_sizes(connection, released)
+                released -= freed.keys()
+                lifecycle_store.record_progress(connection, run_id, done, sum(freed.values()))
+                count += len(done)
+        return count
 
     def _announcer(
         self, connection: sa.Connection, repository: str, repository_id: int, decision: Decision
@@ -208,7 +235,8 @@ class LifecycleService:
             if self.announce_deletion is not None:
                 rule = f"rule {decision.rule_priority}" if decision.rule_priority is not None else "follows its parent"
                 actor = Actor("system", "lifecycle", credential=rule)
-                self.announce_deletion(connection, repository, repository_id, decision.digest, actor)
+                override = f"lifecycle expiry ({rule})"
+                self.announce_deletion(connection, repository, repository_id, decision.digest, actor, override)
 
         return announce
 
@@ -239,6 +267,13 @@ def _effective(policies: dict[tuple[str, str], str], repository: str) -> tuple[s
         if text is not None:
             return f"{NAMESPACE}:{namespace}", json.loads(text)
     return None
+
+
+def _expiry_order(decision: Decision, subject_of: dict[str, str | None]) -> int:
+    """Referrers before their subject, indexes before the children they list (a listed child is kept)."""
+    if decision.follows is None:
+        return 1
+    return 0 if subject_of.get(decision.digest) == decision.follows else 2
 
 
 def _records(rows: list[lifecycle_store.ImageRow]) -> list[ImageRecord]:

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from moorage.metadata import manifests as manifest_queries
 from moorage.metadata.governance_schema import manifest_activity
 from moorage.metadata.tables import blobs, manifest_references, manifests, repositories, repository_blobs, tags
 
@@ -27,6 +28,8 @@ class ImageRow:
     pull_count: int
     last_pulled_at: datetime | None
     tags: tuple[str, ...]
+    parents: tuple[str, ...] = ()
+    """Digests of the repository's indexes that list this manifest."""
 
 
 def _insert(connection: sa.Connection) -> Any:
@@ -122,7 +125,18 @@ def list_images(
     if tagged is True:
         query = query.where(has_tag)
     elif tagged is False:
-        query = query.where(~has_tag)
+        parent = manifests.alias("parent")
+        listed = (
+            sa.exists()
+            .where(
+                manifest_references.c.manifest_id == parent.c.id,
+                parent.c.repository_id == repository_id,
+                manifest_references.c.kind == "manifest",
+                manifest_references.c.digest == manifests.c.digest,
+            )
+            .correlate(manifests)
+        )
+        query = query.where(~has_tag, ~listed)  # an index's untagged child is part of it, not a leftover
     if after_id is not None:
         query = query.where(manifests.c.id < after_id if newest_first else manifests.c.id > after_id)
     if digests is not None:
@@ -135,6 +149,7 @@ def list_images(
         )
         for digest, name in connection.execute(tag_query):
             tag_names.setdefault(digest, []).append(name)
+    parents = manifest_queries.index_parents(connection, repository_id, [row.digest for row in rows])
     return [
         ImageRow(
             row.id,
@@ -148,6 +163,7 @@ def list_images(
             int(row.pull_count or 0),
             row.last_pulled_at,
             tuple(sorted(tag_names.get(row.digest, []))),
+            tuple(parents.get(row.digest, [])),
         )
         for row in rows
     ]

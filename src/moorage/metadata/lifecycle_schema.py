@@ -29,6 +29,8 @@ lifecycle_runs = sa.Table(
     sa.Column("images_expired", sa.Integer, nullable=False, default=0),
     sa.Column("bytes_freed", sa.BigInteger, nullable=False, default=0),
     sa.Column("expired", sa.JSON, nullable=True),  # each image: repository, digest, tags, rule, reason, size
+    sa.Column("trigger", sa.String(16), nullable=True),  # migration 0010: "schedule" or "manual"
+    sa.Column("started_by", sa.String(255), nullable=True),  # migration 0010: who, for a manual run
 )
 
 gc_runs = sa.Table(

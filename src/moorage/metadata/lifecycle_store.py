@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from moorage.metadata import collection, maintenance
+from moorage.metadata import manifests as manifest_queries
 from moorage.metadata.common import now, upsert
 from moorage.metadata.lifecycle_schema import lifecycle_policies, lifecycle_runs
 from moorage.metadata.tables import (
@@ -161,26 +162,36 @@ def expire(
     repository_id: int,
     digest: str,
     expected_tags: tuple[str, ...],
+    pushed_before: datetime,
     before_delete: Callable[[], None] = lambda: None,
-) -> list[str]:
-    """Delete an expired manifest if it still carries the tags it was judged with.
+) -> list[str] | None:
+    """Delete an expired manifest if everything that keeps an image still lets it go.
 
-    Returns the blob digests it referenced (now released); raises ChangedSinceEvaluation when
-    its tags changed since the evaluation, so a re-tagged image is left for the next run.
-    `before_delete` runs once the image is checked and locked, just before its rows go.
+    The evaluation was a plan made earlier; this is the check at the moment of deleting, inside the
+    deleting transaction with the repository locked (the lock every manifest write takes first, so an
+    index PUT listing this image waits for us or we see its row). It raises `Kept` when the image:
+    carries other tags than it was judged with; is listed by an index of the repository; or was
+    pushed, or pushed again unchanged, after `pushed_before` (the grace period). Returns the blob
+    digests it referenced (now released), or None when the image is already gone. `before_delete`
+    runs just before its rows go.
     """
     row = connection.execute(
-        sa.select(manifests.c.id)
+        sa.select(manifests.c.id, manifests.c.pushed_at, manifests.c.touched_at)
         .where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
         .with_for_update()
     ).first()
     if row is None:
-        return []
+        return None
+    if max(_aware(row[1]), _aware(row[2] or row[1])) > pushed_before:
+        raise Kept(digest, "pushed (or pushed again) less than the grace period ago")
     current = connection.execute(
         sa.select(tags.c.name).where(tags.c.repository_id == repository_id, tags.c.manifest_digest == digest)
     ).scalars()
     if tuple(sorted(current)) != tuple(sorted(expected_tags)):
-        raise ChangedSinceEvaluation(digest)
+        raise Kept(digest, "re-tagged since it was judged")
+    parents = manifest_queries.index_parents(connection, repository_id, [digest]).get(digest)
+    if parents:
+        raise Kept(digest, f"listed by the index {parents[0]}")
     released = list(
         connection.execute(
             sa.select(manifest_references.c.digest).where(
@@ -196,35 +207,62 @@ def expire(
     return released
 
 
-class ChangedSinceEvaluation(Exception):
-    """The image was re-tagged between evaluation and expiry; it is left alone this run."""
+class Kept(Exception):
+    """Something that keeps the image appeared since it was judged; it is left alone this run."""
+
+    def __init__(self, digest: str, reason: str) -> None:
+        super().__init__(f"{digest}: {reason}")
+        self.digest = digest
+        self.reason = reason
 
 
-def unreferenced_bytes(connection: sa.Connection, digests: set[str]) -> int:
-    """Total size of those blobs that no manifest references any more (what GC will free)."""
+def unreferenced_sizes(connection: sa.Connection, digests: set[str]) -> dict[str, int]:
+    """Those blobs that no manifest references any more, with their sizes (what GC will free)."""
     if not digests:
-        return 0
+        return {}
     referenced = sa.exists().where(manifest_references.c.digest == blobs.c.digest)
-    query = sa.select(sa.func.coalesce(sa.func.sum(blobs.c.size), 0)).where(
-        blobs.c.digest.in_(sorted(digests)), ~referenced
-    )
-    return int(connection.execute(query).scalar() or 0)
+    query = sa.select(blobs.c.digest, blobs.c.size).where(blobs.c.digest.in_(sorted(digests)), ~referenced)
+    return {row.digest: int(row.size) for row in connection.execute(query)}
 
 
 # -- runs -------------------------------------------------------------------------------------
 
 
-def start_run(connection: sa.Connection) -> int:
+def start_run(connection: sa.Connection, trigger: str = "schedule", started_by: str | None = None) -> int:
     """Record a new run; the caller holds the lease, so any run still marked running died."""
     connection.execute(
         sa.update(lifecycle_runs).where(lifecycle_runs.c.status == "running").values(status="interrupted")
     )
     result = connection.execute(
         sa.insert(lifecycle_runs).values(
-            started_at=now(), status="running", repositories=0, images_expired=0, bytes_freed=0, expired=[]
+            started_at=now(),
+            status="running",
+            repositories=0,
+            images_expired=0,
+            bytes_freed=0,
+            expired=[],
+            trigger=trigger,
+            started_by=started_by,
         )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def record_progress(
+    connection: sa.Connection, run_id: int, expired: list[dict[str, Any]], bytes_freed: int, repositories: int = 0
+) -> None:
+    """Add what one transaction expired to the run, in that transaction: a run killed midway stays true."""
+    if not expired and not bytes_freed and not repositories:
+        return
+    before = connection.execute(sa.select(lifecycle_runs.c.expired).where(lifecycle_runs.c.id == run_id)).scalar()
+    values: dict[str, Any] = {
+        "images_expired": lifecycle_runs.c.images_expired + len(expired),
+        "bytes_freed": lifecycle_runs.c.bytes_freed + bytes_freed,
+        "repositories": lifecycle_runs.c.repositories + repositories,
+    }
+    if expired:
+        values["expired"] = [*(before or []), *expired]
+    connection.execute(sa.update(lifecycle_runs).where(lifecycle_runs.c.id == run_id).values(**values))
 
 
 def finish_run(connection: sa.Connection, run_id: int, **values: Any) -> None:

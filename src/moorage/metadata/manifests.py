@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from moorage.metadata import collection
-from moorage.metadata.common import PreparedQuery, insert_ignoring_duplicates, now
+from moorage.metadata.common import PreparedQuery, insert_ignoring_duplicates, now, upsert
 from moorage.metadata.tables import manifest_references, manifests, repositories, tags
 
 
@@ -84,25 +84,46 @@ def existing_sizes(connection: sa.Connection, repository_id: int, digests: list[
     return {row.digest: row.size for row in connection.execute(query)}
 
 
-def record(connection: sa.Connection, repository_id: int, manifest: NewManifest) -> None:
-    """Record a manifest and its references; pushing the same manifest again changes nothing."""
-    insert_ignoring_duplicates(
-        connection,
-        manifests,
-        [
-            {
-                "repository_id": repository_id,
-                "digest": manifest.digest,
-                "media_type": manifest.media_type,
-                "artifact_type": manifest.artifact_type,
-                "subject_digest": manifest.subject_digest,
-                "annotations": manifest.annotations,
-                "size": len(manifest.payload),
-                "payload": manifest.payload,
-                "pushed_at": now(),
-            }
-        ],
+def index_parents(connection: sa.Connection, repository_id: int, digests: list[str]) -> dict[str, list[str]]:
+    """For each of `digests`, the digests of the repository's indexes that list it (only those listed)."""
+    if not digests:
+        return {}
+    query = (
+        sa.select(manifest_references.c.digest, manifests.c.digest.label("parent"))
+        .join(manifests, manifests.c.id == manifest_references.c.manifest_id)
+        .where(
+            manifests.c.repository_id == repository_id,
+            manifest_references.c.kind == "manifest",
+            manifest_references.c.digest.in_(digests),
+        )
+        .order_by(manifests.c.id)
     )
+    found: dict[str, list[str]] = {}
+    for child, parent in connection.execute(query):
+        found.setdefault(child, []).append(parent)
+    return found
+
+
+def record(connection: sa.Connection, repository_id: int, manifest: NewManifest) -> None:
+    """Record a manifest and its references; pushing the same manifest again changes only `touched_at`.
+
+    `pushed_at` stays the first push (lifecycle's `sinceImagePushed`, listings); `touched_at` is the
+    latest PUT, from which lifecycle's grace period counts (a platform image pushed again for an index).
+    """
+    moment = now()
+    row: dict[str, object] = {
+        "repository_id": repository_id,
+        "digest": manifest.digest,
+        "media_type": manifest.media_type,
+        "artifact_type": manifest.artifact_type,
+        "subject_digest": manifest.subject_digest,
+        "annotations": manifest.annotations,
+        "size": len(manifest.payload),
+        "payload": manifest.payload,
+        "pushed_at": moment,
+        "touched_at": moment,
+    }
+    upsert(connection, manifests, row, keys=["repository_id", "digest"], update=["touched_at"])
     manifest_id = connection.execute(
         sa.select(manifests.c.id).where(
             manifests.c.repository_id == repository_id, manifests.c.digest == manifest.digest

@@ -54,6 +54,7 @@ manifests = sa.Table(
     sa.Column("size", sa.Integer, nullable=False),
     sa.Column("payload", sa.LargeBinary, nullable=False),
     sa.Column("pushed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("touched_at", sa.DateTime(timezone=True), nullable=True),  # migration 0010: last PUT, even unchanged
     sa.UniqueConstraint("repository_id", "digest"),
     sa.Index("ix_manifests_subject", "repository_id", "subject_digest"),
 )

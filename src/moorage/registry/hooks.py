@@ -42,6 +42,8 @@ class TagChange:
     actor: Actor
     with_manifest: bool = False
     """True when the tag goes because its manifest is deleted by digest (not a tag delete)."""
+    override: str | None = None
+    """Why an immutable tag may go anyway (a lifecycle expiry, an admin's forced delete and its reason)."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from moorage.registry.hooks import (
     ensure_repository,
     reporting_refusals,
 )
+from moorage.registry.retention import refuse_if_listed_by_an_index
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,12 @@ class ManifestService:
                 hook.manifest_pushed(connection, pushed)
         return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
 
-    def delete(self, repository: str, reference: str, actor: Actor = ANONYMOUS) -> None:
-        """Delete a manifest (with its tags) by digest, or only a tag by tag."""
+    def delete(self, repository: str, reference: str, actor: Actor = ANONYMOUS, override: str | None = None) -> None:
+        """Delete a manifest (with its tags) by digest, or only a tag by tag.
+
+        A manifest an index of the repository lists is refused (409, naming the index); an immutable
+        tag is refused by the governance hook unless `override` says why it may go (an admin's reason).
+        """
         unknown = RegistryError(ErrorCode.MANIFEST_UNKNOWN, f"manifest {reference!r} is unknown")
         with reporting_refusals(self.hooks), self.database.write() as connection:
             repository_id = repositories.find_id(connection, repository)
@@ -95,27 +100,65 @@ class ManifestService:
             if is_digest(reference):
                 digest = str(Digest.parse(reference))
                 if manifests.by_digest(connection, repository, digest) is not None:
-                    self.announce_deletion(connection, repository, repository_id, digest, actor)
+                    refuse_if_listed_by_an_index(connection, repository_id, digest)
+                    self.announce_deletion(connection, repository, repository_id, digest, actor, override)
                 deleted = manifests.delete(connection, repository_id, digest)
             else:
                 tag = validate_tag(reference)
                 old = tags.current(connection, repository_id, tag)
                 if old is not None:
-                    self._tag_changing(connection, TagChange(repository, repository_id, tag, old, None, actor))
+                    change = TagChange(repository, repository_id, tag, old, None, actor, override=override)
+                    self._tag_changing(connection, change)
                 deleted = tags.delete(connection, repository_id, tag)
             if not deleted:
                 raise unknown
 
+    def delete_image_by_tag(
+        self, repository: str, reference: str, actor: Actor = ANONYMOUS, override: str | None = None
+    ) -> bool:
+        """Delete a tag and, when it was its image's last, the image too (like ECR's batch-delete-image).
+
+        Returns whether the image went. In one transaction: if the untagged image is listed by an
+        index, the whole delete is refused (ECR's `ImageReferencedByManifestList`) and the tag stays.
+        """
+        unknown = RegistryError(ErrorCode.MANIFEST_UNKNOWN, f"manifest {reference!r} is unknown")
+        tag = validate_tag(reference)
+        with reporting_refusals(self.hooks), self.database.write() as connection:
+            repository_id = repositories.find_id(connection, repository)
+            if repository_id is None:
+                raise unknown
+            repositories.lock(connection, repository_id)
+            digest = tags.current(connection, repository_id, tag)
+            if digest is None:
+                raise unknown
+            change = TagChange(repository, repository_id, tag, digest, None, actor, override=override)
+            self._tag_changing(connection, change)
+            tags.delete(connection, repository_id, tag)
+            if tags.pointing_to(connection, repository_id, digest):
+                return False
+            refuse_if_listed_by_an_index(connection, repository_id, digest)
+            self.announce_deletion(connection, repository, repository_id, digest, actor, override)
+            manifests.delete(connection, repository_id, digest)
+            return True
+
     def announce_deletion(
-        self, connection: sa.Connection, repository: str, repository_id: int, digest: str, actor: Actor
+        self,
+        connection: sa.Connection,
+        repository: str,
+        repository_id: int,
+        digest: str,
+        actor: Actor,
+        override: str | None = None,
     ) -> None:
         """Tell the hooks, inside the deleting transaction, that a manifest and its tags are going.
 
         Every deletion of a manifest goes through here (a client's DELETE, a lifecycle expiry), so tag
-        history and the audit log see them all; a hook may refuse by raising.
+        history and the audit log see them all; a hook may refuse by raising (an immutable tag does,
+        unless `override` says why it may go).
         """
         for tag in tags.pointing_to(connection, repository_id, digest):
-            self._tag_changing(connection, TagChange(repository, repository_id, tag, digest, None, actor, True))
+            change = TagChange(repository, repository_id, tag, digest, None, actor, True, override)
+            self._tag_changing(connection, change)
         event = ManifestDeleted(repository, repository_id, digest, actor)
         for hook in self.hooks:
             hook.manifest_deleting(connection, event)

@@ -46,6 +46,7 @@ def image_out(image: ImageDetail) -> ImageOut:
         pushed_by=image.pushed_by,
         last_pulled_at=image.last_pulled_at,
         pull_count=image.pull_count,
+        parents=list(image.parents),
     )
 
 
@@ -88,7 +89,13 @@ def batch_delete_images(
         if (image_id.tag is None) == (image_id.digest is None):
             raise Problem(422, "Invalid request", "each image id names exactly one of tag or digest")
         references.append(image_id.tag if image_id.tag is not None else image_id.digest)
+    if body.force and not body.reason:
+        raise Problem(422, "Invalid request", "a forced delete needs a reason (it goes to the audit log)")
+    if body.reason is not None and not body.force:
+        raise Problem(422, "Invalid request", "a reason is only taken with force")
     assert services.images is not None
     with problems():
-        outcomes = services.images.batch_delete(actor, name, [r for r in references if r is not None])
+        outcomes = services.images.batch_delete(
+            actor, name, [r for r in references if r is not None], body.reason if body.force else None
+        )
     return BatchDeleteResult(results=[DeleteResult(**o.__dict__) for o in outcomes])

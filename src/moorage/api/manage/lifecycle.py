@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi import Path as FastAPIPath
 
 from moorage.api.manage.problems import Problem
-from moorage.api.manage.security import on_namespace, on_repository, registry_admin
-from moorage.domain.access import Action
+from moorage.api.manage.security import current_actor, on_namespace, on_repository, registry_admin
+from moorage.domain.access import Action, Actor
 from moorage.domain.errors import RegistryError
 from moorage.lifecycle.evaluation import Decision
 from moorage.lifecycle.policy import PolicyError
@@ -117,15 +118,25 @@ _policy_routes(NAMESPACE, "/namespaces")
     dependencies=[Depends(on_repository(Action.PULL))],
 )
 def preview(
-    name: str, request: Request, document: Annotated[dict[str, Any] | None, Body(examples=[POLICY_EXAMPLE])] = None
+    name: str,
+    request: Request,
+    document: Annotated[dict[str, Any] | None, Body(examples=[POLICY_EXAMPLE])] = None,
+    as_of: Annotated[
+        datetime | None, Query(description="Evaluate as if it were this time (RFC 3339; no zone: UTC).")
+    ] = None,
 ) -> dict[str, Any]:
     """Evaluate the given policy (or the repository's effective one) without changing anything."""
-    result = _call(lambda: _service(request).preview(name, document))
+    moment = None if as_of is None else as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of
+    try:
+        result = _call(lambda: _service(request).preview(name, document, moment))
+    except OverflowError:  # a rule's days counted back from a moment near datetime's limits
+        raise Problem(422, "Invalid request", "as_of is out of range") from None
     decisions = [_decision(decision) for decision in result.evaluation.decisions]
     return {
         "repository": result.repository,
         "policySource": result.policy_source,
         "policy": result.policy,
+        "asOf": result.as_of.isoformat(),
         "summary": {
             "images": len(decisions),
             "expiring": sum(1 for d in decisions if d["action"] == "expire"),
@@ -140,8 +151,9 @@ def preview(
     summary="Apply every lifecycle policy now (the scheduled run, on demand)",
     dependencies=[Depends(registry_admin)],
 )
-def apply_now(request: Request) -> dict[str, Any]:
-    return _call(lambda: _service(request).apply_all())
+def apply_now(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> dict[str, Any]:
+    """The run records that a person started it, and who (`trigger` `manual`, `started_by`)."""
+    return _call(lambda: _service(request).apply_all(started_by=actor.describe()))
 
 
 @router.get(

@@ -100,6 +100,10 @@ class ImageOut(BaseModel):
     pushed_by: str | None
     last_pulled_at: datetime | None
     pull_count: int
+    parents: list[str] = Field(
+        default_factory=list,
+        description="Indexes of the repository that list this image (a platform of theirs, kept while they are).",
+    )
 
 
 class ImagePage(BaseModel):
@@ -118,6 +122,8 @@ class BatchDelete(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     image_ids: list[ImageId] = Field(..., min_length=1, max_length=100)
+    force: bool = Field(False, description="Registry admins: delete images that carry immutable tags (needs `reason`).")
+    reason: str | None = Field(None, max_length=500, description="Why a forced delete is needed (audit log).")
 
 
 class DeleteResult(BaseModel):
