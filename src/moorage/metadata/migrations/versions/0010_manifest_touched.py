@@ -5,14 +5,14 @@ period counts from the latest such PUT so an image about to be listed is not exp
 A lifecycle run records whether the schedule or a person started it, and who.
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
