@@ -12,7 +12,15 @@ from moorage.metadata.common import lexical, now, upsert
 from moorage.metadata.governance_schema import creation_templates, repository_settings
 from moorage.metadata.tables import manifests, repositories, tags
 
-_SETTING_COLUMNS = ("description", "labels", "visibility", "tag_mutability", "scan_on_push", "lifecycle_policy")
+_SETTING_COLUMNS = (
+    "description",
+    "labels",
+    "visibility",
+    "tag_mutability",
+    "scan_on_push",
+    "lifecycle_policy",
+    "tag_rules",  # tag naming rules (migration 0014)
+)
 
 
 @dataclass(frozen=True)
