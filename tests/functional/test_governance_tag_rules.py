@@ -197,3 +197,32 @@ def test_namespace_rules_can_be_deleted_and_their_changes_are_audited(http: http
     entries = [e for e in audit(http, action="tag_rules.update") if e["target"] == f"{namespace}/*"]
     assert entries and entries[-1]["detail"]["after"] == PROD_RULES
     assert [e for e in audit(http, action="tag_rules.delete") if e["target"] == f"{namespace}/*"]
+
+
+def test_a_lifecycle_run_still_expires_by_tag_prefix_under_tag_rules(http: httpx.Client) -> None:
+    repo = prod(http)
+    old = [push_image(http, repo, f"sha-{n:07x}") for n in range(3)]
+    release = push_image(http, repo, "v1.0.0")
+    rule = {"tagStatus": "tagged", "tagPrefixList": ["sha-"], "countType": "imageCountMoreThan", "countNumber": 1}
+    policy = {"rules": [{"rulePriority": 1, "selection": rule, "action": {"type": "expire"}}]}
+    assert http.put(f"{API}/repositories/{repo}/lifecycle-policy", json=policy).status_code == 200
+    assert http.post(f"{API}/lifecycle/runs").status_code == 200
+    assert [http.get(f"/v2/{repo}/manifests/{image.digest}").status_code for image in old] == [404, 404, 200]
+    assert http.get(f"/v2/{repo}/manifests/{release.digest}").status_code == 200
+    assert sorted(http.get(f"/v2/{repo}/tags/list").json()["tags"]) == ["sha-0000002", "v1.0.0"]
+
+
+def test_an_immutable_repository_with_rules_enforces_both(http: httpx.Client) -> None:
+    repo = prod(http)
+    create_repository(http, repo, tag_mutability="IMMUTABLE", tag_rules={"refused": ["re:^v0\\..*$"]})
+    first = push_image(http, repo, "v1.0.0")
+    second = push_image(http, repo)
+    immutable = refusal(put_manifest(http, repo, "v1.0.0", second.body, second.media_type))
+    assert "immutable" in immutable
+    assert f"refused by {repo}'s rule 're:^v0\\..*$'" in refusal(
+        put_manifest(http, repo, "v0.9.0", second.body, second.media_type)
+    )
+    assert "/*'s rule 'latest'" in refusal(put_manifest(http, repo, "latest", second.body, second.media_type))
+    assert_error(http.delete(f"/v2/{repo}/manifests/v1.0.0"), 403, "DENIED")
+    push_manifest(http, repo, second, "v1.0.1")
+    assert http.get(f"/v2/{repo}/manifests/v1.0.0").headers["docker-content-digest"] == first.digest

@@ -211,17 +211,17 @@ def decide(tag: str, layers: Sequence[RulesInForce]) -> TagNamingDecision:
         refusing = next((p for p in layer.rules.refused if p.matches(tag)), None)
         if refusing is not None:
             return TagNamingDecision(
-                False, f"tag {tag!r} is refused by {layer.source}'s rule {refusing.text!r}", refusing.text, layer.source
+                False, f"tag '{tag}' is refused by {layer.source}'s rule '{refusing.text}'", refusing.text, layer.source
             )
         allowed = layer.rules.allowed
         if allowed and not any(p.matches(tag) for p in allowed):
-            listed = ", ".join(repr(p.text) for p in allowed)
+            listed = ", ".join(f"'{p.text}'" for p in allowed)
             return TagNamingDecision(
-                False, f"tag {tag!r} matches none of {layer.source}'s allowed patterns ({listed})", None, layer.source
+                False, f"tag '{tag}' matches none of {layer.source}'s allowed patterns ({listed})", None, layer.source
             )
     if not layers:
         return TagNamingDecision(True, "no tag naming rules apply")
-    return TagNamingDecision(True, "tag " + repr(tag) + " follows " + ", ".join(layer.source for layer in layers))
+    return TagNamingDecision(True, f"tag '{tag}' follows " + ", ".join(layer.source for layer in layers))
 
 
 def namespaces_of(repository: str) -> list[str]:
