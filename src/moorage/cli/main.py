@@ -6,7 +6,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,7 +18,9 @@ from moorage.cli.governance import register as register_governance
 from moorage.cli.issuers import issuers_app
 from moorage.cli.keys import keys_app
 from moorage.cli.session import register as register_session_commands
-from moorage.config import CONFIG_FILE_VARIABLE, Settings
+
+if TYPE_CHECKING:
+    from moorage.config import Settings
 
 app = typer.Typer(help="moorage: a self-hosted OCI container registry.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect the configuration.")
@@ -39,6 +41,8 @@ ConfigOption = Annotated[
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
+    from moorage.config import CONFIG_FILE_VARIABLE, Settings  # only here: commands over HTTP start faster
+
     if config is not None:
         if not config.is_file():
             raise typer.BadParameter(f"no such file: {config}", param_hint="--config")
