@@ -55,10 +55,7 @@ def login_password(
 
 @users_app.command("list")
 @connected
-def users_list(
-    registry: Registry,
-    as_json: JsonOption = False,
-) -> None:
+def users_list(registry: Registry, as_json: JsonOption = False) -> None:
     """List users."""
     table(registry.call("GET", "/users"), ["name", "admin", "disabled", "created_at"], as_json)
 
@@ -131,10 +128,7 @@ def users_revoke_sessions(registry: Registry, name: str) -> None:
 
 @tokens_app.command("list")
 @connected
-def tokens_list(
-    registry: Registry,
-    as_json: JsonOption = False,
-) -> None:
+def tokens_list(registry: Registry, as_json: JsonOption = False) -> None:
     """List your tokens (never their secrets)."""
     rows = registry.call("GET", f"/users/{registry.user()}/tokens")
     table(rows, ["id", "name", "grants", "expires_at", "revoked_at", "last_used_at"], as_json)
@@ -168,11 +162,7 @@ def tokens_revoke(registry: Registry, token_id: str) -> None:
 
 @robots_app.command("list")
 @connected
-def robots_list(
-    registry: Registry,
-    namespace: str,
-    as_json: JsonOption = False,
-) -> None:
+def robots_list(registry: Registry, namespace: str, as_json: JsonOption = False) -> None:
     """List the robots of a namespace."""
     rows = registry.call("GET", f"/namespaces/{namespace}/robots")
     table(rows, ["username", "grants", "expires_at", "last_used_at"], as_json)
@@ -215,22 +205,14 @@ def robots_set_grants(
 
 @robots_app.command("rotate")
 @connected
-def robots_rotate(
-    registry: Registry,
-    namespace: str,
-    name: str,
-) -> None:
+def robots_rotate(registry: Registry, namespace: str, name: str) -> None:
     """Replace a robot's secret; prints the new one once."""
     typer.echo(registry.call("POST", f"/namespaces/{namespace}/robots/{name}/secret")["secret"])
 
 
 @robots_app.command("delete")
 @connected
-def robots_delete(
-    registry: Registry,
-    namespace: str,
-    name: str,
-) -> None:
+def robots_delete(registry: Registry, namespace: str, name: str) -> None:
     """Delete a robot."""
     registry.call("DELETE", f"/namespaces/{namespace}/robots/{name}")
     typer.echo(f"deleted robot {namespace}+{name}")
@@ -241,10 +223,7 @@ def robots_delete(
 
 @orgs_app.command("list")
 @connected
-def orgs_list(
-    registry: Registry,
-    as_json: JsonOption = False,
-) -> None:
+def orgs_list(registry: Registry, as_json: JsonOption = False) -> None:
     """List organisations."""
     table(registry.call("GET", "/orgs"), ["name", "created_at"], as_json)
 
@@ -267,11 +246,7 @@ def orgs_delete(registry: Registry, name: str) -> None:
 
 @teams_app.command("list")
 @connected
-def teams_list(
-    registry: Registry,
-    org: str,
-    as_json: JsonOption = False,
-) -> None:
+def teams_list(registry: Registry, org: str, as_json: JsonOption = False) -> None:
     """List an organisation's teams and members."""
     table(registry.call("GET", f"/orgs/{org}/teams"), ["name", "members"], as_json)
 
@@ -294,12 +269,7 @@ def teams_delete(registry: Registry, org: str, name: str) -> None:
 
 @teams_app.command("add-member")
 @connected
-def teams_add_member(
-    registry: Registry,
-    org: str,
-    team: str,
-    user: str,
-) -> None:
+def teams_add_member(registry: Registry, org: str, team: str, user: str) -> None:
     """Add a user to a team."""
     registry.call("PUT", f"/orgs/{org}/teams/{team}/members/{user}")
     typer.echo(f"{user} is a member of {org}/{team}")
@@ -307,12 +277,7 @@ def teams_add_member(
 
 @teams_app.command("remove-member")
 @connected
-def teams_remove_member(
-    registry: Registry,
-    org: str,
-    team: str,
-    user: str,
-) -> None:
+def teams_remove_member(registry: Registry, org: str, team: str, user: str) -> None:
     """Remove a user from a team."""
     registry.call("DELETE", f"/orgs/{org}/teams/{team}/members/{user}")
     typer.echo(f"{user} left {org}/{team}")
@@ -347,12 +312,7 @@ def grants_list(
 
 @grants_app.command("add")
 @connected
-def grants_add(
-    registry: Registry,
-    subject: str,
-    pattern: str,
-    role: str,
-) -> None:
+def grants_add(registry: Registry, subject: str, pattern: str, role: str) -> None:
     """Give SUBJECT ROLE (read, write, delete, admin) on PATTERN.
 
     SUBJECT is user:NAME, team:ORG/TEAM, robot:NAMESPACE+NAME or anonymous.
@@ -365,11 +325,7 @@ def grants_add(
 
 @grants_app.command("remove")
 @connected
-def grants_remove(
-    registry: Registry,
-    subject: str,
-    pattern: str,
-) -> None:
+def grants_remove(registry: Registry, subject: str, pattern: str) -> None:
     """Take SUBJECT's role on PATTERN away."""
     kind, name = _subject(subject)
     params = {"subject_kind": kind, "subject": name, "repository_pattern": pattern}

@@ -39,10 +39,7 @@ def _print_issuer(issuer: dict[str, Any]) -> None:
 
 @issuers_app.command("list")
 @connected
-def list_issuers(
-    registry: Registry,
-    as_json: JsonOption = False,
-) -> None:
+def list_issuers(registry: Registry, as_json: JsonOption = False) -> None:
     """List trusted issuers and their rules."""
     issuers = registry.call("GET", "/oidc/issuers")
     if as_json:
@@ -54,11 +51,7 @@ def list_issuers(
 
 @issuers_app.command("show")
 @connected
-def show(
-    registry: Registry,
-    name: str,
-    as_json: JsonOption = False,
-) -> None:
+def show(registry: Registry, name: str, as_json: JsonOption = False) -> None:
     """Show one trusted issuer."""
     issuer = registry.call("GET", f"/oidc/issuers/{name}")
     if as_json:
