@@ -125,3 +125,51 @@ def test_serve_auth_flag_turns_authentication_on_even_on_loopback(tmp_path: Path
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def on_a_terminal(cli: Cli, *args: str, typed: str) -> tuple[int, str]:
+    """Run `moorage` with a pseudo-terminal as its controlling terminal and stdin; type `typed` into it."""
+    import fcntl
+    import pty
+    import termios
+
+    primary, secondary = pty.openpty()
+
+    def take_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(secondary, termios.TIOCSCTTY, 0)
+
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("MOORAGE_")}
+    environment.update({"XDG_CONFIG_HOME": str(cli.config_home), "MOORAGE_URL": cli.server.url})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moorage", *args],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=environment,
+        preexec_fn=take_terminal,
+    )
+    os.close(secondary)
+    seen = b""
+    while b"Password" not in seen:
+        chunk = os.read(primary, 1024)  # raises OSError once the child has exited without asking
+        assert chunk, seen
+        seen += chunk
+    os.write(primary, typed.encode() + b"\r")
+    output = []
+    while True:
+        try:
+            chunk = os.read(primary, 1024)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output.append(chunk)
+    os.close(primary)
+    return process.wait(timeout=60), (seen + b"".join(output)).decode(errors="replace")
+
+
+def test_a_username_without_a_password_on_a_terminal_asks_for_it_without_echo(cli: Cli) -> None:
+    code, shown = on_a_terminal(cli, "users", "list", "-u", ADMIN, typed=ADMIN_PASSWORD)
+    assert code == 0, shown
+    assert "Password for admin" in shown and "NAME" in shown and ADMIN_PASSWORD not in shown
