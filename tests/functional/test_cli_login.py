@@ -128,10 +128,12 @@ def test_serve_auth_flag_turns_authentication_on_even_on_loopback(tmp_path: Path
 
 
 def on_a_terminal(cli: Cli, *args: str, typed: str) -> tuple[int, str]:
-    """Run `moorage` with a pseudo-terminal as its controlling terminal and stdin; type `typed` into it."""
+    """Run `moorage` with a pseudo-terminal as its controlling terminal and stdin; type `typed` at the prompt."""
     import fcntl
     import pty
+    import select
     import termios
+    import time
 
     primary, secondary = pty.openpty()
 
@@ -150,23 +152,33 @@ def on_a_terminal(cli: Cli, *args: str, typed: str) -> tuple[int, str]:
         preexec_fn=take_terminal,
     )
     os.close(secondary)
-    seen = b""
-    while b"Password" not in seen:
-        chunk = os.read(primary, 1024)  # raises OSError once the child has exited without asking
-        assert chunk, seen
-        seen += chunk
-    os.write(primary, typed.encode() + b"\r")
-    output = []
-    while True:
+    deadline = time.monotonic() + 120
+    shown = b""
+
+    def read_some() -> bool:
+        """Append what the terminal shows; False once the child has closed it."""
+        nonlocal shown
+        if not select.select([primary], [], [], 0.1)[0]:
+            return True
         try:
             chunk = os.read(primary, 1024)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        output.append(chunk)
-    os.close(primary)
-    return process.wait(timeout=60), (seen + b"".join(output)).decode(errors="replace")
+        except OSError:  # EIO: the child has exited
+            return False
+        shown += chunk
+        return bool(chunk)
+
+    try:
+        # Type only once echo is off: getpass flushes (TCSAFLUSH) whatever was typed before.
+        while b"Password" not in shown or termios.tcgetattr(primary)[3] & termios.ECHO:
+            assert time.monotonic() < deadline and (read_some() or b"Password" in shown), shown
+        os.write(primary, typed.encode() + b"\r")
+        while read_some() and time.monotonic() < deadline:
+            pass
+        return process.wait(timeout=60), shown.decode(errors="replace")
+    finally:
+        os.close(primary)
+        if process.poll() is None:
+            process.kill()
 
 
 def test_a_username_without_a_password_on_a_terminal_asks_for_it_without_echo(cli: Cli) -> None:
