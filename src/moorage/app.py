@@ -152,7 +152,9 @@ def create_app(settings: Settings | None = None) -> Moorage:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         schedule.start()
         yield
+        # A clean stop (SIGTERM, SIGINT) writes the pulls counted since the last flush: only a crash loses them.
         await anyio.to_thread.run_sync(schedule.stop)
+        await anyio.to_thread.run_sync(governance.pulls.close)
 
     registry: ASGIApp = RegistryAPI(services)
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_endpoint)]

@@ -39,11 +39,21 @@ class RunningRegistry:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
+    @property
+    def port(self) -> int:
+        return int(self.host.rsplit(":", 1)[1])
+
     def kill(self) -> None:
         """Stop the server with SIGKILL, as a crash would."""
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Stop the server cleanly, as a service manager (SIGTERM) or Ctrl-C (SIGINT) would; its exit status."""
+        assert self.process is not None
+        self.process.send_signal(signum)
+        return self.process.wait(timeout=30)
 
 
 def free_port() -> int:
@@ -68,8 +78,10 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None, log_path
 
 
 @contextlib.contextmanager
-def start_server(data_dir: Path, database_url: str | None = None, **settings: str) -> Iterator[RunningRegistry]:
-    """Run `moorage serve` on a free loopback port until the context ends.
+def start_server(
+    data_dir: Path, database_url: str | None = None, port: int | None = None, **settings: str
+) -> Iterator[RunningRegistry]:
+    """Run `moorage serve` on a loopback port (a free one unless given) until the context ends.
 
     Extra settings are passed as MOORAGE_* environment variables (key upper-cased).
     """
@@ -78,9 +90,10 @@ def start_server(data_dir: Path, database_url: str | None = None, **settings: st
     env = {**os.environ, **{f"MOORAGE_{key.upper()}": value for key, value in settings.items()}}
     if database_url:
         env["MOORAGE_DATABASE_URL"] = database_url
-    for attempt in range(5):
+    chosen = port
+    for attempt in range(1 if chosen else 5):
         # Another test may take the free port between our probe and the server's bind; try another.
-        port = free_port()
+        port = chosen or free_port()
         command = [sys.executable, "-m", "moorage", "serve", "--host", "127.0.0.1", "--port", str(port)]
         command += ["--data-dir", str(data_dir)]
         with open(log_path, "ab") as log:
@@ -90,7 +103,7 @@ def start_server(data_dir: Path, database_url: str | None = None, **settings: st
             wait_until_ready(url, process, log_path)
             break
         except RuntimeError:
-            if attempt == 4 or "cannot listen on" not in log_path.read_text(errors="replace"):
+            if chosen or attempt == 4 or "cannot listen on" not in log_path.read_text(errors="replace"):
                 raise
     server = RunningRegistry(url, f"127.0.0.1:{port}", data_dir, log_path, database_url, process)
     try:
