@@ -57,9 +57,9 @@ class DrainUnreadBody:
             return message
 
         async def draining_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and not finished:
-                if not (received == 0 and _expects_continue(scope)):
-                    await drain()
+            waiting_for_continue = received == 0 and _expects_continue(scope)
+            if message["type"] == "http.response.start" and not finished and not waiting_for_continue:
+                await drain()
             await send(message)
 
         async def drain() -> None:
