@@ -122,7 +122,8 @@ def start_server(
 def postgres_database() -> Iterator[str]:
     """A new, empty PostgreSQL database for one server; dropped afterwards.
 
-    Skips when no server answers, unless CI is set: there a missing database is a failure.
+    Skips when no server answers, unless CI is set or MOORAGE_TEST_POSTGRES names the server (as
+    scripts/test does when it starts one): then a missing database is a failure.
     """
     import psycopg
 
@@ -130,7 +131,7 @@ def postgres_database() -> Iterator[str]:
     try:
         admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as error:
-        if os.environ.get("CI"):
+        if os.environ.get("CI") or os.environ.get("MOORAGE_TEST_POSTGRES"):
             raise
         pytest.skip(f"PostgreSQL is not reachable: {error}")
     with admin:
