@@ -66,7 +66,9 @@ def start_registry(tmp_path: Path) -> Iterator[StartRegistry]:
 
         def start(data_dir: Path | None = None, port: int | None = None, **settings: str) -> RunningRegistry:
             directory = data_dir or tmp_path / f"data-{next(numbers)}"
-            return servers.enter_context(start_server(directory, port=port, **settings))
+            if port is not None:
+                settings["port"] = str(port)
+            return servers.enter_context(start_server(directory, **settings))
 
         yield start
 

@@ -78,19 +78,17 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None, log_path
 
 
 @contextlib.contextmanager
-def start_server(
-    data_dir: Path, database_url: str | None = None, port: int | None = None, **settings: str
-) -> Iterator[RunningRegistry]:
-    """Run `moorage serve` on a loopback port (a free one unless given) until the context ends.
+def start_server(data_dir: Path, database_url: str | None = None, **settings: str) -> Iterator[RunningRegistry]:
+    """Run `moorage serve` on a loopback port until the context ends: `port` if given, else a free one.
 
-    Extra settings are passed as MOORAGE_* environment variables (key upper-cased).
+    Other settings are passed as MOORAGE_* environment variables (key upper-cased).
     """
+    chosen = int(settings.pop("port")) if "port" in settings else None
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     env = {**os.environ, **{f"MOORAGE_{key.upper()}": value for key, value in settings.items()}}
     if database_url:
         env["MOORAGE_DATABASE_URL"] = database_url
-    chosen = port
     for attempt in range(1 if chosen else 5):
         # Another test may take the free port between our probe and the server's bind; try another.
         port = chosen or free_port()
