@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -99,9 +101,12 @@ def test_a_worker_killed_with_sigkill_is_replaced_and_the_registry_keeps_serving
     assert replacement != worker
 
 
-def test_a_second_server_on_a_port_where_one_listens_is_refused(start_registry: StartRegistry) -> None:
+def test_a_second_server_on_a_port_where_one_listens_is_refused(start_registry: StartRegistry, tmp_path: Path) -> None:
     server = start_registry()
-    with pytest.raises(RuntimeError, match="cannot listen on"):
-        start_registry(port=server.port)
+    command = [sys.executable, "-m", "moorage", "serve", "--host", "127.0.0.1", "--port", str(server.port)]
+    second = subprocess.run(
+        [*command, "--data-dir", str(tmp_path / "second")], capture_output=True, text=True, timeout=60
+    )
+    assert second.returncode != 0 and "cannot listen on" in second.stderr + second.stdout
     with httpx.Client(base_url=server.url, timeout=30) as client:
         assert client.get("/v2/").status_code == 200
