@@ -72,8 +72,10 @@ def start_registry(tmp_path: Path) -> Iterator[StartRegistry]:
     numbers = itertools.count()
     with contextlib.ExitStack() as servers:
 
-        def start(data_dir: Path | None = None, **settings: str) -> RunningRegistry:
+        def start(data_dir: Path | None = None, port: int | None = None, **settings: str) -> RunningRegistry:
             directory = data_dir or tmp_path / f"data-{next(numbers)}"
+            if port is not None:
+                settings["port"] = str(port)
             return servers.enter_context(start_server(directory, **settings))
 
         yield start
