@@ -89,6 +89,8 @@ def _compiled(text: str) -> TagPattern:
 def _regex(expression: str) -> re.Pattern[str]:
     if not expression or len(expression) > MAX_PATTERN:
         raise InvalidTagRule(f"a regular expression must have 1 to {MAX_PATTERN} characters")
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in expression):
+        raise InvalidTagRule("a regular expression must not contain control characters")
     try:
         compiled = re.compile(expression)
         tree = importlib.import_module("re._parser").parse(expression)

@@ -97,6 +97,7 @@ def test_namespaces_of_a_repository_outermost_first() -> None:
         "re:[unclosed",
         "re:",
         "re:" + "a" * 257,
+        "re:v\x00",
         "glob:v/1",
         "glob:[unclosed",
         "glob:v]",
