@@ -226,3 +226,10 @@ def test_an_immutable_repository_with_rules_enforces_both(http: httpx.Client) ->
     assert_error(http.delete(f"/v2/{repo}/manifests/v1.0.0"), 403, "DENIED")
     push_manifest(http, repo, second, "v1.0.1")
     assert http.get(f"/v2/{repo}/manifests/v1.0.0").headers["docker-content-digest"] == first.digest
+
+
+def test_a_namespace_too_long_to_hold_a_repository_is_refused_not_a_server_error(http: httpx.Client) -> None:
+    namespace = "n" * 254
+    assert_problem(put_namespace_rules(http, namespace, PROD_RULES), 422)
+    assert_problem(http.get(f"{API}/namespaces/{namespace}/tag-rules"), 422)
+    assert_problem(http.delete(f"{API}/namespaces/{namespace}/tag-rules"), 422)

@@ -22,6 +22,16 @@ from moorage.metadata import repositories, repository_settings
 from moorage.metadata import tag_rules as queries
 from moorage.metadata.database import Database
 
+MAX_NAMESPACE = 253
+"""A repository under it needs `NAMESPACE/x` within the 255 characters of a name."""
+
+
+def checked_namespace(namespace: str) -> str:
+    checked_name(namespace)
+    if len(namespace) > MAX_NAMESPACE:
+        raise InvalidSettings(f"a namespace has at most {MAX_NAMESPACE} characters (its repositories add '/NAME')")
+    return namespace
+
 
 class NoTagRules(GovernanceError):
     status = 404
@@ -68,7 +78,7 @@ class TagRuleService:
         return [NamespaceTagRules(n, TagRules.of(r), by, utc(at)) for n, r, by, at in rows]  # type: ignore[arg-type]
 
     def get(self, namespace: str) -> NamespaceTagRules:
-        checked_name(namespace)
+        checked_namespace(namespace)
         for found in self.list():
             if found.namespace == namespace:
                 return found
@@ -76,7 +86,7 @@ class TagRuleService:
 
     def put(self, actor: Actor, namespace: str, document: dict[str, Any]) -> NamespaceTagRules:
         """Set (replace) a namespace's rules; tags that already exist are left as they are."""
-        checked_name(namespace)
+        checked_namespace(namespace)
         self.audit.require(actor, f"{namespace}/*", Action.ADMIN, "tag_rules.update")
         try:
             rules = TagRules.of(document).to_document()
@@ -90,7 +100,7 @@ class TagRuleService:
         return self.get(namespace)
 
     def delete(self, actor: Actor, namespace: str) -> None:
-        checked_name(namespace)
+        checked_namespace(namespace)
         self.audit.require(actor, f"{namespace}/*", Action.ADMIN, "tag_rules.delete")
         with self.database.write() as connection:
             before = queries.of_namespaces(connection, [namespace]).get(namespace)
