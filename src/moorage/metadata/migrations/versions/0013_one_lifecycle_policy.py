@@ -34,7 +34,8 @@ def upgrade() -> None:
         )
     ).all()
     existing = {
-        name for (name,) in connection.execute(sa.text("SELECT name FROM lifecycle_policies WHERE scope = 'repository'"))
+        name
+        for (name,) in connection.execute(sa.text("SELECT name FROM lifecycle_policies WHERE scope = 'repository'"))
     }
     for name, value in rows:
         document = _document(value)
