@@ -40,7 +40,8 @@ def test_a_policy_is_stored_read_back_and_removed(http: httpx.Client, repo: str)
     assert http.get(policy_url(repo)).status_code == 404
     assert http.put(policy_url(repo), json=document).status_code == 200
     assert http.get(policy_url(repo)).json() == {
-        "repository": repo,
+        "name": repo,
+        "scope": "repository",
         "source": "repository",
         "namespace": None,
         "policy": document,

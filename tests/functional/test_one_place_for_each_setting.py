@@ -85,7 +85,19 @@ def test_reading_shows_the_namespace_policy_in_force_and_says_where_it_comes_fro
     push_image(http, repo, "v1")
     assert http.put(policy_url(namespace, "namespaces"), json=VALID).status_code == 200
     shown = http.get(policy_url(repo)).json()
-    assert shown == {"repository": repo, "source": "namespace", "namespace": namespace, "policy": VALID}
+    assert shown == {
+        "name": repo,
+        "scope": "repository",
+        "source": "namespace",
+        "namespace": namespace,
+        "policy": VALID,
+    }
+    of_namespace = http.get(policy_url(f"{namespace}/team", "namespaces")).json()
+    assert (of_namespace["name"], of_namespace["scope"], of_namespace["namespace"]) == (
+        f"{namespace}/team",
+        "namespace",
+        namespace,
+    )
     described = describe_repository(http, repo).json()
     assert described["lifecycle_policy"] == VALID
     assert (described["lifecycle_policy_source"], described["lifecycle_policy_namespace"]) == ("namespace", namespace)

@@ -72,11 +72,17 @@ def _policy_routes(scope: str, prefix: str) -> None:
         dependencies=reader,
     )
     def get_policy(name: str, request: Request) -> dict[str, Any]:
-        """`source` is `repository` (its own) or `namespace` (then `namespace` names it): the policy runs use."""
+        """The policy runs use: `source` is `repository` (its own) or `namespace` (`namespace` names which)."""
         found = _call(lambda: _service(request).policy_in_force(scope, name))
         if found is None:
             raise Problem(404, "No lifecycle policy", f"{scope} {name!r} has no lifecycle policy")
-        return {scope: name, "source": found.source, "namespace": found.namespace, "policy": found.document}
+        return {
+            "name": name,
+            "scope": scope,
+            "source": found.source,
+            "namespace": found.namespace,
+            "policy": found.document,
+        }
 
     @router.put(
         f"{prefix}/{{name:path}}/lifecycle-policy",
