@@ -34,7 +34,7 @@ app.add_typer(admin_app, name="admin")
 register_account_commands(app)
 app.add_typer(keys_app, name="keys")
 app.add_typer(maintenance.lifecycle_app, name="lifecycle")
-app.command("gc")(maintenance.gc)
+app.add_typer(maintenance.gc_app, name="gc")
 app.add_typer(tag_rules_app, name="tag-rules")
 
 ConfigOption = Annotated[

@@ -23,6 +23,13 @@ LABEL_FILTER = re.compile(r"^([^=]+)=(.*)$")
 
 
 def repository_out(repository: Repository, in_force: list[RulesInForce] | None = None) -> RepositoryOut:
+    """The settings, with the lifecycle policy in force (the repository's own or a namespace's) and its source.
+
+    `in_force`: the tag naming rule sets that apply, shown when one repository is read or written.
+    """
+    settings = to_document(repository.settings)
+    found = repository.lifecycle
+    settings["lifecycle_policy"] = found.document if found is not None else None
     return RepositoryOut(
         tag_rules_in_force=None if in_force is None else [TagRuleSetOut.of(layer) for layer in in_force],
         name=repository.name,
@@ -30,7 +37,9 @@ def repository_out(repository: Repository, in_force: list[RulesInForce] | None =
         created_by=repository.created_by,
         image_count=repository.image_count,
         tag_count=repository.tag_count,
-        **to_document(repository.settings),
+        lifecycle_policy_source=found.source if found is not None else None,
+        lifecycle_policy_namespace=found.namespace if found is not None else None,
+        **settings,
     )
 
 
