@@ -16,6 +16,7 @@ from moorage.governance.tag_naming import rules_in_force
 from moorage.governance.tag_rules import decide
 from moorage.governance.templates import adopt_policy, template_for
 from moorage.metadata import history, images, repository_settings
+from moorage.metadata import tag_rules as tag_rule_queries
 from moorage.registry.hooks import (
     BlobDeleted,
     ChangeRefused,
@@ -87,7 +88,7 @@ class GovernanceHook(RegistryHook):
 
     def _check_tag_name(self, connection: sa.Connection, change: TagChange) -> None:
         """Refuse a tag that the naming rules of the repository or its namespaces do not allow."""
-        own = repository_settings.settings_of(connection, change.repository_id)
+        own = {"tag_rules": tag_rule_queries.of_repository(connection, change.repository_id)}
         decision = decide(change.tag, rules_in_force(connection, change.repository, own))
         if not decision.allowed:
             message = f"{decision.reason}; {change.repository} does not take this tag (a push by digest does)"

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from moorage.metadata.common import now, upsert
-from moorage.metadata.governance_schema import namespace_tag_rules
+from moorage.metadata.governance_schema import namespace_tag_rules, repository_settings
 
 
 def of_namespaces(connection: sa.Connection, namespaces: list[str]) -> dict[str, dict[str, Any]]:
@@ -18,6 +18,13 @@ def of_namespaces(connection: sa.Connection, namespaces: list[str]) -> dict[str,
         namespace_tag_rules.c.namespace.in_(namespaces)
     )
     return {row.namespace: row.rules for row in connection.execute(query)}
+
+
+def of_repository(connection: sa.Connection, repository_id: int) -> dict[str, Any] | None:
+    """The repository's own rules (one column: a tagged push reads it inside its write transaction)."""
+    query = sa.select(repository_settings.c.tag_rules).where(repository_settings.c.repository_id == repository_id)
+    found: dict[str, Any] | None = connection.execute(query).scalar()
+    return found
 
 
 def all_namespaces(connection: sa.Connection) -> list[tuple[str, dict[str, Any], str, Any]]:
