@@ -7,8 +7,8 @@ Registry writes are recorded by the governance hook inside their own transaction
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 

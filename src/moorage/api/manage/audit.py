@@ -114,5 +114,5 @@ def verify_audit(
         valid=report.valid,
         entries=report.entries,
         head=ChainHeadOut(id=report.head_id, hash=report.head_hash, entries=report.entries),
-        first_break=None if broken is None else ChainBreakOut(id=broken.id, problem=broken.problem, message=broken.message),
+        first_break=None if broken is None else ChainBreakOut(**broken.__dict__),
     )
