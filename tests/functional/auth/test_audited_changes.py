@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.support.auth import ADMIN, ADMIN_PASSWORD, api, create_user, unique_name
+from tests.support.auth import ADMIN, api, create_user, unique_name
 from tests.support.oidc_issuer import OidcIssuer, issuer_body, push_rule
 from tests.support.server import RunningRegistry
 
@@ -82,7 +82,9 @@ def test_creating_rotating_and_deleting_a_robot_are_audited_without_its_secret(s
     org = unique_name("bots")
     with api(secured) as admin:
         assert admin.post("/orgs", json={"name": org}).status_code == 201
-        created = admin.post(f"/namespaces/{org}/robots", json={"name": "ci", "scopes": ["push"], "repositories": ["*"]})
+        created = admin.post(
+            f"/namespaces/{org}/robots", json={"name": "ci", "scopes": ["push"], "repositories": ["*"]}
+        )
         assert created.status_code == 201, created.text
         rotated = admin.post(f"/namespaces/{org}/robots/ci/secret")
         assert rotated.status_code == 200
