@@ -4,9 +4,9 @@
 
 Each round starts both registries with fresh storage on the same disk, builds content with fresh
 digests, and runs every metric on both, alternating which goes first (A B, then B A), so that slow
-drift on this shared 2-core machine hits both alike; the full run's round count is even, so each
-side goes first equally often. Medians over rounds are compared. For the length of the run the
-host is kept from taking freed memory back (see `benchmarks.memory`).
+drift on this shared 2-core machine hits both alike; the round count is always even, so each side
+goes first equally often. An untimed warm-up round goes first. Medians over rounds are compared.
+The machine's settings are left as found (see `benchmarks.memory`).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class Plan:
     """How much work a run does; --quick shrinks it to stay under ~3 minutes."""
 
     rounds: int
+    warmup_rounds: int
     big_layer_mib: int
     many_layers: int
     small_layer_kib: int
@@ -52,6 +53,7 @@ class Plan:
 
 FULL = Plan(
     rounds=6,
+    warmup_rounds=1,
     big_layer_mib=500,
     many_layers=200,
     small_layer_kib=16,
@@ -61,7 +63,8 @@ FULL = Plan(
     load_seconds=5,
 )
 QUICK = Plan(
-    rounds=3,
+    rounds=2,
+    warmup_rounds=1,
     big_layer_mib=200,
     many_layers=100,
     small_layer_kib=16,
@@ -85,7 +88,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "{work_dir}; the word 'distribution' runs a second Distribution (harness check)",
     )
     parser.add_argument("--candidate-name", default=None, help="column label for the candidate")
-    parser.add_argument("--rounds", type=int, help="rounds per metric (medians are compared)")
+    parser.add_argument("--rounds", type=int, help="rounds per metric, rounded up to even (medians are compared)")
+    parser.add_argument("--warmup-rounds", type=int, help="untimed rounds before the timed ones")
     parser.add_argument("--raw-mib", type=int, help="size of the raw upload/download blob")
     parser.add_argument("--memory-mib", type=int, help="size of the blob moved while sampling memory")
     parser.add_argument("--big-layer-mib", type=int, help="size of the single-layer image")
@@ -109,11 +113,28 @@ def make_plan(args: argparse.Namespace) -> Plan:
     base = QUICK if args.quick else FULL
     overrides = {
         name: getattr(args, name)
-        for name in ("rounds", "raw_mib", "memory_mib", "big_layer_mib", "many_layers", "load_seconds")
+        for name in ("rounds", "warmup_rounds", "raw_mib", "memory_mib", "big_layer_mib", "many_layers", "load_seconds")
         if getattr(args, name) is not None
     }
     plan = dataclasses.replace(base, **overrides)
-    return dataclasses.replace(plan, memory_rounds=min(plan.memory_rounds, plan.rounds))
+    # An even count lets each side go first equally often: the first of a pair pays the fresh memory.
+    rounds = max(2, plan.rounds + plan.rounds % 2)
+    return dataclasses.replace(plan, rounds=rounds, memory_rounds=min(plan.memory_rounds, rounds))
+
+
+@dataclass(frozen=True)
+class RoundSlot:
+    """One round of a run: its number among its kind, whether it is timed, which side goes first."""
+
+    index: int
+    warm_up: bool
+    candidate_first: bool
+
+
+def schedule(plan: Plan) -> list[RoundSlot]:
+    """Untimed warm-up rounds, then the timed rounds, the side that goes first alternating in each."""
+    warm_ups = [RoundSlot(index, True, index % 2 == 0) for index in range(plan.warmup_rounds)]
+    return warm_ups + [RoundSlot(index, False, index % 2 == 0) for index in range(plan.rounds)]
 
 
 def selected_metrics(args: argparse.Namespace) -> list[Metric]:
@@ -174,24 +195,6 @@ def base_size(plan: Plan, metrics: list[Metric]) -> int:
         plan.memory_mib if "peak_rss" in keys else 0,
     ]
     return max(1, *sizes) * MiB
-
-
-def round_footprint(plan: Plan, metrics: list[Metric]) -> int:
-    """Bytes of memory one round uses at most: the servers' blobs, skopeo's pulls, the content.
-
-    The 2 GiB on top is for what is not counted (the content's base file, the processes
-    themselves); with only the counted bytes touched, the first pull of a run still paid the
-    host's faults.
-    """
-    keys = {metric.key for metric in metrics}
-    total = 2048 * MiB
-    if keys & {"push_big", "pull_big"}:
-        total += 4 * plan.big_layer_mib * MiB  # the layout, both servers' copies, one pull at a time
-    if keys & {"raw_upload", "raw_download"}:
-        total += 4 * plan.raw_mib * MiB  # a warm-up and a timed upload on each server
-    if "peak_rss" in keys:
-        total += 2 * plan.memory_mib * MiB
-    return total
 
 
 def build_round_content(work: Path, plan: Plan, round_index: int, metrics: list[Metric]) -> RoundContent:
@@ -276,14 +279,18 @@ def measure_once(metric: Metric, side: Side, round_content: RoundContent, plan: 
 
 
 def run_round(
-    args: argparse.Namespace, plan: Plan, metrics: list[Metric], work: Path, env: dict[str, str], index: int
+    args: argparse.Namespace, plan: Plan, metrics: list[Metric], work: Path, env: dict[str, str], slot: RoundSlot
 ) -> Samples:
-    """Every metric on both sides once, the side that goes first alternating between rounds."""
+    """Every metric on both sides once, the side that goes first alternating between rounds.
+
+    A warm-up round runs everything but the memory sampling, and its values are only printed.
+    """
     samples = Samples.empty(metrics)
-    round_content = build_round_content(work, plan, index, metrics)
+    round_content = build_round_content(work, plan, plan.memory_rounds if slot.warm_up else slot.index, metrics)
+    name = f"warm-up {slot.index + 1}/{plan.warmup_rounds}" if slot.warm_up else f"{slot.index + 1}/{plan.rounds}"
     with both_registries(work, args, env) as (candidate, reference):
         order = [(0, candidate), (1, reference)]
-        if index % 2:
+        if not slot.candidate_first:
             order.reverse()
         for metric in metrics:
             if metric.key in ("peak_rss", "peak_pss") and round_content.memory is None:
@@ -295,7 +302,7 @@ def run_round(
                     samples.costs[metric.key][position].append(cost)
             values = samples.values[metric.key]
             print(
-                f"  round {index + 1}/{plan.rounds} {metric.key}: {candidate.label} {values[0][-1]:.2f}, "
+                f"  round {name} {metric.key}: {candidate.label} {values[0][-1]:.2f}, "
                 f"Distribution {values[1][-1]:.2f} {metric.unit}",
                 flush=True,
             )
@@ -303,18 +310,21 @@ def run_round(
 
 
 def run_rounds(args: argparse.Namespace, plan: Plan, metrics: list[Metric], work: Path) -> Samples:
-    """All rounds; a failing round ends the run but keeps the rounds completed before it."""
+    """All rounds, warm-ups first (discarded); a failing round ends the run but keeps the timed rounds before it."""
     samples = Samples.empty(metrics)
     env = client_env(work)
-    for index in range(plan.rounds):
+    for slot in schedule(plan):
+        name = f"warm-up round {slot.index + 1}" if slot.warm_up else f"round {slot.index + 1}"
         started = time.monotonic()
         try:
-            samples.merge(run_round(args, plan, metrics, work, env, index))
+            measured = run_round(args, plan, metrics, work, env, slot)
         except Exception as error:  # report what was measured; the caller exits non-zero
-            samples.error = f"round {index + 1} failed: {error}"
+            samples.error = f"{name} failed: {error}"
             print(samples.error, file=sys.stderr, flush=True)
             break
-        print(f"round {index + 1} took {time.monotonic() - started:.0f} s", flush=True)
+        if not slot.warm_up:
+            samples.merge(measured)
+        print(f"{name} took {time.monotonic() - started:.0f} s", flush=True)
     return samples
 
 
@@ -363,7 +373,8 @@ def render(
     """The results table, the CPU-cost table, and the conditions of the run."""
     details = [f"{key}: {value}" for key, value in info.items()]
     details.append(
-        f"rounds: {plan.rounds} (memory: {plan.memory_rounds}); load tools run {plan.load_seconds} s at 32 "
+        f"rounds: {plan.rounds} timed after {plan.warmup_rounds} untimed warm-up, each side first in half of "
+        f"them (memory: {plan.memory_rounds}); load tools run {plan.load_seconds} s at 32 "
         "connections; values are medians over rounds; ratio is the median of the per-round paired ratios "
         "(range: lowest and highest); ratio > 1 means the candidate did better (times, memory and CPU "
         f"costs inverted); parity: a '>= 1x' ratio less than {report.PARITY_BAND:.0%} below 1, the spread "
@@ -401,10 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     started = time.monotonic()
     try:
-        with memory.host_memory_kept() as info["memory"]:
-            # Leave room for everything else on the machine; the rounds run either way.
-            memory.touch_and_free(min(round_footprint(plan, metrics), memory.available_bytes() - 4 * 1024 * MiB))
-            samples = run_rounds(args, plan, metrics, work)
+        info["memory"] = memory.page_reporting()
+        samples = run_rounds(args, plan, metrics, work)
     except BaseException:
         clean_work(work, keep_logs=True)
         print(f"stopped early; server logs are in {work}", file=sys.stderr)

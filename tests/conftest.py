@@ -21,6 +21,14 @@ from tests.support.server import RunningRegistry, postgres_database, start_serve
 StartRegistry = Callable[..., RunningRegistry]
 
 
+@pytest.fixture(autouse=True)
+def _private_cli_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's `moorage` and credential helper keep their logins in a fresh directory, never the user's."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+    for variable in ("MOORAGE_URL", "MOORAGE_USERNAME", "MOORAGE_PASSWORD", "MOORAGE_OIDC_TOKEN_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+
+
 def _external() -> RunningRegistry | None:
     """A registry started elsewhere (MOORAGE_TEST_EXTERNAL_URL), to run the suite against a peer."""
     url = os.environ.get("MOORAGE_TEST_EXTERNAL_URL")
@@ -64,8 +72,10 @@ def start_registry(tmp_path: Path) -> Iterator[StartRegistry]:
     numbers = itertools.count()
     with contextlib.ExitStack() as servers:
 
-        def start(data_dir: Path | None = None, **settings: str) -> RunningRegistry:
+        def start(data_dir: Path | None = None, port: int | None = None, **settings: str) -> RunningRegistry:
             directory = data_dir or tmp_path / f"data-{next(numbers)}"
+            if port is not None:
+                settings["port"] = str(port)
             return servers.enter_context(start_server(directory, **settings))
 
         yield start

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from moorage.api.drain import DrainUnreadBody
 from moorage.api.manage import gc as gc_api
 from moorage.api.manage import issuers as oidc_issuers_api
 from moorage.api.manage import lifecycle as lifecycle_api
@@ -109,7 +110,7 @@ def build_collector(settings: Settings, database: Database, store: BlobStore) ->
     )
 
 
-def create_app(settings: Settings | None = None) -> Moorage:
+def create_app(settings: Settings | None = None) -> ASGIApp:
     """Build the ASGI app; workers call this with the settings `moorage serve` resolved."""
     if settings is None:
         settings = settings_from_environment()
@@ -161,7 +162,9 @@ def create_app(settings: Settings | None = None) -> Moorage:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         schedule.start()
         yield
+        # A clean stop (SIGTERM, SIGINT) writes the pulls counted since the last flush: only a crash loses them.
         await anyio.to_thread.run_sync(schedule.stop)
+        await anyio.to_thread.run_sync(governance.pulls.close)
 
     registry: ASGIApp = RegistryAPI(services)
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_endpoint)]
@@ -182,4 +185,5 @@ def create_app(settings: Settings | None = None) -> Moorage:
     routers = [lifecycle_api.router, gc_api.router, *governance_routers(), *ACCOUNT_ROUTERS, oidc_issuers_api.router]
     routers.append(signing_keys_api.router)
     management = create_management_api(state, routers)
-    return Moorage(registry, management, other)
+    # Outermost: an early refusal (401, 404, 413…) reaches clients that send the whole body first.
+    return DrainUnreadBody(Moorage(registry, management, other))

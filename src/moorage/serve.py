@@ -23,9 +23,15 @@ class AddressInUse(SystemExit):
 
 
 def ensure_address_free(host: str, port: int) -> None:
-    """Refuse to start beside another server: an exclusive bind fails if anyone listens there."""
+    """Refuse to start beside another server: a bind without SO_REUSEPORT fails if anyone listens there.
+
+    SO_REUSEADDR, as the server itself sets, lets the bind through when the port only holds
+    connections of a crashed predecessor (TIME_WAIT, or FIN_WAIT_2 while a client keeps its
+    keep-alive connection open), so a restart after a crash works at once.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
@@ -95,4 +101,8 @@ def run(settings: Settings) -> None:
         loop=Loops.uvloop,
         factory=True,
         log_access=False,
+        # A worker that dies (kill -9, out of memory) is replaced; one that dies again within
+        # granian's crash-loop window (about 5 s) stops the server with exit status 1 instead,
+        # so a supervisor (systemd Restart=on-failure, a container's restart policy) takes over.
+        respawn_failed_workers=True,
     ).serve()

@@ -96,13 +96,17 @@ def test_blob_lookup_refuses_exactly_the_digests_the_grammar_refuses(
 
 @PROPERTY
 @given(digest=digests)
-def test_manifest_lookup_by_digest_refuses_exactly_the_digests_the_grammar_refuses(
+def test_manifest_delete_by_digest_refuses_exactly_the_digests_the_grammar_refuses(
     http: httpx.Client, image: tuple[str, Manifest], digest: str
 ) -> None:
+    """A lookup of a digest the grammar refuses finds nothing (404, as Distribution); a delete is refused (400)."""
     repo, manifest = image
     response = http.get(f"/v2/{repo}/manifests/{digest}")
     if DIGEST.fullmatch(digest):
         assert response.status_code == (200 if digest == manifest.digest else 404), (digest, response.text)
     else:
-        assert response.status_code == 400, (digest, response.status_code, response.text)
-        assert response.json()["errors"][0]["code"] == "DIGEST_INVALID"
+        assert response.status_code == 404, (digest, response.status_code, response.text)
+        assert response.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
+        refused = http.delete(f"/v2/{repo}/manifests/{digest}")
+        assert refused.status_code == 400, (digest, refused.status_code, refused.text)
+        assert refused.json()["errors"][0]["code"] == "DIGEST_INVALID"

@@ -39,11 +39,21 @@ class RunningRegistry:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
+    @property
+    def port(self) -> int:
+        return int(self.host.rsplit(":", 1)[1])
+
     def kill(self) -> None:
         """Stop the server with SIGKILL, as a crash would."""
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Stop the server cleanly, as a service manager (SIGTERM) or Ctrl-C (SIGINT) would; its exit status."""
+        assert self.process is not None
+        self.process.send_signal(signum)
+        return self.process.wait(timeout=30)
 
 
 def free_port() -> int:
@@ -69,10 +79,11 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None, log_path
 
 @contextlib.contextmanager
 def start_server(data_dir: Path, database_url: str | None = None, **settings: str) -> Iterator[RunningRegistry]:
-    """Run `moorage serve` on a free loopback port until the context ends.
+    """Run `moorage serve` on a loopback port until the context ends: `port` if given, else a free one.
 
-    Extra settings are passed as MOORAGE_* environment variables (key upper-cased).
+    Other settings are passed as MOORAGE_* environment variables (key upper-cased).
     """
+    chosen = int(settings.pop("port")) if "port" in settings else None
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     # Tests expire images they have just pushed; a test of the grace period sets its own.
@@ -80,9 +91,9 @@ def start_server(data_dir: Path, database_url: str | None = None, **settings: st
     env = {**os.environ, **{f"MOORAGE_{key.upper()}": value for key, value in settings.items()}}
     if database_url:
         env["MOORAGE_DATABASE_URL"] = database_url
-    for attempt in range(5):
+    for attempt in range(1 if chosen else 5):
         # Another test may take the free port between our probe and the server's bind; try another.
-        port = free_port()
+        port = chosen or free_port()
         command = [sys.executable, "-m", "moorage", "serve", "--host", "127.0.0.1", "--port", str(port)]
         command += ["--data-dir", str(data_dir)]
         with open(log_path, "ab") as log:
@@ -92,7 +103,7 @@ def start_server(data_dir: Path, database_url: str | None = None, **settings: st
             wait_until_ready(url, process, log_path)
             break
         except RuntimeError:
-            if attempt == 4 or "cannot listen on" not in log_path.read_text(errors="replace"):
+            if chosen or attempt == 4 or "cannot listen on" not in log_path.read_text(errors="replace"):
                 raise
     server = RunningRegistry(url, f"127.0.0.1:{port}", data_dir, log_path, database_url, process)
     try:
@@ -111,7 +122,8 @@ def start_server(data_dir: Path, database_url: str | None = None, **settings: st
 def postgres_database() -> Iterator[str]:
     """A new, empty PostgreSQL database for one server; dropped afterwards.
 
-    Skips when no server answers, unless CI is set: there a missing database is a failure.
+    Skips when no server answers, unless CI is set or MOORAGE_TEST_POSTGRES names the server (as
+    scripts/test does when it starts one): then a missing database is a failure.
     """
     import psycopg
 
@@ -119,7 +131,7 @@ def postgres_database() -> Iterator[str]:
     try:
         admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as error:
-        if os.environ.get("CI"):
+        if os.environ.get("CI") or os.environ.get("MOORAGE_TEST_POSTGRES"):
             raise
         pytest.skip(f"PostgreSQL is not reachable: {error}")
     with admin:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from moorage.cli.http import DEFAULT_URL, JsonOption, ManagementClient, UrlOption, emit
+from moorage.cli.client import Registry
+from moorage.cli.connection import connected
+from moorage.cli.inputs import json_file
+from moorage.cli.output import JsonOption, emit
 
 repo_app = typer.Typer(help="Create, describe, list, update and delete repositories.", no_args_is_help=True)
 tag_app = typer.Typer(help="Tag history.", no_args_is_help=True)
@@ -53,7 +55,7 @@ def _settings(
     if scan_on_push is not None:
         settings["scan_on_push"] = scan_on_push
     if lifecycle_policy is not None:
-        settings["lifecycle_policy"] = json.loads(lifecycle_policy.read_text())
+        settings["lifecycle_policy"] = json_file(lifecycle_policy, "--lifecycle-policy")
     return settings
 
 
@@ -70,7 +72,9 @@ Lifecycle = Annotated[Path | None, typer.Option("--lifecycle-policy", help="JSON
 
 
 @repo_app.command("create")
+@connected
 def repo_create(
+    registry: Registry,
     name: str,
     description: Description = None,
     label: Labels = None,
@@ -80,37 +84,37 @@ def repo_create(
     exclude: Exclude = None,
     scan_on_push: ScanOnPush = None,
     lifecycle_policy: Lifecycle = None,
-    url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
     """Create a repository (settings not given come from the namespace's creation template)."""
     settings = _settings(
         description, label, visibility, immutable, tag_mutability, exclude, scan_on_push, lifecycle_policy
     )
-    emit(ManagementClient(url).call("POST", "/repositories", json={"name": name, **settings}), as_json)
+    emit(registry.call("POST", "/repositories", json={"name": name, **settings}), as_json)
 
 
 @repo_app.command("describe")
-def repo_describe(name: str, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
+@connected
+def repo_describe(registry: Registry, name: str, as_json: JsonOption = False) -> None:
     """Show a repository's settings and contents."""
-    emit(ManagementClient(url).call("GET", f"/repositories/{name}"), as_json)
+    emit(registry.call("GET", f"/repositories/{name}"), as_json)
 
 
 @repo_app.command("list")
+@connected
 def repo_list(
+    registry: Registry,
     prefix: Annotated[str | None, typer.Option(help="Only this namespace.")] = None,
     label: Labels = None,
     visibility: VisibilityOpt = None,
     limit: Annotated[int, typer.Option(help="Page size.")] = 100,
-    url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
     """List repositories (every page)."""
-    client = ManagementClient(url)
     found: list[dict[str, Any]] = []
     params: dict[str, Any] = {"limit": limit, "label": label or [], "prefix": prefix, "visibility": visibility}
     while True:
-        page = client.call("GET", "/repositories", params={k: v for k, v in params.items() if v is not None})
+        page = registry.call("GET", "/repositories", params={k: v for k, v in params.items() if v is not None})
         found += page["repositories"]
         if page["next"] is None:
             break
@@ -119,7 +123,9 @@ def repo_list(
 
 
 @repo_app.command("update")
+@connected
 def repo_update(
+    registry: Registry,
     name: str,
     description: Description = None,
     label: Labels = None,
@@ -129,24 +135,24 @@ def repo_update(
     exclude: Exclude = None,
     scan_on_push: ScanOnPush = None,
     lifecycle_policy: Lifecycle = None,
-    url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
     """Change the given settings; the others keep their values."""
     settings = _settings(
         description, label, visibility, immutable, tag_mutability, exclude, scan_on_push, lifecycle_policy
     )
-    emit(ManagementClient(url).call("PATCH", f"/repositories/{name}", json=settings), as_json)
+    emit(registry.call("PATCH", f"/repositories/{name}", json=settings), as_json)
 
 
 @repo_app.command("delete")
+@connected
 def repo_delete(
+    registry: Registry,
     name: str,
     force: Annotated[bool, typer.Option("--force", help="Delete even if it holds images.")] = False,
-    url: UrlOption = DEFAULT_URL,
 ) -> None:
     """Delete a repository (refused while it holds images unless --force)."""
-    ManagementClient(url).call("DELETE", f"/repositories/{name}", params={"force": str(force).lower()})
+    registry.call("DELETE", f"/repositories/{name}", params={"force": str(force).lower()})
     typer.echo(f"deleted {name}")
 
 
@@ -158,20 +164,20 @@ def _split_reference(reference: str) -> tuple[str, str]:
 
 
 @tag_app.command("history")
+@connected
 def tag_history(
+    registry: Registry,
     reference: Annotated[str, typer.Argument(help="REPOSITORY:TAG")],
     at: Annotated[
         datetime | None,
         typer.Option("--at", help="Show what the tag pointed to at this time (UTC unless a zone is given)."),
     ] = None,
-    url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
     """Every creation, move and deletion of a tag, or what it pointed to at a time."""
     name, tag = _split_reference(reference)
-    client = ManagementClient(url)
     if at is not None:
-        answer = client.call("GET", f"/repositories/{name}/-/tags/{tag}/at", params={"time": at.isoformat()})
+        answer = registry.call("GET", f"/repositories/{name}/-/tags/{tag}/at", params={"time": at.isoformat()})
         if as_json:
             emit(answer, True)
         else:
@@ -180,7 +186,7 @@ def tag_history(
     events: list[dict[str, Any]] = []
     params: dict[str, Any] = {"limit": 1000}
     while True:
-        page = client.call("GET", f"/repositories/{name}/-/tags/{tag}/history", params=params)
+        page = registry.call("GET", f"/repositories/{name}/-/tags/{tag}/history", params=params)
         events += page["events"]
         if page["next"] is None:
             break
@@ -190,21 +196,21 @@ def tag_history(
 
 
 @images_app.command("list")
+@connected
 def images_list(
+    registry: Registry,
     repository: str,
     tagged: Annotated[bool | None, typer.Option("--tagged/--untagged", help="Only tagged or untagged images.")] = None,
     newest_first: Annotated[bool, typer.Option("--newest-first", help="Sort by push time, newest first.")] = False,
-    url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
     """Describe the images of a repository (like `aws ecr describe-images`)."""
-    client = ManagementClient(url)
     params: dict[str, Any] = {"limit": 1000, "sort": "-pushed_at" if newest_first else "pushed_at"}
     if tagged is not None:
         params["tag_status"] = "tagged" if tagged else "untagged"
     found: list[dict[str, Any]] = []
     while True:
-        page = client.call("GET", f"/repositories/{repository}/-/images", params=params)
+        page = registry.call("GET", f"/repositories/{repository}/-/images", params=params)
         found += page["images"]
         if page["next"] is None:
             break
@@ -215,17 +221,16 @@ def images_list(
 
 
 @images_app.command("delete")
+@connected
 def images_delete(
+    registry: Registry,
     repository: str,
     references: Annotated[list[str], typer.Argument(help="Tags or digests to delete.")],
-    url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
     """Delete images by tag or digest (like `aws ecr batch-delete-image`), reporting each."""
     ids = [{"digest": r} if ":" in r else {"tag": r} for r in references]
-    answer = ManagementClient(url).call(
-        "POST", f"/repositories/{repository}/-/images/batch-delete", json={"image_ids": ids}
-    )
+    answer = registry.call("POST", f"/repositories/{repository}/-/images/batch-delete", json={"image_ids": ids})
     emit(answer, as_json, ("reference", "deleted", "code", "message"), answer["results"])
     if not all(result["deleted"] for result in answer["results"]):
         raise typer.Exit(1)
@@ -248,35 +253,37 @@ Until = Annotated[datetime | None, typer.Option(help="Up to this time.")]
 
 
 @audit_app.command("list")
+@connected
 def audit_list(
+    registry: Registry,
     repository: Repository = None,
     action: AuditAction = None,
     actor: AuditActor = None,
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, typer.Option(help="At most this many entries.")] = 100,
-    url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
     """Show audit log entries, oldest first."""
     params = {**_audit_params(repository, action, actor, since, until), "limit": limit}
-    entries = ManagementClient(url).call("GET", "/audit", params=params)["entries"]
+    entries = registry.call("GET", "/audit", params=params)["entries"]
     rows = [{**e, "actor": e["actor"]["name"]} for e in entries]
     emit(entries, as_json, ("id", "at", "action", "outcome", "repository", "target", "actor", "source_address"), rows)
 
 
 @audit_app.command("export")
+@connected
 def audit_export(
+    registry: Registry,
     repository: Repository = None,
     action: AuditAction = None,
     actor: AuditActor = None,
     since: Since = None,
     until: Until = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
-    url: UrlOption = DEFAULT_URL,
 ) -> None:
     """Export the audit log as JSON lines."""
-    lines = ManagementClient(url).stream_lines("/audit/export", _audit_params(repository, action, actor, since, until))
+    lines = registry.stream_lines("/audit/export", _audit_params(repository, action, actor, since, until))
     if output is None:
         for line in lines:
             typer.echo(line)
@@ -287,21 +294,24 @@ def audit_export(
 
 
 @usage_app.command("repo")
-def usage_repo(name: str, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
+@connected
+def usage_repo(registry: Registry, name: str, as_json: JsonOption = False) -> None:
     """Storage used by one repository."""
-    emit(ManagementClient(url).call("GET", f"/repositories/{name}/-/usage"), as_json)
+    emit(registry.call("GET", f"/repositories/{name}/-/usage"), as_json)
 
 
 @usage_app.command("namespace")
-def usage_namespace(name: str, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
+@connected
+def usage_namespace(registry: Registry, name: str, as_json: JsonOption = False) -> None:
     """Storage used by every repository of a namespace (shared blobs counted once)."""
-    emit(ManagementClient(url).call("GET", f"/namespaces/{name}/usage"), as_json)
+    emit(registry.call("GET", f"/namespaces/{name}/usage"), as_json)
 
 
 @template_app.command("list")
-def template_list(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
+@connected
+def template_list(registry: Registry, as_json: JsonOption = False) -> None:
     """List creation templates."""
-    found = ManagementClient(url).call("GET", "/creation-templates")
+    found = registry.call("GET", "/creation-templates")
     emit(
         found,
         as_json,
@@ -311,7 +321,9 @@ def template_list(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> 
 
 
 @template_app.command("put")
+@connected
 def template_put(
+    registry: Registry,
     prefix: Annotated[str, typer.Argument(help="A namespace prefix, or ROOT for every repository.")],
     create_on_push: Annotated[
         bool, typer.Option("--create-on-push/--no-create-on-push", help="May a push create repositories here?")
@@ -324,7 +336,6 @@ def template_put(
     exclude: Exclude = None,
     scan_on_push: ScanOnPush = None,
     lifecycle_policy: Lifecycle = None,
-    url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
     """Create or replace the creation template of a prefix."""
@@ -332,13 +343,14 @@ def template_put(
         description, label, visibility, immutable, tag_mutability, exclude, scan_on_push, lifecycle_policy
     )
     body = {**settings, "create_on_push": create_on_push}
-    emit(ManagementClient(url).call("PUT", f"/creation-templates/{prefix}", json=body), as_json)
+    emit(registry.call("PUT", f"/creation-templates/{prefix}", json=body), as_json)
 
 
 @template_app.command("delete")
-def template_delete(prefix: str, url: UrlOption = DEFAULT_URL) -> None:
+@connected
+def template_delete(registry: Registry, prefix: str) -> None:
     """Delete a creation template."""
-    ManagementClient(url).call("DELETE", f"/creation-templates/{prefix}")
+    registry.call("DELETE", f"/creation-templates/{prefix}")
     typer.echo(f"deleted template {prefix}")
 
 

@@ -8,23 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from moorage.cli.remote import call
+from moorage.cli.client import Registry
+from moorage.cli.connection import connected
+from moorage.cli.errors import USAGE, CliError
+from moorage.cli.inputs import json_file
+from moorage.cli.output import JsonOption
 
 issuers_app = typer.Typer(help="Trusted OIDC issuers for CI federation and their claim rules.", no_args_is_help=True)
-
-UrlOption = Annotated[str, typer.Option("--url", envvar="MOORAGE_URL", help="The registry's base URL.")]
-UserOption = Annotated[str | None, typer.Option("--username", "-u", envvar="MOORAGE_USERNAME", help="Admin user.")]
-PasswordOption = Annotated[
-    str | None,
-    typer.Option("--password", "-p", envvar="MOORAGE_PASSWORD", help="Password or token (prefer the env variable)."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-DEFAULT_URL = "http://127.0.0.1:5000"
-
-
-def _call(url: str, username: str | None, password: str | None, method: str, path: str, body: Any = None) -> Any:
-    """One request to `/api/v1/oidc<path>` (see `remote.call`)."""
-    return call(url, username, password, method, f"/oidc{path}", body)
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:
@@ -32,7 +22,7 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
     for value in values:
         key, sep, pattern = value.partition("=")
         if not sep or not key:
-            raise typer.BadParameter(f"expected CLAIM=VALUE, got {value!r}", param_hint=what)
+            raise CliError(f"{what}: expected CLAIM=VALUE, got {value!r}", USAGE)
         result[key] = pattern
     return result
 
@@ -48,14 +38,10 @@ def _print_issuer(issuer: dict[str, Any]) -> None:
 
 
 @issuers_app.command("list")
-def list_issuers(
-    url: UrlOption = DEFAULT_URL,
-    username: UserOption = None,
-    password: PasswordOption = None,
-    as_json: JsonOption = False,
-) -> None:
+@connected
+def list_issuers(registry: Registry, as_json: JsonOption = False) -> None:
     """List trusted issuers and their rules."""
-    issuers = _call(url, username, password, "GET", "/issuers")
+    issuers = registry.call("GET", "/oidc/issuers")
     if as_json:
         typer.echo(json.dumps(issuers, indent=2))
         return
@@ -64,15 +50,10 @@ def list_issuers(
 
 
 @issuers_app.command("show")
-def show(
-    name: str,
-    url: UrlOption = DEFAULT_URL,
-    username: UserOption = None,
-    password: PasswordOption = None,
-    as_json: JsonOption = False,
-) -> None:
+@connected
+def show(registry: Registry, name: str, as_json: JsonOption = False) -> None:
     """Show one trusted issuer."""
-    issuer = _call(url, username, password, "GET", f"/issuers/{name}")
+    issuer = registry.call("GET", f"/oidc/issuers/{name}")
     if as_json:
         typer.echo(json.dumps(issuer, indent=2))
     else:
@@ -80,7 +61,9 @@ def show(
 
 
 @issuers_app.command("trust")
+@connected
 def trust(
+    registry: Registry,
     name: str,
     issuer: Annotated[str, typer.Argument(help="The issuer URL, e.g. https://token.actions.githubusercontent.com")],
     audience: Annotated[str, typer.Option(help="The audience CI jobs request their ID tokens for.")],
@@ -88,28 +71,26 @@ def trust(
     jwks_file: Annotated[
         Path | None, typer.Option("--jwks-file", help="Static JWKS file (air-gapped sites); nothing is fetched.")
     ] = None,
-    url: UrlOption = DEFAULT_URL,
-    username: UserOption = None,
-    password: PasswordOption = None,
 ) -> None:
     """Trust an OIDC issuer (add rules next: without a rule its tokens get nothing)."""
     body: dict[str, Any] = {"name": name, "issuer": issuer, "audience": audience, "jwks_uri": jwks_uri}
     if jwks_file is not None:
-        body["jwks"] = json.loads(jwks_file.read_text())
-    _print_issuer(_call(url, username, password, "POST", "/issuers", body))
+        body["jwks"] = json_file(jwks_file, "--jwks-file")
+    _print_issuer(registry.call("POST", "/oidc/issuers", json=body))
 
 
 @issuers_app.command("remove")
-def remove(
-    name: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None
-) -> None:
+@connected
+def remove(registry: Registry, name: str) -> None:
     """Stop trusting an issuer; credentials exchanged through it stop working."""
-    _call(url, username, password, "DELETE", f"/issuers/{name}")
+    registry.call("DELETE", f"/oidc/issuers/{name}")
     typer.echo(f"removed issuer {name}")
 
 
 @issuers_app.command("add-rule")
+@connected
 def add_rule(
+    registry: Registry,
     name: str,
     rule: str,
     claim: Annotated[list[str], typer.Option("--claim", help="CLAIM=PATTERN (exact, or * and ? globs); repeatable.")],
@@ -117,40 +98,35 @@ def add_rule(
         list[str], typer.Option("--repository", help="NAME, NAMESPACE/* or *; {claim} inserts a claim; repeatable.")
     ],
     action: Annotated[list[str], typer.Option("--action", help="pull, push or delete; repeatable.")],
-    url: UrlOption = DEFAULT_URL,
-    username: UserOption = None,
-    password: PasswordOption = None,
 ) -> None:
     """Add a rule: tokens whose claims all match get the actions on the repositories."""
     body = {"name": rule, "claims": _pairs(claim, "--claim"), "repositories": repository, "actions": action}
-    _print_issuer(_call(url, username, password, "POST", f"/issuers/{name}/rules", body))
+    _print_issuer(registry.call("POST", f"/oidc/issuers/{name}/rules", json=body))
 
 
 @issuers_app.command("remove-rule")
-def remove_rule(
-    name: str, rule: str, url: UrlOption = DEFAULT_URL, username: UserOption = None, password: PasswordOption = None
-) -> None:
+@connected
+def remove_rule(registry: Registry, name: str, rule: str) -> None:
     """Remove a rule from an issuer."""
-    _call(url, username, password, "DELETE", f"/issuers/{name}/rules/{rule}")
+    registry.call("DELETE", f"/oidc/issuers/{name}/rules/{rule}")
     typer.echo(f"removed rule {rule} of issuer {name}")
 
 
 @issuers_app.command("preview")
+@connected
 def preview(
+    registry: Registry,
     name: str,
     claim: Annotated[
         list[str] | None, typer.Option("--claim", help="CLAIM=VALUE of a sample token; repeatable.")
     ] = None,
     claims_file: Annotated[Path | None, typer.Option("--claims-file", help="A JSON object of sample claims.")] = None,
-    url: UrlOption = DEFAULT_URL,
-    username: UserOption = None,
-    password: PasswordOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show what the issuer's rules would grant a token with these claims, and why (nothing is changed)."""
-    claims: dict[str, Any] = json.loads(claims_file.read_text()) if claims_file else {}
+    claims: dict[str, Any] = json_file(claims_file, "--claims-file") if claims_file else {}
     claims.update(_pairs(claim or [], "--claim"))
-    decision = _call(url, username, password, "POST", f"/issuers/{name}/preview", {"claims": claims})
+    decision = registry.call("POST", f"/oidc/issuers/{name}/preview", json={"claims": claims})
     if as_json:
         typer.echo(json.dumps(decision, indent=2))
         return

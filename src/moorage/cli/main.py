@@ -6,24 +6,32 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from moorage.cli import maintenance
 from moorage.cli.accounts import register as register_account_commands
 from moorage.cli.admin import admin_app
+from moorage.cli.docker_config import configure_docker
 from moorage.cli.governance import register as register_governance
 from moorage.cli.issuers import issuers_app
-from moorage.config import CONFIG_FILE_VARIABLE, Settings
+from moorage.cli.keys import keys_app
+from moorage.cli.session import register as register_session_commands
+
+if TYPE_CHECKING:
+    from moorage.config import Settings
 
 app = typer.Typer(help="moorage: a self-hosted OCI container registry.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect the configuration.")
 app.add_typer(config_app, name="config")
+register_session_commands(app)
+app.command("configure-docker")(configure_docker)
 register_governance(app)
 app.add_typer(issuers_app, name="issuers")
 app.add_typer(admin_app, name="admin")
 register_account_commands(app)
+app.add_typer(keys_app, name="keys")
 app.add_typer(maintenance.lifecycle_app, name="lifecycle")
 app.command("gc")(maintenance.gc)
 
@@ -33,6 +41,8 @@ ConfigOption = Annotated[
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
+    from moorage.config import CONFIG_FILE_VARIABLE, Settings  # only here: commands over HTTP start faster
+
     if config is not None:
         if not config.is_file():
             raise typer.BadParameter(f"no such file: {config}", param_hint="--config")
@@ -51,12 +61,22 @@ def serve(
         str | None, typer.Option("--database-url", help="Metadata store URL (default: SQLite in the data dir).")
     ] = None,
     workers: Annotated[int | None, typer.Option(help="HTTP worker processes (default: 1).")] = None,
+    auth: Annotated[
+        bool | None,
+        typer.Option(
+            "--auth/--no-auth",
+            help="Require sign-in (sets auth_enabled; default: on unless listening on loopback only).",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the registry."""
     from moorage.serve import run
 
-    settings = _settings(config, host=host, port=port, data_dir=data_dir, database_url=database_url, workers=workers)
+    settings = _settings(
+        config, host=host, port=port, data_dir=data_dir, database_url=database_url, workers=workers, auth_enabled=auth
+    )
     run(settings)
 
 
@@ -69,4 +89,8 @@ def config_show(config: ConfigOption = None) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request line at INFO, with any user:password@ of the URL; commands print
+    # their own, masked, with --verbose.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     app()

@@ -3,63 +3,34 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from moorage.cli.client import Registry
+from moorage.cli.connection import connected
+from moorage.cli.inputs import json_file
+from moorage.cli.output import JsonOption
+
 lifecycle_app = typer.Typer(help="Lifecycle policies (ECR JSON): preview, apply, runs.", no_args_is_help=True)
 
-UrlOption = Annotated[
-    str,
-    typer.Option("--url", envvar="MOORAGE_URL", help="The registry's base URL (env MOORAGE_URL)."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
-DEFAULT_URL = "http://127.0.0.1:5000"
-
-
-def _request(method: str, url: str, body: Any | None = None, timeout: float = 3600) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        try:
-            problem = json.loads(error.read())
-            message = problem.get("detail") or problem.get("title") or str(error)
-        except ValueError:
-            message = str(error)
-        typer.echo(f"error: {error.code}: {message}", err=True)
-        raise typer.Exit(1) from None
-    except urllib.error.URLError as error:
-        typer.echo(f"error: cannot reach {url}: {error.reason}", err=True)
-        raise typer.Exit(2) from None
+LONG = 3600.0  # seconds: a lifecycle run or a collection may take a while on a large registry
 
 
 @lifecycle_app.command("preview")
+@connected
 def preview(
+    registry: Registry,
     repository: Annotated[str, typer.Argument(help="Repository name, e.g. team/app.")],
     policy: Annotated[
         Path | None, typer.Option("--policy", help="Policy file (ECR JSON); default: the repository's policy.")
     ] = None,
-    url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
     """List what the lifecycle policy would expire and why, without changing anything."""
-    document = None
-    if policy is not None:
-        try:
-            document = json.loads(policy.read_text())
-        except (OSError, ValueError) as error:
-            raise typer.BadParameter(
-                f"cannot read a JSON policy from {policy}: {error}", param_hint="--policy"
-            ) from None
-    result = _request("POST", f"{url.rstrip('/')}/api/v1/repositories/{repository}/lifecycle-preview", document)
+    document = json_file(policy, "--policy") if policy is not None else None
+    result = registry.call("POST", f"/repositories/{repository}/lifecycle-preview", json=document)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -74,9 +45,10 @@ def preview(
 
 
 @lifecycle_app.command("apply")
-def apply(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
+@connected
+def apply(registry: Registry, as_json: JsonOption = False) -> None:
     """Apply every lifecycle policy now (the scheduled run, on demand)."""
-    run = _request("POST", f"{url.rstrip('/')}/api/v1/lifecycle/runs")
+    run = registry.call("POST", "/lifecycle/runs", timeout=LONG)
     if as_json:
         typer.echo(json.dumps(run, indent=2, default=str))
         return
@@ -88,14 +60,15 @@ def apply(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
         typer.echo(f"  {item['repository']}@{item['digest'][:19]}  rule {item['rulePriority']}: {item['reason']}")
 
 
+@connected
 def gc(
+    registry: Registry,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be freed; change nothing.")] = False,
-    url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
     """Run a garbage collection pass on the registry: abandoned uploads, then unreferenced blobs."""
-    query = "?dry_run=true" if dry_run else ""
-    report = _request("POST", f"{url.rstrip('/')}/api/v1/gc{query}")
+    params = {"dry_run": "true"} if dry_run else None
+    report = registry.call("POST", "/gc", params=params, timeout=LONG)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return

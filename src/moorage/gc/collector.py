@@ -4,22 +4,23 @@ It runs online. It never stops pushes: candidates are found without locks, and e
 removed in one short write transaction that locks the rows and re-checks them (see
 metadata/collection.py and docs/gc.md for the invariant). One node at a time runs a real pass,
 coordinated by a lease in the metadata store; a pass killed half-way leaves every batch either
-done or untouched, and the next pass marks the dead run `interrupted` and finishes the work.
+done or untouched. A pass whose process is gone is seen at once (metadata/holders.py): its run
+shows `interrupted` and the next pass takes its lease and finishes the work.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from moorage.domain.digests import Digest
-from moorage.metadata import collection, maintenance
+from moorage.metadata import collection, holders, maintenance
 from moorage.metadata.common import now
 from moorage.metadata.database import Database
+from moorage.metadata.lifecycle_schema import gc_runs
 from moorage.storage.blobstore import BlobStore
 
 log = logging.getLogger("moorage.gc")
@@ -63,7 +64,7 @@ class GarbageCollector:
         self.batch_size = batch_size
         self.batch_pause = batch_pause
         """Seconds to sleep between batches: gentler on a busy store (and lets tests kill a pass mid-way)."""
-        self.holder = holder or f"gc-{uuid.uuid4().hex[:12]}"
+        self.holder = holder or holders.new_holder("gc")
         self.lease_ttl = lease_ttl
         """How long a silent holder keeps the lease: a pass renews it after every batch."""
 
@@ -71,6 +72,7 @@ class GarbageCollector:
         """One pass. A dry run changes nothing and reports what a real pass would free now."""
         started = time.monotonic()
         started_at = now()
+        self.interrupt_dead_runs()
         if not dry_run:
             with self.database.write() as connection:
                 if not maintenance.acquire_lease(connection, LEASE, self.holder, self.lease_ttl):
@@ -111,15 +113,22 @@ class GarbageCollector:
         )
         return CollectionReport(run_id, dry_run, deleted, freed, uploads, duration, started_at)
 
+    def interrupt_dead_runs(self) -> None:
+        """Mark the runs of passes whose process is gone `interrupted` (a read unless there are some)."""
+        with self.database.read() as connection:
+            dead = maintenance.dead_gc_runs(connection)
+        if dead:
+            with self.database.write() as connection:
+                maintenance.interrupt_runs(connection, gc_runs, dead)
+
     def runs(self, limit: int = 20) -> list[dict[str, object]]:
-        """Recent passes, newest first."""
+        """Recent passes, newest first; a pass that died with its process shows `interrupted`."""
+        self.interrupt_dead_runs()
         with self.database.read() as connection:
             return maintenance.gc_run_list(connection, limit)
 
     def last_run_started(self) -> datetime | None:
         """When the last real pass started (the schedule's clock)."""
-        from moorage.metadata.lifecycle_schema import gc_runs
-
         with self.database.read() as connection:
             return maintenance.last_started(connection, gc_runs, dry_run=False)
 

@@ -2,7 +2,8 @@
 
 A manifest GET only adds one to a dict under a lock (no I/O); a daemon thread writes the tallies
 every `interval` seconds in one short transaction, adding to what other processes and nodes wrote.
-A process that dies loses at most one interval of counts: pull counts are statistics, not facts.
+A clean stop flushes what is left (the app's shutdown calls `close`); only a process that crashes
+loses its last interval of counts: pull counts are statistics, not facts.
 
 Pulls also go to the audit log (`audit_pulls`): `aggregate` (the default) writes one
 `manifest.pull` entry per identity (with its address), image and window of `audit_pull_window_seconds`

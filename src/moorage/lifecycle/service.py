@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,9 +28,10 @@ from moorage.lifecycle.policy import (
     PolicyError,
     parse_policy,
 )
-from moorage.metadata import history, lifecycle_store, maintenance, repositories
+from moorage.metadata import history, holders, lifecycle_store, maintenance, repositories
 from moorage.metadata.common import now
 from moorage.metadata.database import Database
+from moorage.metadata.lifecycle_schema import lifecycle_runs
 
 log = logging.getLogger("moorage.lifecycle")
 
@@ -85,7 +85,7 @@ class LifecycleService:
         """Manifests pushed less than this long ago are never expired (an index may be about to list them)."""
         self.announce_deletion = announce_deletion
         """The registry's in-transaction deletion notice (tag history, audit); None in bare set-ups."""
-        self.holder = f"lifecycle-{uuid.uuid4().hex[:12]}"
+        self.holder = holders.new_holder("lifecycle")
 
     # -- policies -------------------------------------------------------------------------------
 
@@ -250,11 +250,21 @@ class LifecycleService:
 
     # -- runs -----------------------------------------------------------------------------------
 
+    def interrupt_dead_runs(self) -> None:
+        """Mark a run whose process is gone `interrupted` (a read unless there is one)."""
+        with self.database.read() as connection:
+            dead = maintenance.dead_lifecycle_runs(connection, LEASE)
+        if dead:
+            with self.database.write() as connection:
+                maintenance.interrupt_runs(connection, lifecycle_runs, dead)
+
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        self.interrupt_dead_runs()
         with self.database.read() as connection:
             return lifecycle_store.runs(connection, limit)
 
     def run(self, run_id: int) -> dict[str, Any] | None:
+        self.interrupt_dead_runs()
         with self.database.read() as connection:
             return lifecycle_store.run(connection, run_id)
 

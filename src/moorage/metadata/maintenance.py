@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from moorage.metadata import holders
 from moorage.metadata.common import insert_ignoring_duplicates, now
 from moorage.metadata.lifecycle_schema import (
     gc_runs,
@@ -16,20 +17,57 @@ from moorage.metadata.lifecycle_schema import (
 
 
 def acquire_lease(connection: sa.Connection, name: str, holder: str, ttl: timedelta) -> bool:
-    """Take or renew the lease `name` for `holder` unless another live holder has it."""
+    """Take or renew the lease `name` for `holder` unless another live holder has it.
+
+    A holder is live until its lease expires, or until it is seen to be dead (holders.is_dead).
+    """
     moment = now()
     insert_ignoring_duplicates(
         connection, maintenance_leases, [{"name": name, "holder": holder, "expires_at": moment + ttl}]
     )
+    takeable = [maintenance_leases.c.holder == holder, maintenance_leases.c.expires_at < moment]
+    current = lease_holder(connection, name)
+    if current is not None and current != holder and holders.is_dead(current):
+        # Conditional on the dead holder: of two processes taking over at once, one wins.
+        takeable.append(maintenance_leases.c.holder == current)
     result = connection.execute(
         sa.update(maintenance_leases)
-        .where(
-            maintenance_leases.c.name == name,
-            sa.or_(maintenance_leases.c.holder == holder, maintenance_leases.c.expires_at < moment),
-        )
+        .where(maintenance_leases.c.name == name, sa.or_(*takeable))
         .values(holder=holder, expires_at=moment + ttl)
     )
     return result.rowcount > 0
+
+
+def lease_holder(connection: sa.Connection, name: str) -> str | None:
+    query = sa.select(maintenance_leases.c.holder).where(maintenance_leases.c.name == name)
+    return connection.execute(query).scalar()
+
+
+def dead_gc_runs(connection: sa.Connection) -> list[int]:
+    """GC runs still marked `running` whose holder (named on the run) is gone."""
+    query = sa.select(gc_runs.c.id, gc_runs.c.holder).where(gc_runs.c.status == "running")
+    return [run_id for run_id, holder in connection.execute(query) if holder and holders.is_dead(holder)]
+
+
+def dead_lifecycle_runs(connection: sa.Connection, lease: str) -> list[int]:
+    """Lifecycle runs still marked `running` that died with their process.
+
+    A lifecycle run is recorded in the transaction that takes the lease, and the lease is released
+    only after the run is finished: a running run whose lease is gone, or held by a dead process,
+    is dead.
+    """
+    running = list(connection.execute(sa.select(lifecycle_runs.c.id).where(lifecycle_runs.c.status == "running")))
+    if not running:
+        return []
+    holder = lease_holder(connection, lease)
+    return [run_id for (run_id,) in running] if holder is None or holders.is_dead(holder) else []
+
+
+def interrupt_runs(connection: sa.Connection, table: sa.Table, run_ids: list[int]) -> None:
+    """Mark runs found dead as `interrupted`, unless they finished meanwhile."""
+    connection.execute(
+        sa.update(table).where(table.c.id.in_(run_ids), table.c.status == "running").values(status="interrupted")
+    )
 
 
 def release_lease(connection: sa.Connection, name: str, holder: str) -> None:

@@ -7,8 +7,10 @@ from starlette.responses import Response
 
 from moorage.api.errors import API_VERSION_HEADER
 from moorage.api.v2.context import RegistryServices, actor_of, blocking, quick_read
+from moorage.domain.digests import Digest, is_digest
 from moorage.domain.errors import ErrorCode, RegistryError
 from moorage.domain.manifests import MAX_MANIFEST_SIZE
+from moorage.domain.references import validate_tag
 
 
 async def get(request: Request, services: RegistryServices, name: str, reference: str) -> Response:
@@ -17,6 +19,9 @@ async def get(request: Request, services: RegistryServices, name: str, reference
     Only one representation is stored, so it is served whatever the Accept header lists: every
     client that can parse the stored type asks for it, and converting manifests would change digests.
     """
+    if not _is_reference(reference):
+        # No manifest can be stored under it: unknown, as Distribution answers (only a PUT is refused).
+        raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, f"manifest {reference!r} is unknown", {"reference": reference})
     manifest = await quick_read(services, services.manifests.get, name, reference)
     headers = {
         **API_VERSION_HEADER,
@@ -49,6 +54,18 @@ async def put(request: Request, services: RegistryServices, name: str, reference
 async def delete(request: Request, services: RegistryServices, name: str, reference: str) -> Response:
     await blocking(services.manifests.delete, name, reference, actor_of(request))
     return Response(b"", status_code=202, headers={**API_VERSION_HEADER, "Content-Length": "0"})
+
+
+def _is_reference(reference: str) -> bool:
+    """Whether the reference is a valid digest or a valid tag."""
+    try:
+        if is_digest(reference):
+            Digest.parse(reference)
+        else:
+            validate_tag(reference)
+    except RegistryError:
+        return False
+    return True
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
