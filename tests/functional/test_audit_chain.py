@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.functional.governance_helpers import API, audit, create_repository, unique_namespace
+from tests.functional.test_governance_cli import moorage
 from tests.support.server import RunningRegistry, postgres_database, start_server
 
 
@@ -187,3 +188,15 @@ def test_concurrent_appends_on_two_server_workers_keep_one_chain(private: Runnin
         created = [e for e in audit(http) if e["action"] == "repository.create"]
     assert report["valid"] is True, report
     assert len(created) == 90 and report["entries"] >= 90
+
+
+def test_the_cli_exports_the_head_and_verify_fails_naming_the_changed_entry(private: RunningRegistry) -> None:
+    with httpx.Client(base_url=private.url, timeout=60) as http:
+        entries = _write_entries(http, 2)
+    head = json.loads(moorage(private, "audit", "head", "--json").stdout)
+    assert head["id"] == entries[-1]["id"] and head["hash"] == entries[-1]["hash"]
+    assert "audit log intact" in moorage(private, "audit", "verify", "--head", head["hash"]).stdout
+    with _intruder(private) as db:
+        db.exec_driver_sql(f"UPDATE audit_log SET source_address = '10.0.0.9' WHERE id = {entries[0]['id']}")
+    refused = moorage(private, "audit", "verify", expect=1)
+    assert f"audit log broken at entry {entries[0]['id']} (changed)" in refused.stderr
