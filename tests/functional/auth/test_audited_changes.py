@@ -162,3 +162,16 @@ def test_a_grant_change_records_the_role_before_and_after(secured: RunningRegist
         ({"role": "read"}, {"role": "write"}),
         ({"role": "write"}, None),
     ]
+
+
+def test_replacing_and_deleting_a_creation_template_record_what_it_was(secured: RunningRegistry) -> None:
+    prefix = unique_name("tpl")
+    with api(secured) as admin:
+        assert admin.put(f"/creation-templates/{prefix}", json={"description": "one"}).status_code == 200
+        assert admin.put(f"/creation-templates/{prefix}", json={"description": "two"}).status_code == 200
+        assert admin.delete(f"/creation-templates/{prefix}").status_code == 204
+    entries = [e for e in _entries(secured, "template.", prefix)]
+    assert [e["action"] for e in entries] == ["template.update", "template.update", "template.delete"]
+    assert "before" not in entries[0]["detail"]
+    assert entries[1]["detail"]["before"]["settings"]["description"] == "one"
+    assert entries[2]["detail"]["before"]["settings"]["description"] == "two"
