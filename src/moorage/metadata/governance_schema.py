@@ -59,7 +59,7 @@ audit_log = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("repository", sa.String(255), nullable=True),
-    sa.Column("target", sa.String(255), nullable=True),
+    sa.Column("target", sa.String(512), nullable=True),  # 255 until migration 0012 (SQLite: no limit)
     sa.Column("outcome", sa.String(16), nullable=False),  # success, denied, failure
     sa.Column("actor_kind", sa.String(32), nullable=False),
     sa.Column("actor_name", sa.String(255), nullable=False),

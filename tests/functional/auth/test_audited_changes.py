@@ -175,3 +175,11 @@ def test_replacing_and_deleting_a_creation_template_record_what_it_was(secured: 
     assert "before" not in entries[0]["detail"]
     assert entries[1]["detail"]["before"]["settings"]["description"] == "one"
     assert entries[2]["detail"]["before"]["settings"]["description"] == "two"
+
+
+def test_a_policy_on_a_namespace_of_the_longest_name_is_audited(secured: RunningRegistry) -> None:
+    namespace = unique_name("n").ljust(255, "0")
+    with api(secured) as admin:
+        response = admin.put(f"/namespaces/{namespace}/lifecycle-policy", json=POLICY)
+        assert response.status_code == 200, response.text
+    assert [e["action"] for e in _entries(secured, "lifecycle_policy.", f"{namespace}/*")] == ["lifecycle_policy.put"]

@@ -34,6 +34,8 @@ def upgrade() -> None:
     if sqlite:
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
     else:
+        # A namespace-wide target is NAMESPACE/*: two characters longer than the longest name.
+        op.alter_column("audit_log", "target", type_=sa.String(512))
         op.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
     chain_existing(op.get_bind())
     if sqlite:
