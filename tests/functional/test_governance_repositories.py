@@ -17,6 +17,16 @@ from tests.functional.governance_helpers import (
 from tests.functional.helpers import assert_error, push_blob, push_image, unique_repo
 from tests.support.server import RunningRegistry
 
+POLICY = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1},
+            "action": {"type": "expire"},
+        }
+    ]
+}
+
 
 def test_created_repository_is_described_with_its_settings(http: httpx.Client, repo: str) -> None:
     created = create_repository(
@@ -28,7 +38,7 @@ def test_created_repository_is_described_with_its_settings(http: httpx.Client, r
         tag_mutability="IMMUTABLE_WITH_EXCLUSION",
         tag_mutability_exclusion_filters=["latest", "dev-*"],
         scan_on_push=True,
-        lifecycle_policy={"rules": [{"rulePriority": 1, "action": {"type": "expire"}}]},
+        lifecycle_policy=POLICY,
     )
     described = describe_repository(http, repo).json()
     assert described == created
@@ -38,7 +48,7 @@ def test_created_repository_is_described_with_its_settings(http: httpx.Client, r
     assert described["tag_mutability"] == "IMMUTABLE_WITH_EXCLUSION"
     assert described["tag_mutability_exclusion_filters"] == ["latest", "dev-*"]
     assert described["scan_on_push"] is True
-    assert described["lifecycle_policy"] == {"rules": [{"rulePriority": 1, "action": {"type": "expire"}}]}
+    assert described["lifecycle_policy"] == POLICY and described["lifecycle_policy_source"] == "repository"
     assert described["image_count"] == 0 and described["created_at"].endswith("Z")
 
 

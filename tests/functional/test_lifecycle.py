@@ -39,7 +39,13 @@ def test_a_policy_is_stored_read_back_and_removed(http: httpx.Client, repo: str)
     document = {"rules": [rule(1, "untagged", 3)]}
     assert http.get(policy_url(repo)).status_code == 404
     assert http.put(policy_url(repo), json=document).status_code == 200
-    assert http.get(policy_url(repo)).json() == document
+    assert http.get(policy_url(repo)).json() == {
+        "name": repo,
+        "scope": "repository",
+        "source": "repository",
+        "namespace": None,
+        "policy": document,
+    }
     assert http.delete(policy_url(repo)).status_code == 204
     assert http.get(policy_url(repo)).status_code == 404
 

@@ -100,9 +100,19 @@ def wait_until_gone(http: httpx.Client, repo: str, manifest: Manifest, thread: t
 
 def test_an_index_pushed_during_a_lifecycle_run_keeps_both_its_children(private_server: Callable[..., Any]) -> None:
     """The reported race: 1,000 leftovers and a multi-arch build's two untagged children, an
-    untagged-count rule, and the index pushed as `multi` while the run is expiring."""
+    untagged-count rule, and the index pushed as `multi` while the run is expiring.
+
+    On a busy machine the run may reach the older child before the index PUT gets the database; then
+    the PUT is refused (safe: nothing half-stored) and the race was not exercised, so try again."""
     server = private_server()
-    repo = "race/app"
+    for attempt in range(3):
+        if race_an_index_push_against_a_run(server, f"race/app{attempt}"):
+            return
+    pytest.fail("in three rounds the run reached a child before the index was pushed mid-run")
+
+
+def race_an_index_push_against_a_run(server: RunningRegistry, repo: str) -> bool:
+    """Whether the index landed while the run was expiring; either way, nothing is left half-stored."""
     with client(server) as http:
         leftovers = push_leftovers(http, repo, LEFTOVERS)
         children = [push_image(http, repo), push_image(http, repo)]  # the newest: judged last
@@ -115,14 +125,19 @@ def test_an_index_pushed_during_a_lifecycle_run_keeps_both_its_children(private_
             content=index_manifest(children).body,
             headers={"Content-Type": index_manifest(children).media_type},
         )
-        assert response.status_code == 201, response.text
         thread.join(timeout=300)
         assert answer["response"].status_code == 200, answer
         run = answer["response"].json()
         assert run["status"] == "completed"
+        if response.status_code != 201:  # the run expired the older child first: the index is refused whole
+            assert response.status_code == 400, response.text
+            assert response.json()["errors"][0]["code"] in {"MANIFEST_BLOB_UNKNOWN", "MANIFEST_UNKNOWN"}
+            assert http.get(f"/v2/{repo}/manifests/multi").status_code == 404
+            return False
         assert_fully_pullable(http, repo, "multi")
         assert run["images_expired"] == LEFTOVERS  # every leftover; neither child
         assert {entry["digest"] for entry in run["expired"]} == {m.digest for m in leftovers}
+        return True
 
 
 def test_images_pushed_within_the_grace_period_are_never_expired(private_server: Callable[..., Any]) -> None:

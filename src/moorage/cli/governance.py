@@ -10,7 +10,7 @@ import typer
 
 from moorage.cli.client import Registry
 from moorage.cli.connection import connected
-from moorage.cli.errors import CliError
+from moorage.cli.errors import USAGE, CliError
 from moorage.cli.inputs import json_file
 from moorage.cli.output import JsonOption, emit
 
@@ -40,24 +40,50 @@ def _settings(
     if description is not None:
         settings["description"] = description
     if labels:
-        settings["labels"] = {key: value for key, _, value in (label.partition("=") for label in labels)}
+        settings["labels"] = _labels(labels)
     if visibility is not None:
         settings["visibility"] = visibility
+    if mutability is not None and immutable is not None:
+        flag = "--immutable" if immutable else "--mutable"
+        raise CliError(f"{flag} and --tag-mutability both set the mode: give one of them", USAGE)
+    filters = _filters(exclude)
     if mutability is not None:
         settings["tag_mutability"] = mutability.upper()
     elif immutable is not None:
         settings["tag_mutability"] = (
-            ("IMMUTABLE_WITH_EXCLUSION" if exclude else "IMMUTABLE")
+            ("IMMUTABLE_WITH_EXCLUSION" if filters else "IMMUTABLE")
             if immutable
-            else ("MUTABLE_WITH_EXCLUSION" if exclude else "MUTABLE")
+            else ("MUTABLE_WITH_EXCLUSION" if filters else "MUTABLE")
         )
-    if exclude:
-        settings["tag_mutability_exclusion_filters"] = exclude
+    if filters is not None:
+        settings["tag_mutability_exclusion_filters"] = filters
     if scan_on_push is not None:
         settings["scan_on_push"] = scan_on_push
     if lifecycle_policy is not None:
         settings["lifecycle_policy"] = json_file(lifecycle_policy, "--lifecycle-policy")
     return settings
+
+
+def _labels(labels: list[str]) -> dict[str, str]:
+    """`KEY=VALUE` pairs; a bare `KEY` is refused rather than guessed (`KEY=` gives an empty value)."""
+    found: dict[str, str] = {}
+    for label in labels:
+        key, equals, value = label.partition("=")
+        if not equals or not key:
+            raise CliError(f"--label {label!r}: expected KEY=VALUE (KEY= for an empty value)", USAGE)
+        found[key] = value
+    return found
+
+
+def _filters(exclude: list[str] | None) -> list[str] | None:
+    """The exclusion filters given (None: unchanged); `--exclude ''` alone clears them."""
+    if not exclude:
+        return None
+    if "" in exclude:
+        if len(exclude) > 1:
+            raise CliError("--exclude '' clears the filters: give it alone, without other --exclude", USAGE)
+        return []
+    return exclude
 
 
 Description = Annotated[str | None, typer.Option(help="What the repository holds.")]
@@ -66,7 +92,8 @@ VisibilityOpt = Annotated[str | None, typer.Option(help="private or public (anon
 Immutable = Annotated[bool | None, typer.Option("--immutable/--mutable", help="Whether tags may move.")]
 Mutability = Annotated[str | None, typer.Option("--tag-mutability", help=" | ".join(MUTABILITY))]
 Exclude = Annotated[
-    list[str] | None, typer.Option("--exclude", help="Tag filter (wildcard *) excepted from the rule; repeat.")
+    list[str] | None,
+    typer.Option("--exclude", help="Tag filter (wildcard *) excepted from the rule; repeat; --exclude '' clears them."),
 ]
 ScanOnPush = Annotated[bool | None, typer.Option("--scan-on-push/--no-scan-on-push")]
 Lifecycle = Annotated[Path | None, typer.Option("--lifecycle-policy", help="JSON file with the lifecycle policy.")]

@@ -33,7 +33,7 @@ app.add_typer(admin_app, name="admin")
 register_account_commands(app)
 app.add_typer(keys_app, name="keys")
 app.add_typer(maintenance.lifecycle_app, name="lifecycle")
-app.command("gc")(maintenance.gc)
+app.add_typer(maintenance.gc_app, name="gc")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")

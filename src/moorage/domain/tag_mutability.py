@@ -40,6 +40,16 @@ def validate_filter(pattern: str) -> str:
     return pattern
 
 
+def unique_filters(filters: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The filters, refused if one repeats (a repeat is a typo or a merge gone wrong, never meant)."""
+    seen: set[str] = set()
+    for pattern in filters:
+        if pattern in seen:
+            raise InvalidMutabilityRule(f"exclusion filter {pattern!r} is given twice")
+        seen.add(pattern)
+    return tuple(filters)
+
+
 def filter_matches(pattern: str, tag: str) -> bool:
     """Whether a wildcard filter matches the whole tag (`v*` matches `v1.0`, not `xv1`)."""
     regex = ".*".join(re.escape(part) for part in pattern.split("*"))

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from moorage.domain.errors import ErrorCode
 from moorage.governance.audit import AuditLog
 from moorage.governance.settings import RepositorySettings, settings_from, to_document
-from moorage.governance.templates import template_for
+from moorage.governance.templates import adopt_policy, template_for
 from moorage.metadata import history, images, repository_settings
 from moorage.registry.hooks import (
     BlobDeleted,
@@ -45,6 +45,7 @@ class GovernanceHook(RegistryHook):
             )
         settings = template.settings if template is not None else RepositorySettings()
         repository_settings.save(connection, event.repository_id, to_document(settings), event.actor.describe())
+        adopt_policy(connection, event.name, settings, replace=False)
         detail = {"created_on_push": True, "template": template.prefix if template else None}
         self.audit.record("repository.create", event.actor, event.name, detail=detail, connection=connection)
 

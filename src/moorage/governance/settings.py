@@ -1,12 +1,12 @@
 """Repository settings as plain values, checked once when they come in.
 
-The lifecycle policy is stored as the JSON document the user gave; its grammar and evaluation
-belong to the lifecycle module, so here it is only required to be a JSON object of bounded size.
+The lifecycle policy is the repository's own (the lifecycle API sets the same one); `check_input`
+puts it through the lifecycle grammar, as every way of setting a policy does. Stored values are read
+back without that check, so a policy stored before it existed stays readable (runs skip it, loudly).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -14,15 +14,14 @@ from typing import Any
 
 from moorage.domain.errors import RegistryError
 from moorage.domain.references import validate_name
-from moorage.domain.tag_mutability import InvalidMutabilityRule, MutabilityRule, TagMutability
+from moorage.domain.tag_mutability import InvalidMutabilityRule, MutabilityRule, TagMutability, unique_filters
 from moorage.governance.errors import InvalidSettings
+from moorage.lifecycle.policy import policy_text
 
 LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
 MAX_LABELS = 50
 MAX_LABEL_VALUE = 256
 MAX_DESCRIPTION = 2048
-MAX_LIFECYCLE_POLICY = 30 * 1024
-"""ECR's limit on a lifecycle policy document (30 KiB)."""
 ROOT_PREFIX = "ROOT"
 """The creation template prefix that applies to every repository without a more specific one (ECR)."""
 
@@ -42,9 +41,32 @@ class RepositorySettings:
     lifecycle_policy: dict[str, Any] | None = None
 
     def updated(self, changes: dict[str, Any]) -> RepositorySettings:
-        """These settings with `changes` (keys as in `settings_from`) applied and checked."""
+        """These settings with `changes` (keys as in `settings_from`) applied and checked.
+
+        A new mutability mode that takes no exclusion filters drops the old ones (switching to
+        `MUTABLE` under an `IMMUTABLE_WITH_EXCLUSION` template just works); filters given
+        explicitly are taken as given, so a contradiction is still refused.
+        """
         merged = {**to_document(self), **changes}
+        if "tag_mutability" in changes and "tag_mutability_exclusion_filters" not in changes:
+            mode = changes["tag_mutability"]
+            if mode in set(TagMutability) and not TagMutability(mode).takes_filters:
+                merged["tag_mutability_exclusion_filters"] = []
         return settings_from(merged)
+
+
+def check_input(changes: dict[str, Any]) -> None:
+    """Checks for settings a client sends, beyond what stored settings must pass.
+
+    The lifecycle policy goes through the lifecycle grammar (PolicyError, the same error the
+    lifecycle API gives); exclusion filters must not repeat.
+    """
+    if changes.get("lifecycle_policy") is not None:
+        policy_text(changes["lifecycle_policy"])
+    try:
+        unique_filters(changes.get("tag_mutability_exclusion_filters") or ())
+    except InvalidMutabilityRule as error:
+        raise InvalidSettings(str(error)) from None
 
 
 def settings_from(document: dict[str, Any]) -> RepositorySettings:
@@ -71,14 +93,8 @@ def settings_from(document: dict[str, Any]) -> RepositorySettings:
     except (ValueError, InvalidMutabilityRule) as error:
         raise InvalidSettings(str(error)) from None
     policy = document.get("lifecycle_policy")
-    if policy is not None:
-        if not isinstance(policy, dict):
-            raise InvalidSettings("lifecycle_policy must be a JSON object")
-        encoded = json.dumps(policy)
-        if len(encoded) > MAX_LIFECYCLE_POLICY:
-            raise InvalidSettings(f"lifecycle_policy is larger than {MAX_LIFECYCLE_POLICY} bytes")
-        if "\\u0000" in encoded:
-            raise InvalidSettings("lifecycle_policy must not contain NUL characters")
+    if policy is not None and not isinstance(policy, dict):
+        raise InvalidSettings("lifecycle_policy must be a JSON object")
     return RepositorySettings(
         description=description,
         labels=labels,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,8 +10,18 @@ import sqlalchemy as sa
 from moorage.domain.access import Action, Actor
 from moorage.governance.audit import EVERYTHING, AuditLog
 from moorage.governance.errors import TemplateNotFound
-from moorage.governance.settings import CreationTemplate, most_specific, settings_from, to_document, validate_prefix
-from moorage.metadata import repository_settings
+from moorage.governance.settings import (
+    CreationTemplate,
+    RepositorySettings,
+    check_input,
+    most_specific,
+    settings_from,
+    to_document,
+    validate_prefix,
+)
+from moorage.lifecycle.in_force import REPOSITORY
+from moorage.lifecycle.policy import PolicyError, policy_text
+from moorage.metadata import lifecycle_store, repository_settings
 from moorage.metadata.database import Database
 from moorage.metadata.repository_settings import TemplateRow as TemplateRow
 
@@ -22,6 +33,26 @@ def _template(row: repository_settings.TemplateRow) -> CreationTemplate:
 def template_for(connection: sa.Connection, repository: str) -> CreationTemplate | None:
     """The most specific template for a new repository, or None."""
     return most_specific([_template(row) for row in repository_settings.templates(connection)], repository)
+
+
+def adopt_policy(connection: sa.Connection, repository: str, settings: RepositorySettings, replace: bool) -> None:
+    """Make the settings' lifecycle policy the new repository's own (the one place policies live).
+
+    Without `replace`, a policy already set for the name (through the lifecycle API, before the
+    first push) is kept: a template gives defaults, it does not undo what someone set on purpose.
+    """
+    if settings.lifecycle_policy is None:
+        return
+    if not replace and lifecycle_store.get_policy(connection, REPOSITORY, repository) is not None:
+        return
+    try:
+        text = policy_text(settings.lifecycle_policy)
+    except PolicyError:
+        if replace:
+            raise
+        # A template stored before templates were checked: a push must not fail on it; runs skip it, loudly.
+        text = json.dumps(settings.lifecycle_policy, sort_keys=True)
+    lifecycle_store.put_policy(connection, REPOSITORY, repository, text)
 
 
 class TemplateService:
@@ -43,6 +74,7 @@ class TemplateService:
         """Create or replace the template for `prefix`."""
         validate_prefix(prefix)
         self.audit.require(actor, EVERYTHING, Action.ADMIN, "template.update")
+        check_input(settings)
         document = to_document(settings_from(settings))
         with self.database.write() as connection:
             before = _stored(connection, prefix)

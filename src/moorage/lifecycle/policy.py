@@ -80,6 +80,22 @@ class LifecyclePolicy:
         return parse_policy(document)
 
 
+def policy_text(document: Any) -> str:
+    """The stored form of a policy document, after the one check every way of setting a policy goes through.
+
+    The lifecycle API, repository settings and creation templates all call this, so a policy is
+    refused with the same error wherever it is set.
+    """
+    try:
+        text = json.dumps(document, sort_keys=True)
+    except (TypeError, ValueError):
+        raise PolicyError("$", "a lifecycle policy is a JSON object with a `rules` list") from None
+    if len(text) > MAX_DOCUMENT:
+        raise PolicyError("$", f"a lifecycle policy is at most {MAX_DOCUMENT} characters")
+    parse_policy(document)
+    return text
+
+
 _RULE_FIELDS = {"rulePriority", "description", "selection", "action"}
 _SELECTION_FIELDS = {
     "tagStatus",

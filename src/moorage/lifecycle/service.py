@@ -22,12 +22,8 @@ from moorage.domain.access import Actor
 from moorage.domain.errors import RegistryError
 from moorage.domain.references import validate_name
 from moorage.lifecycle.evaluation import Decision, Evaluation, ImageRecord, evaluate
-from moorage.lifecycle.policy import (
-    MAX_DOCUMENT,
-    LifecyclePolicy,
-    PolicyError,
-    parse_policy,
-)
+from moorage.lifecycle.in_force import REPOSITORY, PolicyInForce, in_force, namespace_in_force, policy_index
+from moorage.lifecycle.policy import LifecyclePolicy, PolicyError, parse_policy, policy_text
 from moorage.metadata import history, holders, lifecycle_store, maintenance, repositories
 from moorage.metadata.common import now
 from moorage.metadata.database import Database
@@ -35,8 +31,6 @@ from moorage.metadata.lifecycle_schema import lifecycle_runs
 
 log = logging.getLogger("moorage.lifecycle")
 
-REPOSITORY = "repository"
-NAMESPACE = "namespace"
 LEASE = "lifecycle"
 
 
@@ -93,10 +87,7 @@ class LifecycleService:
         """Validate and store a policy; returns the document as stored. With `actor`, the change is
         audited (before and after) in the same transaction."""
         validate_name(name)
-        text = json.dumps(document, sort_keys=True)
-        if len(text) > MAX_DOCUMENT:
-            raise PolicyError("$", f"a lifecycle policy is at most {MAX_DOCUMENT} characters")
-        parse_policy(document)
+        text = policy_text(document)
         with self.database.write() as connection:
             before = lifecycle_store.get_policy(connection, scope, name)
             lifecycle_store.put_policy(connection, scope, name, text)
@@ -117,11 +108,12 @@ class LifecycleService:
                 _audit_policy(connection, "lifecycle_policy.delete", actor, scope, name, before, None)
             return deleted
 
-    def effective_policy(self, repository: str) -> tuple[str, dict[str, Any]] | None:
-        """The policy that governs the repository and where it comes from."""
+    def policy_in_force(self, scope: str, name: str) -> PolicyInForce | None:
+        """The policy that governs the repository (or a namespace's repositories) and where it comes from."""
+        validate_name(name)
         with self.database.read() as connection:
-            policies = {(scope, name): text for scope, name, text in lifecycle_store.all_policies(connection)}
-        return _effective(policies, repository)
+            policies = policy_index(lifecycle_store.all_policies(connection))
+        return in_force(policies, name) if scope == REPOSITORY else namespace_in_force(policies, name)
 
     # -- preview --------------------------------------------------------------------------------
 
@@ -135,10 +127,10 @@ class LifecycleService:
         if document is not None:
             source, policy_document = "request", document
         else:
-            effective = self.effective_policy(repository)
+            effective = self.policy_in_force(REPOSITORY, repository)
             if effective is None:
                 raise NoPolicy(f"repository {repository!r} has no lifecycle policy")
-            source, policy_document = effective
+            source, policy_document = effective.label, effective.document
         policy = parse_policy(policy_document)
         with self.database.read() as connection:
             repository_id = repositories.find_id(connection, repository)
@@ -150,15 +142,18 @@ class LifecycleService:
 
     # -- apply ----------------------------------------------------------------------------------
 
-    def apply_all(self, started_by: str | None = None) -> dict[str, Any]:
-        """Apply every repository's effective policy once; the run is recorded and returned.
+    def apply_all(self, started_by: str | None = None, repository: str | None = None) -> dict[str, Any]:
+        """Apply every repository's effective policy once (or only `repository`'s); the run is recorded and returned.
 
         `started_by` names the person who asked for the run (its trigger is then `manual`); without
-        it the run is the schedule's.
+        it the run is the schedule's. One repository is applied like `aws ecr start-lifecycle-policy-preview`
+        then expiry, for a repository that must be cleaned now: its policy must exist and be valid.
 
         What it expires is added to the run's record in the very transaction that expires it, so a run
         killed midway (a crash, `kill -9`) still says truly what it expired so far.
         """
+        if repository is not None:
+            self._check_target(repository)
         with self.database.write() as connection:
             if not maintenance.acquire_lease(connection, LEASE, self.holder, self.lease_ttl):
                 raise LifecycleBusy("lifecycle policies are being applied by another process")
@@ -167,16 +162,18 @@ class LifecycleService:
         expired = 0
         try:
             with self.database.read() as connection:
-                policies = {(s, n): text for s, n, text in lifecycle_store.all_policies(connection)}
+                policies = policy_index(lifecycle_store.all_policies(connection))
                 names = lifecycle_store.repository_names(connection) if policies else []
+            if repository is not None:
+                names = [name for name in names if name == repository]
             for name in names:
-                effective = _effective(policies, name)
+                effective = in_force(policies, name)
                 if effective is None:
                     continue
                 try:
-                    policy = parse_policy(effective[1])
-                except PolicyError as error:  # stored by an older version or another writer
-                    log.warning("lifecycle policy for %s (%s) is invalid, skipped: %s", name, effective[0], error)
+                    policy = parse_policy(effective.document)
+                except PolicyError as error:  # stored by an older version, before every path validated
+                    log.warning("lifecycle policy for %s (%s) is invalid, skipped: %s", name, effective.label, error)
                     continue
                 expired += self._apply(run_id, name, policy)
                 with self.database.write() as connection:
@@ -194,6 +191,17 @@ class LifecycleService:
                 maintenance.release_lease(connection, LEASE, self.holder)
         log.info("lifecycle run %d: %d images expired", run_id, expired)
         return self.run(run_id) or {}
+
+    def _check_target(self, repository: str) -> None:
+        """A run for one repository needs the repository and a valid policy in force (else: say so, run nothing)."""
+        validate_name(repository)
+        with self.database.read() as connection:
+            if repositories.find_id(connection, repository) is None:
+                raise UnknownRepository(repository)
+        effective = self.policy_in_force(REPOSITORY, repository)
+        if effective is None:
+            raise NoPolicy(f"repository {repository!r} has no lifecycle policy")
+        parse_policy(effective.document)
 
     def _apply(self, run_id: int, repository: str, policy: LifecyclePolicy) -> int:
         """Expire what the policy selects, a batch per transaction; returns how many images went."""
@@ -272,19 +280,6 @@ class LifecycleService:
         """When the last run started on any node (the schedule's clock)."""
         with self.database.read() as connection:
             return lifecycle_store.last_run_started(connection)
-
-
-def _effective(policies: dict[tuple[str, str], str], repository: str) -> tuple[str, dict[str, Any]] | None:
-    text = policies.get((REPOSITORY, repository))
-    if text is not None:
-        return REPOSITORY, json.loads(text)
-    parts = repository.split("/")
-    for length in range(len(parts) - 1, 0, -1):
-        namespace = "/".join(parts[:length])
-        text = policies.get((NAMESPACE, namespace))
-        if text is not None:
-            return f"{NAMESPACE}:{namespace}", json.loads(text)
-    return None
 
 
 def _expiry_order(decision: Decision, subject_of: dict[str, str | None]) -> int:

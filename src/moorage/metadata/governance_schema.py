@@ -20,7 +20,7 @@ repository_settings = sa.Table(
     sa.Column("tag_mutability", sa.String(32), nullable=False),
     sa.Column("mutability_filters", sa.JSON, nullable=False),
     sa.Column("scan_on_push", sa.Boolean, nullable=False),
-    sa.Column("lifecycle_policy", sa.JSON, nullable=True),
+    sa.Column("lifecycle_policy", sa.JSON, nullable=True),  # unused since migration 0013: see lifecycle_policies
     sa.Column("created_by", sa.String(255), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

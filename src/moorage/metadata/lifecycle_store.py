@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,28 +65,9 @@ def delete_policy(connection: sa.Connection, scope: str, name: str) -> bool:
 
 
 def all_policies(connection: sa.Connection) -> list[tuple[str, str, str]]:
-    """Every stored policy as (scope, name, document).
-
-    Repository policies set through the governance issue's repository settings
-    (`repository_settings.lifecycle_policy`) count too, after this table's own.
-    """
+    """Every stored policy as (scope, name, document): the one place policies live."""
     query = sa.select(lifecycle_policies.c.scope, lifecycle_policies.c.name, lifecycle_policies.c.document)
-    found = [(row[0], row[1], row[2]) for row in connection.execute(query)]
-    settings = _governance_table("repository_settings", "lifecycle_policy")
-    if settings is not None:
-        own = {(scope, name) for scope, name, _ in found}
-        rows = connection.execute(
-            sa.select(repositories.c.name, settings.c.lifecycle_policy)
-            .join(settings, settings.c.repository_id == repositories.c.id)
-            .where(settings.c.lifecycle_policy.is_not(None))
-        )
-        # A JSON column may hold JSON `null` rather than SQL NULL: skip both.
-        found += [
-            ("repository", name, json.dumps(doc))
-            for name, doc in rows
-            if doc is not None and ("repository", name) not in own
-        ]
-    return found
+    return [(row[0], row[1], row[2]) for row in connection.execute(query)]
 
 
 def _governance_table(name: str, column: str) -> sa.Table | None:

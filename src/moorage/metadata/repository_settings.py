@@ -1,7 +1,13 @@
-"""Queries about repository settings and creation templates (documents are plain JSON-able dicts)."""
+"""Queries about repository settings and creation templates (documents are plain JSON-able dicts).
+
+A repository's own lifecycle policy lives in `lifecycle_policies` (one place, whichever API set it): the
+settings document shows it, read from there; `save` leaves it alone (the service sets it through
+lifecycle_store). The old `repository_settings.lifecycle_policy` column stays NULL (migration 0013).
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,9 +16,11 @@ import sqlalchemy as sa
 
 from moorage.metadata.common import lexical, now, upsert
 from moorage.metadata.governance_schema import creation_templates, repository_settings
+from moorage.metadata.lifecycle_schema import lifecycle_policies
 from moorage.metadata.tables import manifests, repositories, tags
 
-_SETTING_COLUMNS = ("description", "labels", "visibility", "tag_mutability", "scan_on_push", "lifecycle_policy")
+_SETTING_COLUMNS = ("description", "labels", "visibility", "tag_mutability", "scan_on_push")
+_own_policy = lifecycle_policies.alias("own_policy")
 
 
 @dataclass(frozen=True)
@@ -27,16 +35,31 @@ class RepositoryRow:
     tag_count: int
 
 
+def _policy_join(table: Any) -> Any:
+    """`table` (holding repositories' rows) with the repository's own lifecycle policy, if any."""
+    return table.outerjoin(
+        _own_policy, sa.and_(_own_policy.c.scope == "repository", _own_policy.c.name == repositories.c.name)
+    )
+
+
 def settings_of(connection: sa.Connection, repository_id: int) -> dict[str, Any] | None:
-    row = connection.execute(
-        sa.select(repository_settings).where(repository_settings.c.repository_id == repository_id)
-    ).first()
+    query = (
+        sa.select(repository_settings, _own_policy.c.document.label("own_policy"))
+        .select_from(
+            _policy_join(
+                repository_settings.join(repositories, repositories.c.id == repository_settings.c.repository_id)
+            )
+        )
+        .where(repository_settings.c.repository_id == repository_id)
+    )
+    row = connection.execute(query).first()
     return _document(row) if row is not None else None
 
 
 def _document(row: Any) -> dict[str, Any]:
     document = {column: getattr(row, column) for column in _SETTING_COLUMNS}
     document["tag_mutability_exclusion_filters"] = list(row.mutability_filters or [])
+    document["lifecycle_policy"] = json.loads(row.own_policy) if row.own_policy is not None else None
     return document
 
 
@@ -44,6 +67,7 @@ def save(connection: sa.Connection, repository_id: int, document: dict[str, Any]
     """Create or replace the repository's settings (`created_by` is kept from the first save)."""
     row = {column: document[column] for column in _SETTING_COLUMNS}
     row.update(
+        lifecycle_policy=None,
         repository_id=repository_id,
         mutability_filters=list(document["tag_mutability_exclusion_filters"]),
         created_by=created_by,
@@ -74,8 +98,18 @@ def _counts() -> tuple[Any, Any]:
 def _select() -> sa.Select[Any]:
     images, tag_count = _counts()
     return sa.select(
-        repositories.c.id, repositories.c.name, repositories.c.created_at, repository_settings, images, tag_count
-    ).select_from(repositories.outerjoin(repository_settings, repository_settings.c.repository_id == repositories.c.id))
+        repositories.c.id,
+        repositories.c.name,
+        repositories.c.created_at,
+        repository_settings,
+        _own_policy.c.document.label("own_policy"),
+        images,
+        tag_count,
+    ).select_from(
+        _policy_join(
+            repositories.outerjoin(repository_settings, repository_settings.c.repository_id == repositories.c.id)
+        )
+    )
 
 
 def _row(row: Any) -> RepositoryRow:

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 
+from moorage.api.manage.policy_problems import invalid_policy
 from moorage.api.manage.problems import Problem
 from moorage.domain.errors import RegistryError
 from moorage.governance.audit import utc
 from moorage.governance.errors import GovernanceError
 from moorage.governance.services import Governance
+from moorage.lifecycle.policy import PolicyError
 
 REPOSITORY = "/repositories/{name:path}"
 """Repository names contain slashes; sub-resources follow a `/-/` separator, which no name can contain."""
@@ -31,6 +33,8 @@ def problems() -> Iterator[None]:
         yield
     except GovernanceError as error:
         raise Problem(error.status, error.title, str(error)) from None
+    except PolicyError as error:
+        raise invalid_policy(error) from None
     except RegistryError as error:
         status = error.status if error.status < 500 else 400
         raise Problem(status, error.code.wire_code, error.message, code=error.code.wire_code) from None

@@ -10,20 +10,15 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi import Path as FastAPIPath
 
+from moorage.api.manage.policy_problems import invalid_policy
 from moorage.api.manage.problems import Problem
 from moorage.api.manage.security import current_actor, on_namespace, on_repository, registry_admin
 from moorage.domain.access import Action, Actor
 from moorage.domain.errors import RegistryError
 from moorage.lifecycle.evaluation import Decision
+from moorage.lifecycle.in_force import NAMESPACE, REPOSITORY
 from moorage.lifecycle.policy import PolicyError
-from moorage.lifecycle.service import (
-    NAMESPACE,
-    REPOSITORY,
-    LifecycleBusy,
-    LifecycleService,
-    NoPolicy,
-    UnknownRepository,
-)
+from moorage.lifecycle.service import LifecycleBusy, LifecycleService, NoPolicy, UnknownRepository
 
 router = APIRouter(tags=["lifecycle"])
 T = TypeVar("T")
@@ -51,9 +46,7 @@ def _problems() -> Iterator[None]:
     try:
         yield
     except PolicyError as error:
-        raise Problem(
-            400, "Invalid lifecycle policy", str(error), field=error.field, rulePriority=error.rule_priority
-        ) from None
+        raise invalid_policy(error) from None
     except RegistryError as error:
         raise Problem(400, "Invalid name", error.message) from None
     except NoPolicy as error:
@@ -74,13 +67,22 @@ def _policy_routes(scope: str, prefix: str) -> None:
     reader, admin = [Depends(on_target(Action.PULL))], [Depends(on_target(Action.ADMIN))]
 
     @router.get(
-        f"{prefix}/{{name:path}}/lifecycle-policy", summary=f"The {scope}'s lifecycle policy", dependencies=reader
+        f"{prefix}/{{name:path}}/lifecycle-policy",
+        summary=f"The lifecycle policy in force for the {scope}, and where it is set",
+        dependencies=reader,
     )
     def get_policy(name: str, request: Request) -> dict[str, Any]:
-        document = _call(lambda: _service(request).get_policy(scope, name))
-        if document is None:
+        """The policy runs use: `source` is `repository` (its own) or `namespace` (`namespace` names which)."""
+        found = _call(lambda: _service(request).policy_in_force(scope, name))
+        if found is None:
             raise Problem(404, "No lifecycle policy", f"{scope} {name!r} has no lifecycle policy")
-        return document
+        return {
+            "name": name,
+            "scope": scope,
+            "source": found.source,
+            "namespace": found.namespace,
+            "policy": found.document,
+        }
 
     @router.put(
         f"{prefix}/{{name:path}}/lifecycle-policy",
@@ -157,6 +159,16 @@ def preview(
 def apply_now(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> dict[str, Any]:
     """The run records that a person started it, and who (`trigger` `manual`, `started_by`)."""
     return _call(lambda: _service(request).apply_all(started_by=actor.describe()))
+
+
+@router.post(
+    "/repositories/{name:path}/lifecycle-apply",
+    summary="Apply the repository's lifecycle policy now, to that repository only (a recorded run)",
+    dependencies=[Depends(on_repository(Action.ADMIN))],
+)
+def apply_repository(name: str, request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> dict[str, Any]:
+    """404 when the repository or its policy is missing; 400 when the policy in force is invalid."""
+    return _call(lambda: _service(request).apply_all(started_by=actor.describe(), repository=name))
 
 
 @router.get(

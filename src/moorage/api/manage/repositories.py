@@ -22,13 +22,19 @@ LABEL_FILTER = re.compile(r"^([^=]+)=(.*)$")
 
 
 def repository_out(repository: Repository) -> RepositoryOut:
+    """The settings, with the lifecycle policy in force (the repository's own or a namespace's) and its source."""
+    settings = to_document(repository.settings)
+    found = repository.lifecycle
+    settings["lifecycle_policy"] = found.document if found is not None else None
     return RepositoryOut(
         name=repository.name,
         created_at=repository.created_at,
         created_by=repository.created_by,
         image_count=repository.image_count,
         tag_count=repository.tag_count,
-        **to_document(repository.settings),
+        lifecycle_policy_source=found.source if found is not None else None,
+        lifecycle_policy_namespace=found.namespace if found is not None else None,
+        **settings,
     )
 
 

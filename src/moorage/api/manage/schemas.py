@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StrictBool
 
 from moorage.domain.audit_chain import rfc3339
 from moorage.domain.references import NAME_PATTERN
@@ -32,9 +32,11 @@ class SettingsChange(BaseModel):
         max_length=MAX_FILTERS,
         description="Wildcard filters (`^[0-9a-zA-Z._*-]{1,128}$`) of tags excepted from the mutability rule.",
     )
-    scan_on_push: bool | None = None
+    scan_on_push: StrictBool | None = Field(None, description="`true` or `false` (JSON booleans only).")
     lifecycle_policy: dict[str, Any] | None = Field(
-        None, description="The lifecycle policy document, stored as given (see the lifecycle documentation)."
+        None,
+        description="The repository's own lifecycle policy: the one `…/lifecycle-policy` sets, checked the same way; "
+        "null removes it.",
     )
 
     def changes(self) -> dict[str, Any]:
@@ -57,7 +59,11 @@ class RepositoryOut(BaseModel):
     tag_mutability: TagMutability
     tag_mutability_exclusion_filters: list[str]
     scan_on_push: bool
-    lifecycle_policy: dict[str, Any] | None
+    lifecycle_policy: dict[str, Any] | None = Field(
+        ..., description="The lifecycle policy in force: the repository's own, else its nearest namespace's."
+    )
+    lifecycle_policy_source: Literal["repository", "namespace"] | None = None
+    lifecycle_policy_namespace: str | None = Field(None, description="The namespace the policy in force is set on.")
     image_count: int
     tag_count: int
 
@@ -68,7 +74,7 @@ class RepositoryPage(BaseModel):
 
 
 class TemplateIn(SettingsChange):
-    create_on_push: bool = Field(False, description="Whether a push may create repositories under the prefix.")
+    create_on_push: StrictBool = Field(False, description="Whether a push may create repositories under the prefix.")
 
 
 class TemplateOut(BaseModel):
@@ -125,7 +131,9 @@ class BatchDelete(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     image_ids: list[ImageId] = Field(..., min_length=1, max_length=100)
-    force: bool = Field(False, description="Registry admins: delete images that carry immutable tags (needs `reason`).")
+    force: StrictBool = Field(
+        False, description="Registry admins: delete images that carry immutable tags (needs `reason`)."
+    )
     reason: str | None = Field(None, max_length=500, description="Why a forced delete is needed (audit log).")
 
 
