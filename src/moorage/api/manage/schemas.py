@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StrictBool
 
+from moorage.domain.audit_chain import rfc3339
 from moorage.domain.references import NAME_PATTERN
 from moorage.domain.tag_mutability import FILTER_GRAMMAR, MAX_FILTERS, TagMutability
 from moorage.governance.settings import MAX_DESCRIPTION, MAX_LABELS
 from moorage.governance.usage import Usage
 
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
+"""Every time in governance output (audit, tag history, images, repositories): RFC 3339, UTC, microseconds, `Z`."""
 Filter = Annotated[str, Field(pattern=FILTER_GRAMMAR.pattern)]
 
 
@@ -48,7 +51,7 @@ class RepositoryCreate(SettingsChange):
 
 class RepositoryOut(BaseModel):
     name: str
-    created_at: datetime
+    created_at: Timestamp
     created_by: str | None
     description: str
     labels: dict[str, str]
@@ -84,8 +87,8 @@ class TemplateOut(BaseModel):
     tag_mutability_exclusion_filters: list[str]
     scan_on_push: bool
     lifecycle_policy: dict[str, Any] | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class PlatformOut(BaseModel):
@@ -102,9 +105,9 @@ class ImageOut(BaseModel):
     artifact_type: str | None
     size: int = Field(..., description="Total compressed size: manifest(s) and every referenced blob.")
     platforms: list[PlatformOut]
-    pushed_at: datetime
+    pushed_at: Timestamp
     pushed_by: str | None
-    last_pulled_at: datetime | None
+    last_pulled_at: Timestamp | None
     pull_count: int
     parents: list[str] = Field(
         default_factory=list,
@@ -160,7 +163,7 @@ class TagEventOut(BaseModel):
     new_digest: str | None
     actor: ActorOut
     source_address: str | None
-    at: datetime
+    at: Timestamp
 
 
 class TagHistory(BaseModel):
@@ -171,14 +174,14 @@ class TagHistory(BaseModel):
 class TagAt(BaseModel):
     repository: str
     tag: str
-    at: datetime
+    at: Timestamp
     digest: str | None = Field(..., description="What the tag pointed to at `at`; null if it did not exist then.")
     event: TagEventOut | None = Field(..., description="The change that made it so.")
 
 
 class AuditEntryOut(BaseModel):
     id: int
-    at: datetime
+    at: Timestamp
     action: str
     repository: str | None
     target: str | None
@@ -186,6 +189,27 @@ class AuditEntryOut(BaseModel):
     actor: ActorOut
     source_address: str | None
     detail: dict[str, Any] | None
+    prev_hash: str | None = Field(None, description="The hash of the entry before this one (the hash chain).")
+    hash: str | None = Field(None, description="SHA-256 over this entry's canonical encoding (docs/governance.md).")
+
+
+class ChainHeadOut(BaseModel):
+    id: int | None = Field(description="The newest entry's id; null when the log is empty.")
+    hash: str = Field(description="The newest entry's hash: keep it elsewhere and pass it to verify later.")
+    entries: int
+
+
+class ChainBreakOut(BaseModel):
+    id: int | None = Field(description="The first entry changed, removed (its id) or inserted.")
+    problem: Literal["changed", "removed", "inserted", "head"]
+    message: str
+
+
+class ChainVerification(BaseModel):
+    valid: bool
+    entries: int = Field(description="Entries checked (up to the first break).")
+    head: ChainHeadOut
+    first_break: ChainBreakOut | None
 
 
 class AuditPage(BaseModel):
