@@ -66,7 +66,14 @@ class Moorage:
 
 def build_services(settings: Settings, database: Database, policy: AccessPolicy) -> tuple[RegistryServices, Governance]:
     store = FilesystemBlobStore(settings.data_dir.resolve())
-    governance = Governance.build(database, policy, settings.create_on_push, settings.pull_flush_interval)
+    governance = Governance.build(
+        database,
+        policy,
+        settings.create_on_push,
+        settings.pull_flush_interval,
+        settings.audit_pulls,
+        settings.audit_pull_window_seconds,
+    )
     hooks = [governance.hook]
     manifests = ManifestService(database, hooks)
     governance = governance.with_manifests(database, manifests)

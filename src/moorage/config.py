@@ -37,6 +37,15 @@ class Settings(BaseSettings):
         5.0, gt=0, le=3600, description="Seconds between writes of counted manifest pulls to the metadata store."
     )
 
+    # --- audit log (docs/governance.md: "Audit log") ---
+    audit_pulls: Literal["off", "aggregate", "all"] = Field(
+        "aggregate",
+        description="Pulls in the audit log: one entry per identity, image and window (aggregate), per pull, or none.",
+    )
+    audit_pull_window_seconds: int = Field(
+        60, ge=1, le=86400, description="The window pulls are aggregated over (audit_pulls = aggregate)."
+    )
+
     # --- authentication (docs/authentication.md) ---
     auth_enabled: bool | None = Field(
         None, description="Require credentials; default: on unless the registry listens on loopback only."

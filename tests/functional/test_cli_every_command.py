@@ -64,6 +64,8 @@ def test_every_command_group_signs_in_with_the_stored_login_and_prints_no_secret
     assert json.loads(moorage("usage", "repo", repo, "--json").stdout)["images"] == 2
     assert repo in moorage("audit", "list", "--repository", repo).stdout
     moorage("audit", "export", "--repository", repo)
+    head = json.loads(moorage("audit", "head", "--json").stdout)["hash"]
+    assert "audit log intact" in moorage("audit", "verify", "--head", head).stdout
     moorage("template", "put", f"{ns}-tpl", "--create-on-push")
     assert f"{ns}-tpl" in moorage("template", "list").stdout
     moorage("template", "delete", f"{ns}-tpl")

@@ -17,7 +17,7 @@ from moorage.cli.output import JsonOption, emit
 repo_app = typer.Typer(help="Create, describe, list, update and delete repositories.", no_args_is_help=True)
 tag_app = typer.Typer(help="Tag history.", no_args_is_help=True)
 images_app = typer.Typer(help="Describe and delete images.", no_args_is_help=True)
-audit_app = typer.Typer(help="Query and export the audit log.", no_args_is_help=True)
+audit_app = typer.Typer(help="Query, export and verify the audit log.", no_args_is_help=True)
 usage_app = typer.Typer(help="Storage used by repositories and namespaces.", no_args_is_help=True)
 template_app = typer.Typer(help="Repository creation templates per namespace prefix.", no_args_is_help=True)
 
@@ -319,6 +319,34 @@ def audit_export(
     with output.open("w") as file:
         for line in lines:
             file.write(line + "\n")
+
+
+@audit_app.command("head")
+@connected
+def audit_head(registry: Registry, as_json: JsonOption = False) -> None:
+    """The newest entry's id and hash: keep the hash elsewhere, and give it to `audit verify --head` later."""
+    emit(registry.call("GET", "/audit/head"), as_json)
+
+
+@audit_app.command("verify")
+@connected
+def audit_verify(
+    registry: Registry,
+    head: Annotated[
+        str | None, typer.Option(help="A head hash kept from `audit head`: it must still be in the chain.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-compute the audit log's hash chain; exit 1 naming the first entry changed, removed or inserted."""
+    report = registry.call("GET", "/audit/verify", params={"head": head} if head else {})
+    if as_json:
+        emit(report, True)
+    elif report["valid"]:
+        newest = report["head"]
+        typer.echo(f"audit log intact: {report['entries']} entries; head entry {newest['id']} {newest['hash']}")
+    broken = report["first_break"]
+    if broken is not None:
+        raise CliError(f"audit log broken at entry {broken['id']} ({broken['problem']}): {broken['message']}")
 
 
 @usage_app.command("repo")

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from moorage.domain.access import AccessPolicy, Action, Actor
+from moorage.domain.audit_chain import ChainReport, rfc3339
 from moorage.governance.errors import PermissionDenied
-from moorage.metadata import history
+from moorage.metadata import audit_chain, history
 from moorage.metadata.database import Database
 from moorage.metadata.history import AuditEntry as AuditEntry
 from moorage.metadata.history import AuditQuery as AuditQuery
@@ -35,7 +37,7 @@ def utc(moment: datetime | None) -> datetime | None:
 def entry_document(entry: AuditEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
-        "at": utc(entry.at).isoformat(),  # type: ignore[union-attr]
+        "at": rfc3339(entry.at),
         "action": entry.action,
         "repository": entry.repository,
         "target": entry.target,
@@ -43,7 +45,18 @@ def entry_document(entry: AuditEntry) -> dict[str, Any]:
         "actor": {"kind": entry.actor.kind, "name": entry.actor.name, "credential": entry.actor.credential},
         "source_address": entry.actor.source_address,
         "detail": entry.detail,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
     }
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The newest entry of the chain: keep `hash` elsewhere and give it to `verify` later."""
+
+    id: int | None
+    hash: str
+    entries: int
 
 
 class AuditLog:
@@ -93,6 +106,17 @@ class AuditLog:
         self.require_reader(actor, query.repository)
         with self.database.read() as connection:
             return history.audit_entries(connection, query)
+
+    def head(self, actor: Actor) -> ChainHead:
+        self.require_reader(actor, None)
+        with self.database.read() as connection:
+            return ChainHead(*audit_chain.chain_head(connection))
+
+    def verify(self, actor: Actor, expected_head: str | None = None) -> ChainReport:
+        """Re-compute the whole chain (and check it still holds `expected_head`, when given)."""
+        self.require_reader(actor, None)
+        with self.database.read() as connection:
+            return audit_chain.verify(connection, expected_head)
 
     def export(self, query: AuditQuery) -> Iterator[str]:
         """Every matching entry as JSON lines, read page by page so memory stays flat (check `require_reader` first)."""

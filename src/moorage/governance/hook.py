@@ -96,7 +96,8 @@ class GovernanceHook(RegistryHook):
             raise ChangeRefused(ErrorCode.DENIED, message, refused, change, decision.reason)
 
     def manifest_pushed(self, connection: sa.Connection, event: ManifestPushed) -> None:
-        images.record_push(connection, event.repository_id, event.digest, event.actor.describe())
+        if not images.record_push(connection, event.repository_id, event.digest, event.actor.describe()):
+            return  # the same manifest again: nothing changed (a new tag on it has its own entry)
         detail = {"media_type": event.media_type, "tag": event.tag}
         self.audit.record(
             "manifest.push", event.actor, event.repository, event.digest, detail=detail, connection=connection

@@ -8,7 +8,7 @@ from moorage.domain.access import AccessPolicy
 from moorage.governance.audit import AuditLog
 from moorage.governance.hook import GovernanceHook
 from moorage.governance.images import ImageService
-from moorage.governance.pulls import PullRecorder
+from moorage.governance.pulls import AuditPulls, PullRecorder
 from moorage.governance.repositories import RepositoryService
 from moorage.governance.tag_naming import TagRuleService
 from moorage.governance.templates import TemplateService
@@ -30,7 +30,13 @@ class Governance:
 
     @classmethod
     def build(
-        cls, database: Database, policy: AccessPolicy, create_on_push: bool, pull_flush_interval: float
+        cls,
+        database: Database,
+        policy: AccessPolicy,
+        create_on_push: bool,
+        pull_flush_interval: float,
+        audit_pulls: AuditPulls = "aggregate",
+        audit_pull_window_seconds: int = 60,
     ) -> Governance:
         audit = AuditLog(database, policy)
         return cls(
@@ -39,7 +45,7 @@ class Governance:
             repositories=RepositoryService(database, audit),
             templates=TemplateService(database, audit),
             usage=UsageService(database),
-            pulls=PullRecorder(database, pull_flush_interval),
+            pulls=PullRecorder(database, pull_flush_interval, audit_pulls, audit_pull_window_seconds),
             tag_rules=TagRuleService(database, audit),
         )
 

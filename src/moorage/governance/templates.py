@@ -77,13 +77,26 @@ class TemplateService:
         check_input(settings)
         document = to_document(settings_from(settings))
         with self.database.write() as connection:
+            before = _stored(connection, prefix)
             repository_settings.save_template(connection, prefix, create_on_push, document)
-            detail = {"create_on_push": create_on_push, "settings": document}
+            detail: dict[str, Any] = {"create_on_push": create_on_push, "settings": document}
+            if before is not None:
+                detail["before"] = before
             self.audit.record("template.update", actor, None, prefix, detail=detail, connection=connection)
 
     def delete(self, actor: Actor, prefix: str) -> None:
         self.audit.require(actor, EVERYTHING, Action.ADMIN, "template.delete")
         with self.database.write() as connection:
+            before = _stored(connection, prefix)
             if not repository_settings.delete_template(connection, prefix):
                 raise TemplateNotFound(f"no creation template for prefix {prefix!r}")
-            self.audit.record("template.delete", actor, None, prefix, connection=connection)
+            detail = {"before": before}
+            self.audit.record("template.delete", actor, None, prefix, detail=detail, connection=connection)
+
+
+def _stored(connection: sa.Connection, prefix: str) -> dict[str, Any] | None:
+    """The template as stored now (the audit log's `before`), or None."""
+    for row in repository_settings.templates(connection):
+        if row.prefix == prefix:
+            return {"create_on_push": row.create_on_push, "settings": row.settings}
+    return None

@@ -24,7 +24,7 @@ from moorage.domain.references import validate_name
 from moorage.lifecycle.evaluation import Decision, Evaluation, ImageRecord, evaluate
 from moorage.lifecycle.in_force import REPOSITORY, PolicyInForce, in_force, namespace_in_force, policy_index
 from moorage.lifecycle.policy import LifecyclePolicy, PolicyError, parse_policy, policy_text
-from moorage.metadata import holders, lifecycle_store, maintenance, repositories
+from moorage.metadata import history, holders, lifecycle_store, maintenance, repositories
 from moorage.metadata.common import now
 from moorage.metadata.database import Database
 from moorage.metadata.lifecycle_schema import lifecycle_runs
@@ -83,12 +83,16 @@ class LifecycleService:
 
     # -- policies -------------------------------------------------------------------------------
 
-    def put_policy(self, scope: str, name: str, document: Any) -> dict[str, Any]:
-        """Validate and store a policy; returns the document as stored."""
+    def put_policy(self, scope: str, name: str, document: Any, actor: Actor | None = None) -> dict[str, Any]:
+        """Validate and store a policy; returns the document as stored. With `actor`, the change is
+        audited (before and after) in the same transaction."""
         validate_name(name)
         text = policy_text(document)
         with self.database.write() as connection:
+            before = lifecycle_store.get_policy(connection, scope, name)
             lifecycle_store.put_policy(connection, scope, name, text)
+            if actor is not None:
+                _audit_policy(connection, "lifecycle_policy.put", actor, scope, name, before, text)
         return dict(document)
 
     def get_policy(self, scope: str, name: str) -> dict[str, Any] | None:
@@ -96,9 +100,13 @@ class LifecycleService:
             text = lifecycle_store.get_policy(connection, scope, name)
         return json.loads(text) if text is not None else None
 
-    def delete_policy(self, scope: str, name: str) -> bool:
+    def delete_policy(self, scope: str, name: str, actor: Actor | None = None) -> bool:
         with self.database.write() as connection:
-            return lifecycle_store.delete_policy(connection, scope, name)
+            before = lifecycle_store.get_policy(connection, scope, name)
+            deleted = lifecycle_store.delete_policy(connection, scope, name)
+            if deleted and actor is not None:
+                _audit_policy(connection, "lifecycle_policy.delete", actor, scope, name, before, None)
+            return deleted
 
     def policy_in_force(self, scope: str, name: str) -> PolicyInForce | None:
         """The policy that governs the repository (or a namespace's repositories) and where it comes from."""
@@ -297,3 +305,16 @@ def _expired_entry(repository: str, decision: Decision) -> dict[str, Any]:
         "reason": decision.reason,
         "size": decision.size,
     }
+
+
+def _audit_policy(
+    connection: sa.Connection, action: str, actor: Actor, scope: str, name: str, before: str | None, after: str | None
+) -> None:
+    """A policy change in the audit log: the documents before and after (null: none)."""
+    detail = {"scope": scope, "before": _loaded(before), "after": _loaded(after)}
+    repository, target = (name, name) if scope == REPOSITORY else (None, f"{name}/*")
+    history.append_audit(connection, action, actor, repository, target, "success", detail)
+
+
+def _loaded(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -69,15 +69,26 @@ audit_log = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("repository", sa.String(255), nullable=True),
-    sa.Column("target", sa.String(255), nullable=True),
+    sa.Column("target", sa.String(512), nullable=True),  # 255 until migration 0012 (SQLite: no limit)
     sa.Column("outcome", sa.String(16), nullable=False),  # success, denied, failure
     sa.Column("actor_kind", sa.String(32), nullable=False),
     sa.Column("actor_name", sa.String(255), nullable=False),
     sa.Column("actor_credential", sa.String(255), nullable=True),
     sa.Column("source_address", sa.String(64), nullable=True),
     sa.Column("detail", sa.JSON, nullable=True),
+    sa.Column("prev_hash", sa.String(64), nullable=True),  # the hash chain (domain/audit_chain.py)
+    sa.Column("hash", sa.String(64), nullable=True),
     sa.Index("ix_audit_log_repository", "repository", "id"),
     sa.Index("ix_audit_log_at", "at"),
+)
+
+audit_chain_head = sa.Table(
+    "audit_chain_head",
+    metadata,
+    # One row (id 1): the newest entry's id and hash. Appends lock it, so the chain never forks.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("last_id", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
 )
 
 manifest_activity = sa.Table(

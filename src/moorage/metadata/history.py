@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from moorage.domain.access import Actor
+from moorage.metadata.audit_chain import append_chained
 from moorage.metadata.common import now
 from moorage.metadata.governance_schema import audit_log, tag_history
 
@@ -93,6 +94,8 @@ class AuditEntry:
     outcome: str
     actor: Actor
     detail: dict[str, Any] | None
+    prev_hash: str | None = None
+    hash: str | None = None
 
 
 def append_audit(
@@ -103,9 +106,10 @@ def append_audit(
     target: str | None,
     outcome: str,
     detail: dict[str, Any] | None,
-) -> None:
+) -> int:
+    """Append one entry to the hash chain (locks the chain head until the transaction ends); its id."""
     row = {"at": now(), "action": action, "repository": repository, "target": target, "outcome": outcome}
-    connection.execute(sa.insert(audit_log), [{**row, **_actor(actor), "detail": detail}])
+    return append_chained(connection, {**row, **_actor(actor), "detail": detail})
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,6 @@ def audit_entries(connection: sa.Connection, query: AuditQuery) -> list[AuditEnt
     if query.after_id is not None:
         select = select.where(audit_log.c.id > query.after_id)
     return [
-        AuditEntry(r.id, r.at, r.action, r.repository, r.target, r.outcome, _as_actor(r), r.detail)
+        AuditEntry(r.id, r.at, r.action, r.repository, r.target, r.outcome, _as_actor(r), r.detail, r.prev_hash, r.hash)
         for r in connection.execute(select)
     ]

@@ -36,12 +36,14 @@ def _insert(connection: sa.Connection) -> Any:
     return (sqlite if connection.dialect.name == "sqlite" else postgresql).insert(manifest_activity)
 
 
-def record_push(connection: sa.Connection, repository_id: int, digest: str, pushed_by: str) -> None:
-    """Remember who pushed the manifest first (a re-push of the same manifest keeps the first pusher)."""
+def record_push(connection: sa.Connection, repository_id: int, digest: str, pushed_by: str) -> bool:
+    """Remember who pushed the manifest first (a re-push of the same manifest keeps the first pusher);
+    whether this was the first push."""
     statement = _insert(connection).values(
         repository_id=repository_id, digest=digest, pushed_by=pushed_by, pull_count=0
     )
-    connection.execute(statement.on_conflict_do_nothing())
+    inserted = statement.on_conflict_do_nothing().returning(manifest_activity.c.digest)
+    return connection.execute(inserted).first() is not None
 
 
 def forget(connection: sa.Connection, repository_id: int, digest: str) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from moorage.api.manage.account_models import GrantOut, ScopedCredentialRequest, service_errors
+from moorage.api.manage.audit_trail import record_change
 from moorage.api.manage.grants import router as grants_router
 from moorage.api.manage.organizations import router as organizations_router
 from moorage.api.manage.problems import Problem
@@ -124,11 +125,17 @@ def list_users(caller: CallerDep) -> list[UserOut]:
     ]
 
 
+def _flags(user: Any) -> dict[str, bool]:
+    """What the audit log records of an account: its permission-relevant flags (never the password)."""
+    return {"admin": user.is_admin, "disabled": user.disabled}
+
+
 @router.post("/users", status_code=201, summary="Create a user (registry admins)")
-def create_user(body: UserCreate, caller: CallerDep) -> UserOut:
+def create_user(body: UserCreate, caller: CallerDep, request: Request) -> UserOut:
     caller.require_server_admin()
     with service_errors():
         user = _auth(caller).accounts.create_user(body.name, body.password, body.admin)
+    record_change(request, caller, "user.create", user.name, after=_flags(user))
     return UserOut(name=user.name, admin=user.is_admin, disabled=user.disabled, created_at=user.created_at)
 
 
@@ -141,7 +148,7 @@ def get_user(name: str, caller: CallerDep) -> UserOut:
 
 
 @router.patch("/users/{name}", summary="Change a password (self), admin flag or disabled state (admins)")
-def update_user(name: str, body: UserUpdate, caller: CallerDep) -> UserOut:
+def update_user(name: str, body: UserUpdate, caller: CallerDep, request: Request) -> UserOut:
     if body.admin is not None or body.disabled is not None:
         caller.require_server_admin()
     else:
@@ -149,15 +156,20 @@ def update_user(name: str, body: UserUpdate, caller: CallerDep) -> UserOut:
         if not caller.is_server_admin():
             caller.require_password_login_as(name)
     with service_errors():
+        before = _flags(_auth(caller).accounts.get_user(name))
         user = _auth(caller).accounts.update_user(name, body.password, body.admin, body.disabled)
+    changed = {"password_changed": True} if body.password is not None else {}
+    record_change(request, caller, "user.update", user.name, before=before, after=_flags(user), **changed)
     return UserOut(name=user.name, admin=user.is_admin, disabled=user.disabled, created_at=user.created_at)
 
 
 @router.delete("/users/{name}", status_code=204, summary="Delete a user (registry admins)")
-def delete_user(name: str, caller: CallerDep) -> Response:
+def delete_user(name: str, caller: CallerDep, request: Request) -> Response:
     caller.require_server_admin()
     with service_errors():
+        before = _flags(_auth(caller).accounts.get_user(name))
         _auth(caller).accounts.delete_user(name)
+    record_change(request, caller, "user.delete", name, before=before)
     return Response(status_code=204)
 
 
@@ -174,12 +186,7 @@ def revoke_sessions(name: str, caller: CallerDep, request: Request) -> Response:
         caller.require_password_login_as(name)
     with service_errors():
         _auth(caller).accounts.revoke_sessions(name)
-    actor = caller.actor
-    if actor.source_address is None and request.client is not None:
-        actor = replace(actor, source_address=request.client.host)
-    governance = getattr(request.app.state, "governance", None)
-    if governance is not None:
-        governance.audit.record("user.revoke-sessions", actor, target=name)
+    record_change(request, caller, "user.revoke-sessions", name)
     return Response(status_code=204)
 
 
@@ -191,19 +198,22 @@ def list_tokens(name: str, caller: CallerDep) -> list[TokenOut]:
 
 
 @router.post("/users/{name}/tokens", status_code=201, summary="Create a personal access token (shown once)")
-def create_token(name: str, body: TokenCreate, caller: CallerDep) -> TokenCreated:
+def create_token(name: str, body: TokenCreate, caller: CallerDep, request: Request) -> TokenCreated:
     caller.require_password_login_as(name)
     tokens = _auth(caller).access_tokens
     with service_errors():
         token, secret = tokens.create(name, body.name, body.grants(), body.expires_at(tokens.cap))
+    after = TokenOut.of(token).model_dump(mode="json", include={"name", "grants", "expires_at"})
+    record_change(request, caller, "access_token.create", name, after=after, token_id=token.id)
     return TokenCreated(**TokenOut.of(token).model_dump(), token=secret)
 
 
 @router.delete("/users/{name}/tokens/{token_id}", status_code=204, summary="Revoke a personal access token")
-def revoke_token(name: str, token_id: str, caller: CallerDep) -> Response:
+def revoke_token(name: str, token_id: str, caller: CallerDep, request: Request) -> Response:
     caller.require_account_manager(name)
     with service_errors():
         _auth(caller).access_tokens.revoke(name, token_id)
+    record_change(request, caller, "access_token.revoke", name, token_id=token_id)
     return Response(status_code=204)
 
 

@@ -1,4 +1,4 @@
-"""/api/v1/audit: query the audit log, or export it as JSON lines."""
+"""/api/v1/audit: query the audit log, export it as JSON lines, export its chain head, verify its hash chain."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from moorage.api.manage.governance import TEXT, as_utc, governance, problems
-from moorage.api.manage.schemas import ActorOut, AuditEntryOut, AuditPage
+from moorage.api.manage.schemas import (
+    ActorOut,
+    AuditEntryOut,
+    AuditPage,
+    ChainBreakOut,
+    ChainHeadOut,
+    ChainVerification,
+)
 from moorage.api.manage.security import current_actor
 from moorage.domain.access import Actor
 from moorage.governance.audit import AuditEntry, AuditQuery, utc
@@ -30,6 +37,8 @@ def entry_out(entry: AuditEntry) -> AuditEntryOut:
         actor=ActorOut(kind=entry.actor.kind, name=entry.actor.name, credential=entry.actor.credential),
         source_address=entry.actor.source_address,
         detail=entry.detail,
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
     )
 
 
@@ -77,3 +86,33 @@ def export_audit(
         services.audit.require_reader(caller, query.repository)
     lines = services.audit.export(AuditQuery(**{**query.__dict__, "limit": limit}))
     return StreamingResponse(lines, media_type=JSON_LINES)
+
+
+@router.get("/audit/head", summary="The newest entry's id and hash (keep it elsewhere; verify against it later)")
+def audit_head(
+    caller: Annotated[Actor, Depends(current_actor)],
+    services: Annotated[Governance, Depends(governance)],
+) -> ChainHeadOut:
+    with problems():
+        head = services.audit.head(caller)
+    return ChainHeadOut(id=head.id, hash=head.hash, entries=head.entries)
+
+
+@router.get("/audit/verify", summary="Re-compute the hash chain; name the first entry changed, removed or inserted")
+def verify_audit(
+    caller: Annotated[Actor, Depends(current_actor)],
+    services: Annotated[Governance, Depends(governance)],
+    head: Annotated[
+        str | None,
+        Query(pattern="^[0-9a-f]{64}$", description="A head hash exported earlier: it must still be in the chain."),
+    ] = None,
+) -> ChainVerification:
+    with problems():
+        report = services.audit.verify(caller, head)
+    broken = report.first_break
+    return ChainVerification(
+        valid=report.valid,
+        entries=report.entries,
+        head=ChainHeadOut(id=report.head_id, hash=report.head_hash, entries=report.entries),
+        first_break=None if broken is None else ChainBreakOut(**broken.__dict__),
+    )

@@ -73,6 +73,15 @@ def _audit(request: Request, action: str, caller: Caller, pattern: str, detail: 
     request.app.state.governance.audit.record(action, actor, target=pattern, detail=detail)
 
 
+def _role_of(caller: Caller, subject_kind: str, subject: str, pattern: str) -> dict[str, str] | None:
+    """The role a subject holds on a pattern now (the audit log's `before`), or None."""
+    subject = "*" if subject_kind == "anonymous" else subject
+    for binding in _accounts(caller).list_bindings(None):
+        if (binding.subject_kind, binding.subject, binding.pattern) == (subject_kind, subject, pattern):
+            return {"role": binding.role.value}
+    return None
+
+
 @router.get("/grants", summary="Role bindings, optionally of one namespace")
 def list_grants(caller: CallerDep, namespace: str | None = None) -> list[GrantOut]:
     if namespace is None:
@@ -101,9 +110,11 @@ def put_grant(body: GrantIn, caller: CallerDep, request: Request) -> GrantOut:
         binding = Binding("robot", robot.username, body.repository_pattern, body.role, robot.created_at)
         _audit(request, "permission.grant", caller, body.repository_pattern, body.model_dump(mode="json"))
         return GrantOut.of(binding)
+    before = _role_of(caller, body.subject_kind, body.subject, body.repository_pattern)
     with service_errors():
         binding = _accounts(caller).bind(body.subject_kind, body.subject, body.repository_pattern, body.role)
-    _audit(request, "permission.grant", caller, body.repository_pattern, body.model_dump(mode="json"))
+    detail = {**body.model_dump(mode="json"), "before": before, "after": {"role": binding.role.value}}
+    _audit(request, "permission.grant", caller, body.repository_pattern, {k: v for k, v in detail.items() if v})
     return GrantOut.of(binding)
 
 
@@ -116,12 +127,19 @@ def delete_grant(
     subject: Annotated[str, Query()] = "*",
 ) -> Response:
     caller.require_admin_of(repository_pattern)
+    before = None if subject_kind == "robot" else _role_of(caller, subject_kind, subject, repository_pattern)
     with service_errors():
         if subject_kind == "robot":
             _robot_namespace(caller, subject)
             _auth(caller).robots.change_grant(subject, repository_pattern, None)
         else:
             _accounts(caller).unbind(subject_kind, subject, repository_pattern)
-    detail = {"subject_kind": str(subject_kind), "subject": subject, "repository_pattern": repository_pattern}
+    detail: dict[str, Any] = {
+        "subject_kind": str(subject_kind),
+        "subject": subject,
+        "repository_pattern": repository_pattern,
+    }
+    if before is not None:
+        detail["before"] = before
     _audit(request, "permission.revoke", caller, repository_pattern, detail)
     return Response(status_code=204)

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from moorage.api.manage.audit_trail import record_change
 from moorage.api.manage.problems import Problem
 from moorage.api.manage.security import Caller, CallerDep
 from moorage.auth.grants import Grant
@@ -132,13 +133,22 @@ async def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
         raise Problem(422, "Invalid issuer", str(error)) from None
 
 
+async def _record(request: Request, caller: Caller, action: str, name: str, before: Any, after: Any) -> None:
+    """Trust changes go to the audit log with the issuer before and after (docs/governance.md)."""
+    await anyio.to_thread.run_sync(lambda: record_change(request, caller, action, name, before, after))
+
+
+async def _described(oidc: OidcFederation, name: str) -> dict[str, Any]:
+    return describe(await _call(oidc.issuer, name))
+
+
 @router.get("/issuers", summary="List trusted OIDC issuers and their rules")
 async def list_issuers(oidc: Federation, _: Admin) -> list[dict[str, Any]]:
     return [describe(issuer) for issuer in await _call(oidc.issuers)]
 
 
 @router.post("/issuers", status_code=201, summary="Trust an OIDC issuer")
-async def trust_issuer(body: IssuerBody, oidc: Federation, _: Admin) -> dict[str, Any]:
+async def trust_issuer(body: IssuerBody, oidc: Federation, caller: Admin, request: Request) -> dict[str, Any]:
     issuer = TrustedIssuer(
         name=body.name,
         issuer=body.issuer,
@@ -147,7 +157,9 @@ async def trust_issuer(body: IssuerBody, oidc: Federation, _: Admin) -> dict[str
         static_jwks=body.jwks,
         rules=tuple(_rule(rule) for rule in body.rules),
     )
-    return describe(await _call(oidc.trust, issuer))
+    after = describe(await _call(oidc.trust, issuer))
+    await _record(request, caller, "issuer.trust", body.name, None, after)
+    return after
 
 
 @router.get("/issuers/{name}", summary="One trusted issuer")
@@ -156,7 +168,9 @@ async def get_issuer(name: str, oidc: Federation, _: Admin) -> dict[str, Any]:
 
 
 @router.patch("/issuers/{name}", summary="Change an issuer's audience or keys")
-async def update_issuer(name: str, body: IssuerPatch, oidc: Federation, _: Admin) -> dict[str, Any]:
+async def update_issuer(
+    name: str, body: IssuerPatch, oidc: Federation, caller: Admin, request: Request
+) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     fields = body.model_fields_set
     if "audience" in fields and body.audience is not None:
@@ -165,12 +179,17 @@ async def update_issuer(name: str, body: IssuerPatch, oidc: Federation, _: Admin
         changes["jwks_uri"] = body.jwks_uri
     if "jwks" in fields:
         changes["static_jwks"] = body.jwks
-    return describe(await _call(oidc.update, name, **changes))
+    before = await _described(oidc, name)
+    after = describe(await _call(oidc.update, name, **changes))
+    await _record(request, caller, "issuer.update", name, before, after)
+    return after
 
 
 @router.delete("/issuers/{name}", status_code=204, summary="Stop trusting an issuer (revokes its credentials)")
-async def distrust_issuer(name: str, oidc: Federation, _: Admin) -> Response:
+async def distrust_issuer(name: str, oidc: Federation, caller: Admin, request: Request) -> Response:
+    before = await _described(oidc, name)
     await _call(oidc.distrust, name)
+    await _record(request, caller, "issuer.distrust", name, before, None)
     return Response(status_code=204)
 
 
@@ -180,13 +199,19 @@ async def list_rules(name: str, oidc: Federation, _: Admin) -> list[dict[str, An
 
 
 @router.post("/issuers/{name}/rules", status_code=201, summary="Add a claim rule")
-async def add_rule(name: str, body: RuleBody, oidc: Federation, _: Admin) -> dict[str, Any]:
-    return describe(await _call(oidc.add_rule, name, _rule(body)))
+async def add_rule(name: str, body: RuleBody, oidc: Federation, caller: Admin, request: Request) -> dict[str, Any]:
+    before = await _described(oidc, name)
+    after = describe(await _call(oidc.add_rule, name, _rule(body)))
+    await _record(request, caller, "issuer.add-rule", name, {"rules": before["rules"]}, {"rules": after["rules"]})
+    return after
 
 
 @router.delete("/issuers/{name}/rules/{rule}", status_code=204, summary="Remove a claim rule")
-async def remove_rule(name: str, rule: str, oidc: Federation, _: Admin) -> Response:
+async def remove_rule(name: str, rule: str, oidc: Federation, caller: Admin, request: Request) -> Response:
+    before = await _described(oidc, name)
     await _call(oidc.remove_rule, name, rule)
+    after = await _described(oidc, name)
+    await _record(request, caller, "issuer.remove-rule", name, {"rules": before["rules"]}, {"rules": after["rules"]})
     return Response(status_code=204)
 
 

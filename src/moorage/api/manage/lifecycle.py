@@ -90,9 +90,12 @@ def _policy_routes(scope: str, prefix: str) -> None:
         dependencies=admin,
     )
     def put_policy(
-        name: str, request: Request, document: Annotated[dict[str, Any], Body(examples=[POLICY_EXAMPLE])]
+        name: str,
+        request: Request,
+        document: Annotated[dict[str, Any], Body(examples=[POLICY_EXAMPLE])],
+        actor: Annotated[Actor, Depends(current_actor)],
     ) -> dict[str, Any]:
-        return _call(lambda: _service(request).put_policy(scope, name, document))
+        return _call(lambda: _service(request).put_policy(scope, name, document, actor))
 
     @router.delete(
         f"{prefix}/{{name:path}}/lifecycle-policy",
@@ -100,8 +103,8 @@ def _policy_routes(scope: str, prefix: str) -> None:
         summary=f"Remove the {scope}'s policy",
         dependencies=admin,
     )
-    def delete_policy(name: str, request: Request) -> Response:
-        if not _call(lambda: _service(request).delete_policy(scope, name)):
+    def delete_policy(name: str, request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> Response:
+        if not _call(lambda: _service(request).delete_policy(scope, name, actor)):
             raise Problem(404, "No lifecycle policy", f"{scope} {name!r} has no lifecycle policy")
         return Response(status_code=204)
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from moorage.api.manage.account_models import service_errors
+from moorage.api.manage.audit_trail import record_change
 from moorage.api.manage.problems import Problem
 from moorage.api.manage.security import Caller, CallerDep
 from moorage.auth.accounts import NamespaceInUse
@@ -101,33 +102,46 @@ def list_teams(org: str, caller: CallerDep) -> list[TeamOut]:
         return [TeamOut(name=n, members=m) for n, m in _accounts(caller).list_teams(org)]
 
 
+def _members(caller: Caller, org: str, team: str) -> list[str]:
+    return next((sorted(m) for n, m in _accounts(caller).list_teams(org) if n == team), [])
+
+
 @router.post("/orgs/{org}/teams", status_code=201, summary="Create a team (organisation admins)")
-def create_team(org: str, body: TeamIn, caller: CallerDep) -> TeamOut:
+def create_team(org: str, body: TeamIn, caller: CallerDep, request: Request) -> TeamOut:
     caller.require_admin_of(f"{org}/*")
     with service_errors():
         _accounts(caller).create_team(org, body.name)
+    record_change(request, caller, "team.create", f"{org}/{body.name}", after={"members": []})
     return TeamOut(name=body.name, members=[])
 
 
 @router.delete("/orgs/{org}/teams/{team}", status_code=204, summary="Delete a team (organisation admins)")
-def delete_team(org: str, team: str, caller: CallerDep) -> Response:
+def delete_team(org: str, team: str, caller: CallerDep, request: Request) -> Response:
     caller.require_admin_of(f"{org}/*")
     with service_errors():
+        before = _members(caller, org, team)
         _accounts(caller).delete_team(org, team)
+    record_change(request, caller, "team.delete", f"{org}/{team}", before={"members": before})
     return Response(status_code=204)
 
 
 @router.put("/orgs/{org}/teams/{team}/members/{user}", status_code=204, summary="Add a member")
-def add_member(org: str, team: str, user: str, caller: CallerDep) -> Response:
+def add_member(org: str, team: str, user: str, caller: CallerDep, request: Request) -> Response:
     caller.require_admin_of(f"{org}/*")
     with service_errors():
+        before = _members(caller, org, team)
         _accounts(caller).set_membership(org, team, user, True)
+    after = {"members": _members(caller, org, team)}
+    record_change(request, caller, "team.add-member", f"{org}/{team}", {"members": before}, after, user=user)
     return Response(status_code=204)
 
 
 @router.delete("/orgs/{org}/teams/{team}/members/{user}", status_code=204, summary="Remove a member")
-def remove_member(org: str, team: str, user: str, caller: CallerDep) -> Response:
+def remove_member(org: str, team: str, user: str, caller: CallerDep, request: Request) -> Response:
     caller.require_admin_of(f"{org}/*")
     with service_errors():
+        before = _members(caller, org, team)
         _accounts(caller).set_membership(org, team, user, False)
+    after = {"members": _members(caller, org, team)}
+    record_change(request, caller, "team.remove-member", f"{org}/{team}", {"members": before}, after, user=user)
     return Response(status_code=204)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from moorage.api.manage.account_models import GrantOut, ScopedCredentialRequest, ScopeName, service_errors
+from moorage.api.manage.audit_trail import record_change
 from moorage.api.manage.problems import Problem
 from moorage.api.manage.security import Caller, CallerDep
 from moorage.auth.grants import Grant, expand_actions, validate_pattern
@@ -84,8 +85,13 @@ def list_robots(namespace: str, caller: CallerDep) -> list[RobotOut]:
     return [RobotOut.of(r) for r in _robots(caller, namespace).list(namespace)]
 
 
+def _described(robot: Robot) -> dict[str, Any]:
+    """A robot as the audit log records it (never its secret)."""
+    return RobotOut.of(robot).model_dump(mode="json", include={"description", "grants", "expires_at"})
+
+
 @router.post("/namespaces/{namespace}/robots", status_code=201, summary="Create a robot account")
-def create_robot(namespace: str, body: RobotCreate, caller: CallerDep) -> RobotCreated:
+def create_robot(namespace: str, body: RobotCreate, caller: CallerDep, http: Request) -> RobotCreated:
     robots = _robots(caller, namespace)
     body_repositories = body.repositories if body.repositories != ["*"] else [f"{namespace}/*"]
     request = body.model_copy(update={"repositories": body_repositories})
@@ -96,14 +102,16 @@ def create_robot(namespace: str, body: RobotCreate, caller: CallerDep) -> RobotC
         robot, secret = robots.create(
             namespace, body.name, request.grants(), request.expires_at(robots.cap), body.description
         )
+    record_change(http, caller, "robot.create", f"{namespace}/*", after=_described(robot), robot=robot.username)
     return RobotCreated(**RobotOut.of(robot).model_dump(), secret=secret)
 
 
 @router.post("/namespaces/{namespace}/robots/{name}/secret", summary="Replace a robot's secret")
-def rotate_robot_secret(namespace: str, name: str, caller: CallerDep) -> RobotSecret:
+def rotate_robot_secret(namespace: str, name: str, caller: CallerDep, request: Request) -> RobotSecret:
     robots = _robots(caller, namespace)
     with service_errors():
         secret = robots.rotate_secret(namespace, name)
+    record_change(request, caller, "robot.rotate-secret", f"{namespace}/*", robot=f"{namespace}+{name}")
     return RobotSecret(username=f"{namespace}+{name}", secret=secret)
 
 
@@ -114,17 +122,18 @@ def rotate_robot_secret(namespace: str, name: str, caller: CallerDep) -> RobotSe
 def set_robot_grants(namespace: str, name: str, body: RobotGrants, caller: CallerDep, request: Request) -> RobotOut:
     robots = _robots(caller, namespace)
     with service_errors():
+        before = next((_described(r)["grants"] for r in robots.list(namespace) if r.name == name), None)
         robot = robots.set_grants(namespace, name, body.grants(namespace))
-    actor = caller.actor
-    if actor.source_address is None and request.client is not None:
-        actor = replace(actor, source_address=request.client.host)
-    detail = {"robot": robot.username, "grants": [g.model_dump() for g in RobotOut.of(robot).grants]}
-    request.app.state.governance.audit.record("robot.grants", actor, target=f"{namespace}/*", detail=detail)
+    after = _described(robot)["grants"]
+    record_change(request, caller, "robot.grants", f"{namespace}/*", before, after, robot=robot.username)
     return RobotOut.of(robot)
 
 
 @router.delete("/namespaces/{namespace}/robots/{name}", status_code=204, summary="Delete a robot account")
-def delete_robot(namespace: str, name: str, caller: CallerDep) -> Response:
+def delete_robot(namespace: str, name: str, caller: CallerDep, request: Request) -> Response:
+    robots = _robots(caller, namespace)
     with service_errors():
-        _robots(caller, namespace).delete(namespace, name)
+        before = next((_described(r) for r in robots.list(namespace) if r.name == name), None)
+        robots.delete(namespace, name)
+    record_change(request, caller, "robot.delete", f"{namespace}/*", before=before, robot=f"{namespace}+{name}")
     return Response(status_code=204)

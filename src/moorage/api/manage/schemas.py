@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StrictBool
 
+from moorage.domain.audit_chain import rfc3339
 from moorage.domain.references import NAME_PATTERN
 from moorage.domain.tag_mutability import FILTER_GRAMMAR, MAX_FILTERS, TagMutability
 from moorage.governance.settings import MAX_DESCRIPTION, MAX_LABELS
 from moorage.governance.tag_rules import MAX_PATTERN, MAX_PATTERNS, RulesInForce
 from moorage.governance.usage import Usage
 
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
+"""Every time in governance output (audit, tag history, images, repositories): RFC 3339, UTC, microseconds, `Z`."""
 Filter = Annotated[str, Field(pattern=FILTER_GRAMMAR.pattern)]
 TagPatternText = Annotated[str, Field(min_length=1, max_length=MAX_PATTERN + 5)]
 
@@ -57,7 +60,7 @@ class NamespaceTagRulesOut(TagRulesOut):
     namespace: str
     applies_to: str = Field(..., description="The repositories it governs: `NAMESPACE/*`.")
     updated_by: str
-    updated_at: datetime
+    updated_at: Timestamp
 
 
 class SettingsChange(BaseModel):
@@ -96,7 +99,7 @@ class RepositoryCreate(SettingsChange):
 
 class RepositoryOut(BaseModel):
     name: str
-    created_at: datetime
+    created_at: Timestamp
     created_by: str | None
     description: str
     labels: dict[str, str]
@@ -139,8 +142,8 @@ class TemplateOut(BaseModel):
     scan_on_push: bool
     lifecycle_policy: dict[str, Any] | None
     tag_rules: TagRulesOut | None = Field(None, description="Copied to each repository created under the prefix.")
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class PlatformOut(BaseModel):
@@ -157,9 +160,9 @@ class ImageOut(BaseModel):
     artifact_type: str | None
     size: int = Field(..., description="Total compressed size: manifest(s) and every referenced blob.")
     platforms: list[PlatformOut]
-    pushed_at: datetime
+    pushed_at: Timestamp
     pushed_by: str | None
-    last_pulled_at: datetime | None
+    last_pulled_at: Timestamp | None
     pull_count: int
     parents: list[str] = Field(
         default_factory=list,
@@ -215,7 +218,7 @@ class TagEventOut(BaseModel):
     new_digest: str | None
     actor: ActorOut
     source_address: str | None
-    at: datetime
+    at: Timestamp
 
 
 class TagHistory(BaseModel):
@@ -226,14 +229,14 @@ class TagHistory(BaseModel):
 class TagAt(BaseModel):
     repository: str
     tag: str
-    at: datetime
+    at: Timestamp
     digest: str | None = Field(..., description="What the tag pointed to at `at`; null if it did not exist then.")
     event: TagEventOut | None = Field(..., description="The change that made it so.")
 
 
 class AuditEntryOut(BaseModel):
     id: int
-    at: datetime
+    at: Timestamp
     action: str
     repository: str | None
     target: str | None
@@ -241,6 +244,27 @@ class AuditEntryOut(BaseModel):
     actor: ActorOut
     source_address: str | None
     detail: dict[str, Any] | None
+    prev_hash: str | None = Field(None, description="The hash of the entry before this one (the hash chain).")
+    hash: str | None = Field(None, description="SHA-256 over this entry's canonical encoding (docs/governance.md).")
+
+
+class ChainHeadOut(BaseModel):
+    id: int | None = Field(description="The newest entry's id; null when the log is empty.")
+    hash: str = Field(description="The newest entry's hash: keep it elsewhere and pass it to verify later.")
+    entries: int
+
+
+class ChainBreakOut(BaseModel):
+    id: int | None = Field(description="The first entry changed, removed (its id) or inserted.")
+    problem: Literal["changed", "removed", "inserted", "head"]
+    message: str
+
+
+class ChainVerification(BaseModel):
+    valid: bool
+    entries: int = Field(description="Entries checked (up to the first break).")
+    head: ChainHeadOut
+    first_break: ChainBreakOut | None
 
 
 class AuditPage(BaseModel):

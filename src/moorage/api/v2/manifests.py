@@ -31,7 +31,7 @@ async def get(request: Request, services: RegistryServices, name: str, reference
     }
     body = b"" if request.method == "HEAD" else manifest.payload
     if request.method == "GET" and services.pulls is not None:
-        services.pulls.record(name, manifest.digest)
+        services.pulls.record(name, manifest.digest, actor_of(request))
     return Response(body, media_type=manifest.media_type, headers=headers)
 
 

@@ -6,7 +6,7 @@ place every API now reads and writes; a policy already there (set through the li
 as it did in runs. The old column stays, always NULL, for downgrades.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 """
 
 import json
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """Tag naming rules: a repository's own (a settings column) and a namespace's (a table of their own).
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
