@@ -1,7 +1,7 @@
 """The governance hook: what the registry's writes must respect and leave behind.
 
 Inside each push or delete transaction it creates repositories from templates (or refuses an
-unknown one), enforces tag immutability, and appends tag history and audit entries, so a refused
+unknown one), enforces tag immutability and tag naming rules, and appends tag history and audit entries, so a refused
 change leaves nothing and an accepted one always leaves its record.
 """
 
@@ -12,8 +12,11 @@ import sqlalchemy as sa
 from moorage.domain.errors import ErrorCode
 from moorage.governance.audit import AuditLog
 from moorage.governance.settings import RepositorySettings, settings_from, to_document
+from moorage.governance.tag_naming import rules_in_force
+from moorage.governance.tag_rules import decide
 from moorage.governance.templates import adopt_policy, template_for
 from moorage.metadata import history, images, repository_settings
+from moorage.metadata import tag_rules as tag_rule_queries
 from moorage.registry.hooks import (
     BlobDeleted,
     ChangeRefused,
@@ -52,6 +55,8 @@ class GovernanceHook(RegistryHook):
     def tag_changing(self, connection: sa.Connection, change: TagChange) -> None:
         if change.old_digest == change.new_digest:
             return  # the same manifest pushed again: nothing moves, so nothing to refuse or record
+        if change.new_digest is not None:
+            self._check_tag_name(connection, change)
         if change.old_digest is not None and change.override is None:
             # A delete by digest removes the tag as surely as a tag delete: both are refused (ECR's
             # batch-delete-image allows it; docs/governance.md says why we do not).
@@ -81,6 +86,15 @@ class GovernanceHook(RegistryHook):
             detail["override"] = change.override
         self.audit.record(action, change.actor, change.repository, change.tag, detail=detail, connection=connection)
 
+    def _check_tag_name(self, connection: sa.Connection, change: TagChange) -> None:
+        """Refuse a tag that the naming rules of the repository or its namespaces do not allow."""
+        own = {"tag_rules": tag_rule_queries.of_repository(connection, change.repository_id)}
+        decision = decide(change.tag, rules_in_force(connection, change.repository, own))
+        if not decision.allowed:
+            message = f"{decision.reason}; {change.repository} does not take this tag (a push by digest does)"
+            refused = {"tag": change.tag, "rule": decision.rule, "source": decision.source}
+            raise ChangeRefused(ErrorCode.DENIED, message, refused, change, decision.reason)
+
     def manifest_pushed(self, connection: sa.Connection, event: ManifestPushed) -> None:
         if not images.record_push(connection, event.repository_id, event.digest, event.actor.describe()):
             return  # the same manifest again: nothing changed (a new tag on it has its own entry)
@@ -100,7 +114,7 @@ class GovernanceHook(RegistryHook):
         event = refusal.event
         detail: dict[str, object] = {"reason": refusal.rule}
         if isinstance(event, TagChange):
-            action = "tag.delete" if event.new_digest is None else "tag.move"
+            action = "tag.delete" if event.new_digest is None else "tag.move" if event.old_digest else "tag.create"
             detail.update(current=event.old_digest, attempted=event.new_digest)
             self.audit.record(action, event.actor, event.repository, event.tag, "denied", detail)
         elif isinstance(event, RepositoryCreated):

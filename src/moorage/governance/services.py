@@ -10,6 +10,7 @@ from moorage.governance.hook import GovernanceHook
 from moorage.governance.images import ImageService
 from moorage.governance.pulls import AuditPulls, PullRecorder
 from moorage.governance.repositories import RepositoryService
+from moorage.governance.tag_naming import TagRuleService
 from moorage.governance.templates import TemplateService
 from moorage.governance.usage import UsageService
 from moorage.metadata.database import Database
@@ -24,6 +25,7 @@ class Governance:
     templates: TemplateService
     usage: UsageService
     pulls: PullRecorder
+    tag_rules: TagRuleService
     images: ImageService | None = None
 
     @classmethod
@@ -44,6 +46,7 @@ class Governance:
             templates=TemplateService(database, audit),
             usage=UsageService(database),
             pulls=PullRecorder(database, pull_flush_interval, audit_pulls, audit_pull_window_seconds),
+            tag_rules=TagRuleService(database, audit),
         )
 
     def with_manifests(self, database: Database, manifests: ManifestService) -> Governance:

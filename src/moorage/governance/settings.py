@@ -16,6 +16,7 @@ from moorage.domain.errors import RegistryError
 from moorage.domain.references import validate_name
 from moorage.domain.tag_mutability import InvalidMutabilityRule, MutabilityRule, TagMutability, unique_filters
 from moorage.governance.errors import InvalidSettings
+from moorage.governance.tag_rules import InvalidTagRule, TagRules
 from moorage.lifecycle.policy import policy_text
 
 LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
@@ -39,6 +40,8 @@ class RepositorySettings:
     mutability: MutabilityRule = MutabilityRule()
     scan_on_push: bool = False
     lifecycle_policy: dict[str, Any] | None = None
+    tag_rules: TagRules | None = None
+    """The repository's own tag naming rules (None: none; its namespaces' rules apply all the same)."""
 
     def updated(self, changes: dict[str, Any]) -> RepositorySettings:
         """These settings with `changes` (keys as in `settings_from`) applied and checked.
@@ -95,6 +98,10 @@ def settings_from(document: dict[str, Any]) -> RepositorySettings:
     policy = document.get("lifecycle_policy")
     if policy is not None and not isinstance(policy, dict):
         raise InvalidSettings("lifecycle_policy must be a JSON object")
+    try:
+        tag_rules = TagRules.of(document["tag_rules"]) if document.get("tag_rules") is not None else None
+    except InvalidTagRule as error:
+        raise InvalidSettings(f"tag_rules: {error}") from None
     return RepositorySettings(
         description=description,
         labels=labels,
@@ -102,6 +109,7 @@ def settings_from(document: dict[str, Any]) -> RepositorySettings:
         mutability=mutability,
         scan_on_push=bool(document.get("scan_on_push", False)),
         lifecycle_policy=policy,
+        tag_rules=tag_rules,
     )
 
 
@@ -114,6 +122,7 @@ def to_document(settings: RepositorySettings) -> dict[str, Any]:
         "tag_mutability_exclusion_filters": list(settings.mutability.filters),
         "scan_on_push": settings.scan_on_push,
         "lifecycle_policy": settings.lifecycle_policy,
+        "tag_rules": settings.tag_rules.to_document() if settings.tag_rules is not None else None,
     }
 
 

@@ -22,6 +22,16 @@ repository_settings = sa.Table(
     sa.Column("scan_on_push", sa.Boolean, nullable=False),
     sa.Column("lifecycle_policy", sa.JSON, nullable=True),  # unused since migration 0013: see lifecycle_policies
     sa.Column("created_by", sa.String(255), nullable=False),
+    sa.Column("tag_rules", sa.JSON, nullable=True),  # migration 0014: {"allowed": [...], "refused": [...]}
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+namespace_tag_rules = sa.Table(
+    "namespace_tag_rules",  # migration 0014: the tag naming rules of every repository under `namespace/`
+    metadata,
+    sa.Column("namespace", sa.String(255), primary_key=True),
+    sa.Column("rules", sa.JSON, nullable=False),
+    sa.Column("updated_by", sa.String(255), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from moorage.metadata.accounts_schema import robots, role_bindings
-from moorage.metadata.governance_schema import audit_log, creation_templates
+from moorage.metadata.governance_schema import audit_log, creation_templates, namespace_tag_rules
 from moorage.metadata.lifecycle_schema import lifecycle_policies
 from moorage.metadata.tables import repositories
 
@@ -32,6 +32,10 @@ def namespace_uses(connection: sa.Connection, namespace: str) -> list[str]:
         (
             "lifecycle policies",
             sa.select(lifecycle_policies.c.name).where(_under(lifecycle_policies.c.name, namespace)),
+        ),
+        (
+            "tag naming rules",
+            sa.select(namespace_tag_rules.c.namespace).where(_under(namespace_tag_rules.c.namespace, namespace)),
         ),
         (
             "audit entries",

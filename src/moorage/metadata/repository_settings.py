@@ -19,7 +19,14 @@ from moorage.metadata.governance_schema import creation_templates, repository_se
 from moorage.metadata.lifecycle_schema import lifecycle_policies
 from moorage.metadata.tables import manifests, repositories, tags
 
-_SETTING_COLUMNS = ("description", "labels", "visibility", "tag_mutability", "scan_on_push")
+_SETTING_COLUMNS = (
+    "description",
+    "labels",
+    "visibility",
+    "tag_mutability",
+    "scan_on_push",
+    "tag_rules",  # tag naming rules (migration 0014)
+)
 _own_policy = lifecycle_policies.alias("own_policy")
 
 

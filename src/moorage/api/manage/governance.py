@@ -56,6 +56,7 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 def governance_routers() -> list[APIRouter]:
     """Routers in matching order: sub-resources of a repository before the repository itself."""
-    from moorage.api.manage import audit, images, repositories, tags, templates, usage
+    from moorage.api.manage import audit, images, repositories, tag_rules, tags, templates, usage
 
-    return [images.router, tags.router, usage.router, audit.router, templates.router, repositories.router]
+    routers = [images.router, tags.router, usage.router, audit.router, templates.router, repositories.router]
+    return [tag_rules.router, *routers]

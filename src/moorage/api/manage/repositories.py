@@ -9,24 +9,29 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from moorage.api.manage.governance import REPOSITORY, TEXT, governance, problems
 from moorage.api.manage.problems import Problem
-from moorage.api.manage.schemas import RepositoryCreate, RepositoryOut, RepositoryPage, SettingsChange
+from moorage.api.manage.schemas import RepositoryCreate, RepositoryOut, RepositoryPage, SettingsChange, TagRuleSetOut
 from moorage.api.manage.security import CallerDep, current_actor, on_repository
 from moorage.domain.access import Action, Actor
 from moorage.governance.repositories import Repository
 from moorage.governance.services import Governance
 from moorage.governance.settings import to_document
+from moorage.governance.tag_rules import RulesInForce
 
 router = APIRouter(tags=["repositories"])
 
 LABEL_FILTER = re.compile(r"^([^=]+)=(.*)$")
 
 
-def repository_out(repository: Repository) -> RepositoryOut:
-    """The settings, with the lifecycle policy in force (the repository's own or a namespace's) and its source."""
+def repository_out(repository: Repository, in_force: list[RulesInForce] | None = None) -> RepositoryOut:
+    """The settings, with the lifecycle policy in force (the repository's own or a namespace's) and its source.
+
+    `in_force`: the tag naming rule sets that apply, shown when one repository is read or written.
+    """
     settings = to_document(repository.settings)
     found = repository.lifecycle
     settings["lifecycle_policy"] = found.document if found is not None else None
     return RepositoryOut(
+        tag_rules_in_force=None if in_force is None else [TagRuleSetOut.of(layer) for layer in in_force],
         name=repository.name,
         created_at=repository.created_at,
         created_by=repository.created_by,
@@ -47,7 +52,8 @@ def create_repository(
     settings = body.changes()
     name = settings.pop("name")
     with problems():
-        return repository_out(services.repositories.create(actor, name, settings))
+        created = services.repositories.create(actor, name, settings)
+        return repository_out(created, services.tag_rules.in_force(name))
 
 
 @router.get("/repositories", summary="List the repositories the caller may read, a page at a time")
@@ -80,7 +86,7 @@ def list_repositories(
 @router.get(REPOSITORY, summary="Describe a repository", dependencies=[Depends(on_repository(Action.PULL))])
 def describe_repository(name: str, services: Annotated[Governance, Depends(governance)]) -> RepositoryOut:
     with problems():
-        return repository_out(services.repositories.describe(name))
+        return repository_out(services.repositories.describe(name), services.tag_rules.in_force(name))
 
 
 @router.patch(REPOSITORY, summary="Change some settings of a repository")
@@ -91,7 +97,8 @@ def update_repository(
     services: Annotated[Governance, Depends(governance)],
 ) -> RepositoryOut:
     with problems():
-        return repository_out(services.repositories.update(actor, name, body.changes()))
+        updated = services.repositories.update(actor, name, body.changes())
+        return repository_out(updated, services.tag_rules.in_force(name))
 
 
 @router.delete(REPOSITORY, status_code=204, summary="Delete a repository (refused while it holds images unless forced)")

@@ -11,11 +11,56 @@ from moorage.domain.audit_chain import rfc3339
 from moorage.domain.references import NAME_PATTERN
 from moorage.domain.tag_mutability import FILTER_GRAMMAR, MAX_FILTERS, TagMutability
 from moorage.governance.settings import MAX_DESCRIPTION, MAX_LABELS
+from moorage.governance.tag_rules import MAX_PATTERN, MAX_PATTERNS, RulesInForce
 from moorage.governance.usage import Usage
 
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
 """Every time in governance output (audit, tag history, images, repositories): RFC 3339, UTC, microseconds, `Z`."""
 Filter = Annotated[str, Field(pattern=FILTER_GRAMMAR.pattern)]
+TagPatternText = Annotated[str, Field(min_length=1, max_length=MAX_PATTERN + 5)]
+
+
+class TagRulesIn(BaseModel):
+    """Tag naming rules: `glob:PATTERN` (or a bare glob) or `re:REGEX`, each matching the whole tag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allowed: list[TagPatternText] = Field(
+        default_factory=list,
+        max_length=MAX_PATTERNS,
+        description="A pushed tag must match one of these; empty: every tag not refused is allowed.",
+        examples=[["v[0-9]*.[0-9]*.[0-9]*", "re:^sha-[0-9a-f]{7,40}$"]],
+    )
+    refused: list[TagPatternText] = Field(
+        default_factory=list,
+        max_length=MAX_PATTERNS,
+        description="A pushed tag matching one of these is refused (refused wins over allowed).",
+        examples=[["latest"]],
+    )
+
+
+class TagRulesOut(BaseModel):
+    allowed: list[str]
+    refused: list[str]
+
+
+class TagRuleSetOut(TagRulesOut):
+    """One rule set in force and where it comes from."""
+
+    source: str = Field(..., description="How refusals name it: `prod/*` (a namespace) or `prod/api` (the repository).")
+    scope: Literal["namespace", "repository"]
+    name: str
+
+    @classmethod
+    def of(cls, layer: RulesInForce) -> TagRuleSetOut:
+        return cls(source=layer.source, scope=layer.scope, name=layer.name, **layer.rules.to_document())
+
+
+class NamespaceTagRulesOut(TagRulesOut):
+    namespace: str
+    applies_to: str = Field(..., description="The repositories it governs: `NAMESPACE/*`.")
+    updated_by: str
+    updated_at: Timestamp
 
 
 class SettingsChange(BaseModel):
@@ -38,11 +83,14 @@ class SettingsChange(BaseModel):
         description="The repository's own lifecycle policy: the one `…/lifecycle-policy` sets, checked the same way; "
         "null removes it.",
     )
+    tag_rules: TagRulesIn | None = Field(
+        None, description="The repository's own tag naming rules (null clears them; its namespaces' rules still apply)."
+    )
 
     def changes(self) -> dict[str, Any]:
-        """The fields the client set; an explicit null clears only the lifecycle policy."""
+        """The fields the client set; an explicit null clears only the lifecycle policy and the tag rules."""
         given = self.model_dump(exclude_unset=True, mode="json")
-        return {k: v for k, v in given.items() if v is not None or k == "lifecycle_policy"}
+        return {k: v for k, v in given.items() if v is not None or k in ("lifecycle_policy", "tag_rules")}
 
 
 class RepositoryCreate(SettingsChange):
@@ -66,6 +114,12 @@ class RepositoryOut(BaseModel):
     lifecycle_policy_namespace: str | None = Field(None, description="The namespace the policy in force is set on.")
     image_count: int
     tag_count: int
+    tag_rules: TagRulesOut | None = Field(None, description="The repository's own tag naming rules.")
+    tag_rules_in_force: list[TagRuleSetOut] | None = Field(
+        None,
+        description="Every rule set a pushed tag must pass, namespaces' first, with its source "
+        "(shown when one repository is read or written, not in lists).",
+    )
 
 
 class RepositoryPage(BaseModel):
@@ -87,6 +141,7 @@ class TemplateOut(BaseModel):
     tag_mutability_exclusion_filters: list[str]
     scan_on_push: bool
     lifecycle_policy: dict[str, Any] | None
+    tag_rules: TagRulesOut | None = Field(None, description="Copied to each repository created under the prefix.")
     created_at: Timestamp
     updated_at: Timestamp
 
