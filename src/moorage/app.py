@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         lease_ttl=timedelta(seconds=settings.gc_lease_seconds),
         announce_deletion=services.manifests.announce_deletion,
         grace_period=timedelta(seconds=settings.lifecycle_grace_period_seconds),
+        batch_pause=settings.lifecycle_batch_pause_seconds,
     )
     collector = build_collector(settings, database, services.blobs.store)
     schedule = MaintenanceSchedule(

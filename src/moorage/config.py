@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     lifecycle_grace_period_seconds: float = Field(
         300, ge=0, description="A manifest pushed less than this long ago is never expired by a lifecycle run."
     )
+    lifecycle_batch_pause_seconds: float = Field(
+        0.05, ge=0, le=10, description="Pause between a lifecycle run's expiry transactions (25 images each)."
+    )
     gc_lease_seconds: float = Field(
         300, gt=0, description="A GC or lifecycle pass that stops renewing its lease for this long is presumed dead."
     )

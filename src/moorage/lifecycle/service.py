@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,8 +73,11 @@ class LifecycleService:
         lease_ttl: timedelta = timedelta(minutes=30),
         announce_deletion: AnnounceDeletion | None = None,
         grace_period: timedelta = timedelta(minutes=5),
+        batch_pause: float = 0.05,
     ) -> None:
         self.database = database
+        self.batch_pause = batch_pause
+        """Seconds between expiry transactions, so pushes waiting for the (SQLite) write lock get it."""
         self.lease_ttl = lease_ttl
         self.grace_period = grace_period
         """Manifests pushed less than this long ago are never expired (an index may be about to list them)."""
@@ -216,6 +220,8 @@ class LifecycleService:
         released: set[str] = set()  # blobs released but (so far) still referenced by another manifest
         count = 0
         for start in range(0, len(ordered), EXPIRY_BATCH):
+            if start and self.batch_pause:
+                time.sleep(self.batch_pause)  # SQLite's busy handler polls: without a gap the run keeps the lock
             with self.database.write() as connection:
                 repositories.lock(connection, repository_id)  # the lock order of every manifest write
                 pushed_before = now() - self.grace_period
