@@ -48,12 +48,17 @@ def _boot() -> str:
 
 
 def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), if it exists."""
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), if it runs.
+
+    A zombie (killed, not yet reaped: its parent died too and no init reaps orphans, as in many
+    containers) has no start time here: it holds no lease any more."""
     stat = _read(PROC / str(pid) / "stat")
     if not stat:
         return None
     fields = stat.rsplit(")", 1)[-1].split()  # the command name in parentheses may hold spaces
-    return fields[19] if len(fields) > 19 else None
+    if len(fields) <= 19 or fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
 
 
 def new_holder(job: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +30,23 @@ def test_a_holder_is_dead_only_when_its_process_on_this_machine_is_gone() -> Non
     assert not holders.is_dead(f"{job}-ffffffff-{boot}-{pid}-{start}-{suffix}")  # another machine: its TTL rules
     assert holders.is_dead(f"{job}-{machine}-ffffffff-{pid}-{start}-{suffix}")  # this machine, an earlier boot
     assert not holders.is_dead("gc-0123456789ab")  # an older id: its TTL rules
+
+
+def test_a_killed_holder_not_yet_reaped_is_dead() -> None:
+    """After `kill -9` of a server whose parent died too, its worker may stay a zombie for as long as
+    nothing reaps orphans (no init in many containers): it holds nothing any more."""
+    code = "import sys; from moorage.metadata import holders; print(holders.new_holder('gc')); sys.stdout.flush()"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    holder = child.stdout.read().strip()  # the child has exited; not waited for, it stays a zombie
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.01)
+    try:
+        assert holders.is_dead(holder)
+    finally:
+        child.wait()
 
 
 def database(tmp_path: Path) -> Database:
