@@ -9,6 +9,7 @@ and an advisory meet on the same string.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -111,3 +112,38 @@ class Finding:
     severity_source: str = ""
     """Where the severity came from: `distribution`, `cvss_v3`, `cvss_v4`, `database_specific`, `alias:<id>`."""
     links: tuple[str, ...] = field(default_factory=tuple)
+
+
+class ScanStatus(StrEnum):
+    """Where the scan of one image digest stands (the states of ECR's `imageScanStatus`)."""
+
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"
+    UNSUPPORTED_IMAGE = "UNSUPPORTED_IMAGE"
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """The latest scan of one image manifest digest: its state and, once complete, its findings.
+
+    Findings belong to a digest, not to a repository: the same bytes have the same packages wherever
+    they are pushed.
+    """
+
+    digest: str
+    status: ScanStatus
+    reason: str | None = None
+    """Why a scan FAILED or the image is UNSUPPORTED_IMAGE."""
+    database_version: str | None = None
+    """The vulnerability database version the findings were matched against."""
+    completed_at: datetime | None = None
+    findings: tuple[Finding, ...] = ()
+
+    def counts(self) -> dict[Severity, int]:
+        """Findings per severity, every severity present (zero when none)."""
+        totals = dict.fromkeys(Severity, 0)
+        for finding in self.findings:
+            totals[finding.severity] += 1
+        return totals

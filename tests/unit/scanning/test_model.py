@@ -1,4 +1,4 @@
-from moorage.scanning.model import Distro, Severity
+from moorage.scanning.model import Distro, Finding, Package, ScanReport, ScanStatus, Severity
 
 
 def test_distributions_name_the_osv_ecosystem_of_their_packages() -> None:
@@ -12,3 +12,10 @@ def test_severities_order_from_unknown_to_critical() -> None:
     assert Severity.CRITICAL.at_least(Severity.HIGH)
     assert not Severity.MEDIUM.at_least(Severity.HIGH)
     assert not Severity.UNKNOWN.at_least(Severity.LOW)
+
+
+def test_a_report_counts_its_findings_for_every_severity() -> None:
+    package = Package("openssl", "3.0.11-1", "Debian:12", "pkg:deb/debian/openssl@3.0.11-1")
+    findings = tuple(Finding(f"CVE-2024-{n}", package, severity) for n, severity in enumerate(["HIGH", "HIGH", "LOW"]))
+    counts = ScanReport("sha256:" + "a" * 64, ScanStatus.COMPLETE, findings=findings).counts()
+    assert counts == {Severity.CRITICAL: 0, Severity.HIGH: 2, Severity.MEDIUM: 0, Severity.LOW: 1, Severity.UNKNOWN: 0}
