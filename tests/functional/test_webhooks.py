@@ -270,3 +270,23 @@ def test_a_user_manages_webhooks_of_their_own_namespace(server: RunningRegistry,
         push_image(registry, f"{user[0]}/app", "v1")
     got = receiver.wait_for(lambda: len(receiver.at(path)) >= 2 and receiver.at(path))
     assert {item.event["actor"]["name"] for item in got} == {user[0]}
+
+
+def test_a_lifecycle_expiry_is_an_event_that_says_so(
+    admin: httpx.Client, registry: httpx.Client, receiver: WebhookReceiver
+) -> None:
+    namespace = unique("whexp")
+    repo = f"{namespace}/app"
+    subscription, path = subscribe(admin, receiver, namespace, events=["lifecycle.expire", "tag.delete"])
+    old = push_image(registry, repo, "v1")
+    push_image(registry, repo, "v2")
+    selection = {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1}
+    policy = {"rules": [{"rulePriority": 1, "selection": selection, "action": {"type": "expire"}}]}
+    assert admin.put(f"/repositories/{repo}/lifecycle-policy", json=policy).status_code == 200
+    assert admin.post(f"/repositories/{repo}/lifecycle-apply").status_code == 200
+    got = receiver.wait_for(lambda: len(receiver.at(path)) >= 2 and receiver.at(path))
+    by_type = {item.event["type"]: item.event for item in got}
+    expiry = by_type["lifecycle.expire"]
+    assert expiry["digest"] == old.digest and expiry["actor"] == {"kind": "system", "name": "lifecycle"}
+    assert expiry["reason"].startswith("lifecycle expiry")
+    assert by_type["tag.delete"]["tag"] == "v1" and by_type["tag.delete"]["reason"].startswith("lifecycle expiry")

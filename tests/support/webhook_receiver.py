@@ -42,6 +42,8 @@ class WebhookReceiver:
         self.port = port
         self.secrets: dict[str, str] = {}
         self.received: list[Received] = []
+        self.arrived: list[str] = []
+        """Event ids of requests as they arrive (before any `delay`), answered or not."""
         self.status = 200
         self.delay = 0.0
         self._lock = threading.Lock()
@@ -63,6 +65,8 @@ class WebhookReceiver:
                 secret = receiver.secrets.get(self.path)
                 signature = headers.get(SIGNATURE_HEADER.lower(), "")
                 signed = secret is not None and verify(secret, signature, body, time.time())
+                with receiver._lock:
+                    receiver.arrived.append(headers.get(EVENT_ID_HEADER.lower(), ""))
                 if receiver.delay:
                     receiver._closing.wait(receiver.delay)
                 with receiver._lock:
