@@ -31,6 +31,9 @@ ALWAYS_REFUSED = [
     )
 ]
 
+SHARED = ipaddress.ip_network("100.64.0.0/10")
+"""Carrier-grade NAT space: neither global nor `is_private` in Python, private for our purposes."""
+
 Resolver = Callable[[str, int], list[str]]
 
 
@@ -51,10 +54,15 @@ def check_address(address: IPAddress, allow_private: bool) -> None:
         address = address.ipv4_mapped
     if any(address in network for network in ALWAYS_REFUSED if network.version == address.version):
         raise TargetRefused(f"{address} is a link-local or metadata address")
-    if address.is_unspecified or address.is_multicast or address.is_reserved or address.is_link_local:
+    if address.is_unspecified or address.is_multicast or address.is_link_local:
         raise TargetRefused(f"{address} is not a unicast address webhooks may reach")
-    if not address.is_global and not allow_private:
-        raise TargetRefused(f"{address} is a private or loopback address (webhook_allow_private_targets is off)")
+    if address.is_global:
+        return
+    if address.is_loopback or address.is_private or address in SHARED:
+        if not allow_private:
+            raise TargetRefused(f"{address} is a private or loopback address (webhook_allow_private_targets is off)")
+        return
+    raise TargetRefused(f"{address} is a reserved address")
 
 
 @dataclass(frozen=True)
