@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 from moorage.events.signing import REPLAY_WINDOW_SECONDS, new_secret, signature_header, verify
 
@@ -40,3 +42,15 @@ def test_a_changed_timestamp_breaks_the_signature_and_garbage_is_refused() -> No
 def test_secrets_are_long_random_and_recognisable() -> None:
     secrets = {new_secret() for _ in range(20)}
     assert len(secrets) == 20 and all(s.startswith("whsec_") and len(s) >= 40 for s in secrets)
+
+
+def test_the_verification_snippet_in_the_docs_accepts_our_signatures_and_refuses_replays() -> None:
+    text = (Path(__file__).parents[3] / "docs" / "webhooks.md").read_text()
+    snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # noqa: S102 - our own documentation, run as a receiver would
+    secret = new_secret()
+    now = int(time.time())
+    assert namespace["verify"](secret, signature_header(secret, now, BODY), BODY)
+    assert not namespace["verify"](secret, signature_header(secret, now - 301, BODY), BODY)
+    assert not namespace["verify"](new_secret(), signature_header(secret, now, BODY), BODY)
