@@ -84,6 +84,8 @@ class Target:
 
 def parse(url: str) -> Target:
     """A URL's parts, or TargetRefused: http(s) only, a host, no credentials in it."""
+    if any(ord(character) <= 32 or ord(character) == 127 for character in url):
+        raise TargetRefused("a webhook URL has no spaces or control characters (percent-encode them)")
     try:
         parts = urlsplit(url)
         port = parts.port

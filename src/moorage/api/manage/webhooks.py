@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from moorage.api.manage.problems import Problem
@@ -30,6 +30,8 @@ from moorage.events.webhooks import Webhooks
 router = APIRouter(tags=["webhooks"])
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
+SubscriptionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The subscription's id.")]
+DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The delivery's id.")]
 EVENTS_HELP = f"Event types to hear (default: all): {', '.join(SUBSCRIBABLE)}."
 
 
@@ -178,13 +180,13 @@ def list_webhooks(
 
 
 @router.get("/webhooks/{subscription_id}", summary="One subscription (never its secret)")
-def get_webhook(subscription_id: int, caller: CallerDep, service: SubscriptionsDep) -> WebhookOut:
+def get_webhook(subscription_id: SubscriptionId, caller: CallerDep, service: SubscriptionsDep) -> WebhookOut:
     return WebhookOut.of(managed(service, caller, subscription_id))
 
 
 @router.patch("/webhooks/{subscription_id}", summary="Change a subscription's URL, events, state or description")
 def update_webhook(
-    subscription_id: int, body: WebhookPatch, caller: CallerDep, actor: ActorDep, service: SubscriptionsDep
+    subscription_id: SubscriptionId, body: WebhookPatch, caller: CallerDep, actor: ActorDep, service: SubscriptionsDep
 ) -> WebhookOut:
     managed(service, caller, subscription_id)
     with problems():
@@ -193,7 +195,9 @@ def update_webhook(
 
 
 @router.delete("/webhooks/{subscription_id}", status_code=204, summary="Delete a subscription and its delivery log")
-def delete_webhook(subscription_id: int, caller: CallerDep, actor: ActorDep, service: SubscriptionsDep) -> Response:
+def delete_webhook(
+    subscription_id: SubscriptionId, caller: CallerDep, actor: ActorDep, service: SubscriptionsDep
+) -> Response:
     managed(service, caller, subscription_id)
     with problems():
         service.delete(actor, subscription_id)
@@ -205,7 +209,7 @@ def delete_webhook(subscription_id: int, caller: CallerDep, actor: ActorDep, ser
     summary="Replace the signing secret (shown once); the next attempt is signed with the new one",
 )
 def rotate_webhook_secret(
-    subscription_id: int, caller: CallerDep, actor: ActorDep, service: SubscriptionsDep
+    subscription_id: SubscriptionId, caller: CallerDep, actor: ActorDep, service: SubscriptionsDep
 ) -> WebhookWithSecret:
     managed(service, caller, subscription_id)
     with problems():
@@ -215,14 +219,16 @@ def rotate_webhook_secret(
 
 @router.get("/webhooks/{subscription_id}/deliveries", summary="The delivery log, newest first")
 def list_deliveries(
-    subscription_id: int,
+    subscription_id: SubscriptionId,
     caller: CallerDep,
     service: SubscriptionsDep,
     log: LogDep,
     state: Annotated[Literal["pending", "delivered", "failed"] | None, Query()] = None,
     event_type: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z.]+$")] = None,
     repository: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00-\x1f]*$")] = None,
-    before: Annotated[int | None, Query(ge=1, description="Only deliveries older than this id (next page).")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Only deliveries older than this id (next page).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[DeliveryOut]:
     assert state is None or state in STATES
@@ -233,7 +239,7 @@ def list_deliveries(
 
 @router.get("/webhooks/{subscription_id}/deliveries/{delivery_id}", summary="One delivery: its body and every attempt")
 def get_delivery(
-    subscription_id: int, delivery_id: int, caller: CallerDep, service: SubscriptionsDep, log: LogDep
+    subscription_id: SubscriptionId, delivery_id: DeliveryId, caller: CallerDep, service: SubscriptionsDep, log: LogDep
 ) -> DeliveryDetail:
     found = managed(service, caller, subscription_id)
     with problems():
@@ -246,7 +252,12 @@ def get_delivery(
     summary="Send a delivery's event again (a new delivery, same event id), after the repository's pending ones",
 )
 def redeliver(
-    subscription_id: int, delivery_id: int, caller: CallerDep, actor: ActorDep, service: SubscriptionsDep, log: LogDep
+    subscription_id: SubscriptionId,
+    delivery_id: DeliveryId,
+    caller: CallerDep,
+    actor: ActorDep,
+    service: SubscriptionsDep,
+    log: LogDep,
 ) -> DeliveryOut:
     found = managed(service, caller, subscription_id)
     with problems():
@@ -258,7 +269,7 @@ def redeliver(
     summary="Send a signed `ping` event now and answer with its delivery and attempt (not retried)",
 )
 def ping_webhook(
-    subscription_id: int, caller: CallerDep, actor: ActorDep, service: SubscriptionsDep, log: LogDep
+    subscription_id: SubscriptionId, caller: CallerDep, actor: ActorDep, service: SubscriptionsDep, log: LogDep
 ) -> DeliveryDetail:
     found = managed(service, caller, subscription_id)
     with problems():
