@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -27,8 +28,8 @@ SETTINGS = {
     "webhook_allow_private_targets": "true",
     "webhook_poll_interval_seconds": "0.1",
     "webhook_retry_base_seconds": "0.2",
-    "webhook_retry_max_seconds": "1.0",
-    "webhook_max_attempts": "5",
+    "webhook_retry_max_seconds": "2.0",
+    "webhook_max_attempts": "8",
     "webhook_timeout_seconds": "5",
 }
 
@@ -125,7 +126,7 @@ def test_a_dead_receiver_loses_nothing_and_each_repository_stays_in_order(
             lambda: [d for d in deliveries(admin, subscription) if d["last_attempt"] and d["last_attempt"]["error"]]
         )
         assert failing[0]["state"] == "pending"
-        down.start()  # within the retries (0.2 s, 0.4 s, 0.8 s, 1 s): every event is still pending
+        down.start()  # within the retries (0.2 s, 0.4 s, 0.8 s, 1.6 s, 2 s…): every event is still pending
         down.wait_for(lambda: len({item.event_id for item in down.at(path)}) >= 6)
         for repo, digests in pushed.items():
             seen: list[str] = []
@@ -141,33 +142,59 @@ def test_a_dead_receiver_loses_nothing_and_each_repository_stays_in_order(
 def test_a_slow_receiver_does_not_slow_pushes(admin: httpx.Client, registry: httpx.Client) -> None:
     namespace = unique("whslow")
     with WebhookReceiver() as slow:
-        slow.delay = 2.0
+        slow.delay = 60.0  # it hangs until the test ends
         subscription, path = subscribe(admin, slow, namespace, events=["manifest.push"])
-        push_image(registry, f"{namespace}/warm", "x")  # token and connection set up, first delivery in flight
+        push_image(registry, f"{namespace}/warm", "x")
+        slow.wait_for(lambda: slow.arrived)  # a delivery is in flight, held by the receiver
         started = time.monotonic()
         for number in range(3):
             push_image(registry, f"{namespace}/app{number}", "v1")
-        assert time.monotonic() - started < 2.0, "pushes waited for the slow receiver"
-        slow.wait_for(lambda: len(slow.at(path)) >= 4, timeout=30)
+        elapsed = time.monotonic() - started
+        assert elapsed < 20.0, f"pushes took {elapsed:.1f} s"
+        assert slow.received == [], "a push waited for the receiver's answer"
+        # Other repositories' deliveries do not queue behind the hung one (4 requests at once).
+        slow.wait_for(lambda: len(slow.arrived) >= 4)
 
 
-def test_a_failed_delivery_can_be_redelivered_with_the_same_event_id(
-    admin: httpx.Client, registry: httpx.Client, receiver: WebhookReceiver
-) -> None:
-    namespace = unique("whfail")
+def test_failed_attempts_are_retried_with_back_off_and_logged(admin: httpx.Client, registry: httpx.Client) -> None:
+    namespace = unique("whretry")
     with WebhookReceiver() as refusing:
         refusing.status = 500
         subscription, path = subscribe(admin, refusing, f"{namespace}/app", kind="repository", events=["manifest.push"])
         push_image(registry, f"{namespace}/app", "v1")
-        (failed,) = refusing.wait_for(lambda: deliveries(admin, subscription, state="failed"))
-        assert failed["attempts"] == 5 and failed["last_attempt"]["status_code"] == 500
-        log = admin.get(f"/webhooks/{subscription['id']}/deliveries/{failed['id']}").json()["attempt_log"]
-        assert [attempt["error"] for attempt in log] == ["HTTP 500"] * 5
+        (retrying,) = refusing.wait_for(lambda: [d for d in deliveries(admin, subscription) if d["attempts"] >= 2])
+        assert retrying["state"] == "pending" and retrying["last_attempt"]["error"] == "HTTP 500"
         refusing.status = 200
-        redelivery = admin.post(f"/webhooks/{subscription['id']}/deliveries/{failed['id']}/redeliver").json()
-        assert redelivery["redelivery_of"] == failed["id"] and redelivery["event_id"] == failed["event_id"]
         refusing.wait_for(lambda: deliveries(admin, subscription, state="delivered"))
-        assert {item.event_id for item in refusing.at(path)} == {failed["event_id"]}
+        log = admin.get(f"/webhooks/{subscription['id']}/deliveries/{retrying['id']}").json()["attempt_log"]
+        assert [attempt["status_code"] for attempt in log][-1] == 200 and log[0]["error"] == "HTTP 500"
+        times = [datetime.fromisoformat(attempt["attempted_at"]) for attempt in log]
+        assert (times[1] - times[0]).total_seconds() >= 0.2  # the first back-off
+        assert len({item.event_id for item in refusing.at(path)}) == 1 and all(i.signed for i in refusing.at(path))
+
+
+def test_a_failed_delivery_can_be_redelivered_with_the_same_event_id(
+    admin: httpx.Client, receiver: WebhookReceiver
+) -> None:
+    subscription, path = subscribe(admin, receiver, unique("whredo"))
+    receiver.status = 503
+    try:
+        failed = admin.post(f"/webhooks/{subscription['id']}/ping").json()  # a ping is not retried
+    finally:
+        receiver.status = 200
+    assert failed["state"] == "failed" and failed["attempts"] == 1
+    assert (
+        admin.get(f"/webhooks/{subscription['id']}/deliveries", params={"state": "failed"}).json()[0]["id"]
+        == failed["id"]
+    )
+    response = admin.post(f"/webhooks/{subscription['id']}/deliveries/{failed['id']}/redeliver")
+    assert response.status_code == 202, response.text
+    redelivery = response.json()
+    assert redelivery["redelivery_of"] == failed["id"] and redelivery["event_id"] == failed["event_id"]
+    receiver.wait_for(lambda: deliveries(admin, subscription, state="delivered"))
+    assert [item.event_id for item in receiver.at(path)] == [failed["event_id"]] * 2
+    unknown = admin.post(f"/webhooks/{subscription['id']}/deliveries/999999999/redeliver")
+    assert unknown.status_code == 404
 
 
 def test_a_ping_is_sent_at_once_and_answers_with_its_attempt(admin: httpx.Client, receiver: WebhookReceiver) -> None:

@@ -114,6 +114,9 @@ class DeliveryWorker:
         if free <= 0 or self._pool is None:
             return 0
         moment = now()
+        with self.database.read() as connection:
+            if not queries.any_due(connection, moment):
+                return 0
         with self.database.write() as connection:
             claimed = queries.claim(connection, self.holder, moment, moment + self.lease_ttl, free)
         for row in claimed:

@@ -109,6 +109,24 @@ def enqueue(connection: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
     return ids
 
 
+def any_due(connection: sa.Connection, moment: datetime) -> bool:
+    """Whether a claim could find something: a read, so an idle registry never takes the write lock."""
+    d = webhook_deliveries
+    s = webhook_subscriptions
+    query = (
+        sa.select(d.c.id)
+        .join(s, s.c.id == d.c.subscription_id)
+        .where(
+            d.c.state == PENDING,
+            d.c.next_attempt_at <= moment,
+            sa.or_(d.c.lease_until.is_(None), d.c.lease_until < moment),
+            s.c.enabled.is_(True),
+        )
+        .limit(1)
+    )
+    return connection.execute(query).first() is not None
+
+
 def claim(
     connection: sa.Connection, holder: str, moment: datetime, until: datetime, limit: int
 ) -> list[dict[str, Any]]:
