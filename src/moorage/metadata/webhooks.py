@@ -109,11 +109,12 @@ def enqueue(connection: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
     return ids
 
 
-def any_due(connection: sa.Connection, moment: datetime) -> bool:
-    """Whether a claim could find something: a read, so an idle registry never takes the write lock."""
+def _due(moment: datetime) -> sa.Select[tuple[int]]:
+    """Deliveries that may be attempted at `moment`: pending, not waiting for a retry, not leased,
+    of an enabled subscription (a disabled one's deliveries wait, neither sent nor failed)."""
     d = webhook_deliveries
     s = webhook_subscriptions
-    query = (
+    return (
         sa.select(d.c.id)
         .join(s, s.c.id == d.c.subscription_id)
         .where(
@@ -122,9 +123,12 @@ def any_due(connection: sa.Connection, moment: datetime) -> bool:
             sa.or_(d.c.lease_until.is_(None), d.c.lease_until < moment),
             s.c.enabled.is_(True),
         )
-        .limit(1)
     )
-    return connection.execute(query).first() is not None
+
+
+def any_due(connection: sa.Connection, moment: datetime) -> bool:
+    """Whether a claim could find something: a read, so an idle registry never takes the write lock."""
+    return connection.execute(_due(moment).limit(1)).first() is not None
 
 
 def claim(
@@ -132,8 +136,7 @@ def claim(
 ) -> list[dict[str, Any]]:
     """Lease up to `limit` due deliveries, each the oldest pending one of its subscription and repository.
 
-    A delivery whose subscription is disabled waits (it is neither sent nor failed). Returns each
-    claimed delivery with its subscription's URL and sealed secret.
+    Returns each claimed delivery with its subscription's URL and sealed secret.
     """
     d = webhook_deliveries
     s = webhook_subscriptions
@@ -148,20 +151,7 @@ def claim(
         )
         .exists()
     )
-    query = (
-        sa.select(d.c.id)
-        .join(s, s.c.id == d.c.subscription_id)
-        .where(
-            d.c.state == PENDING,
-            d.c.next_attempt_at <= moment,
-            sa.or_(d.c.lease_until.is_(None), d.c.lease_until < moment),
-            s.c.enabled.is_(True),
-            ~blocked,
-        )
-        .order_by(d.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=d)
-    )
+    query = _due(moment).where(~blocked).order_by(d.c.id).limit(limit).with_for_update(skip_locked=True, of=d)
     ids = [row[0] for row in connection.execute(query)]
     if not ids:
         return []
