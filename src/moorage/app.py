@@ -136,6 +136,7 @@ def build_webhooks(settings: Settings, database: Database, audit: AuditRecord) -
         poll_interval=settings.webhook_poll_interval_seconds,
         concurrency=settings.webhook_concurrency,
         registry_host=registry_host(settings),
+        log_retention_days=settings.webhook_log_retention_days,
     )
     return Webhooks.build(database, secret_box(settings, create=True), audit, webhook_settings)
 

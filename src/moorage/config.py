@@ -140,6 +140,9 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60, description="How often each server process looks for due webhook deliveries."
     )
     webhook_concurrency: int = Field(4, ge=1, le=64, description="Webhook requests each server process sends at once.")
+    webhook_log_retention_days: float = Field(
+        30, ge=0, le=3650, description="Finished webhook deliveries stay in the delivery log this long; 0: for ever."
+    )
     # --- organisations (namespace ownership) ---
     organization_creation: Literal["admins", "users"] = Field(
         "admins",

@@ -9,6 +9,7 @@ deliver, or show the log.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from moorage.auth.secret_box import SecretBox
 from moorage.events.deliveries import DeliveryLog
@@ -33,6 +34,8 @@ class WebhookSettings:
     poll_interval: float = 1.0
     concurrency: int = 4
     registry_host: str | None = None
+    log_retention_days: float = 30.0
+    """0: keep the delivery log for ever."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,10 @@ class Webhooks:
         metrics = WebhookMetrics(queue_depth)
         retry = RetryPolicy(settings.max_attempts, settings.retry_base, settings.retry_max)
         sender = Sender(policy, settings.timeout)
-        worker = DeliveryWorker(database, box, sender, retry, metrics, settings.poll_interval, settings.concurrency)
+        retention = timedelta(days=settings.log_retention_days) if settings.log_retention_days else None
+        worker = DeliveryWorker(
+            database, box, sender, retry, metrics, settings.poll_interval, settings.concurrency, retention
+        )
         return cls(
             subscriptions=Subscriptions(database, box, policy, audit),
             log=DeliveryLog(database, worker, audit),

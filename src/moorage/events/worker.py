@@ -40,6 +40,7 @@ from moorage.metadata.holders import is_dead, new_holder
 log = logging.getLogger("moorage.webhooks")
 
 DEAD_HOLDER_CHECK_SECONDS = 5.0
+PRUNE_EVERY_SECONDS = 600.0
 
 
 class DeliveryWorker:
@@ -52,6 +53,7 @@ class DeliveryWorker:
         metrics: WebhookMetrics,
         poll_interval: float,
         concurrency: int,
+        log_retention: timedelta | None = None,
     ) -> None:
         self.database = database
         self.box = box
@@ -60,6 +62,8 @@ class DeliveryWorker:
         self.metrics = metrics
         self.poll_interval = poll_interval
         self.concurrency = concurrency
+        self.log_retention = log_retention
+        """How long finished deliveries stay in the log (None: for ever)."""
         self.lease_ttl = timedelta(seconds=sender.timeout + 60)
         """Outlasts the longest attempt (the request timeout) with room to record its outcome."""
         self.holder = new_holder("webhooks")
@@ -70,6 +74,7 @@ class DeliveryWorker:
         self._in_flight: dict[Future[None], int] = {}
         self._lock = threading.Lock()
         self._last_dead_check = 0.0
+        self._last_prune = 0.0
 
     def start(self) -> None:
         if self._thread is not None:
@@ -109,6 +114,7 @@ class DeliveryWorker:
     def run_once(self) -> int:
         """Claim and start what is due and fits in the free slots; how many were started."""
         self._release_dead_holders()
+        self._prune_log()
         with self._lock:
             free = self.concurrency - len(self._in_flight)
         if free <= 0 or self._pool is None:
@@ -142,6 +148,16 @@ class DeliveryWorker:
             with self.database.write() as connection:
                 released = queries.release_leases(connection, dead)
             log.info("released %d webhook deliveries held by %d dead processes", released, len(dead))
+
+    def _prune_log(self) -> None:
+        """Forget finished deliveries older than the retention, a batch per transaction (any process may)."""
+        if self.log_retention is None or time.monotonic() - self._last_prune < PRUNE_EVERY_SECONDS:
+            return
+        self._last_prune = time.monotonic()
+        while not self._stop.is_set():
+            with self.database.write() as connection:
+                if queries.prune(connection, now() - self.log_retention) == 0:
+                    return
 
     def _deliver(self, row: dict[str, Any]) -> None:
         try:

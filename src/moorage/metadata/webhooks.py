@@ -209,6 +209,21 @@ def queue_depth(connection: sa.Connection) -> int:
     return int(connection.execute(query).scalar() or 0)
 
 
+def prune(connection: sa.Connection, finished_before: datetime, batch: int = 1000) -> int:
+    """Delete up to `batch` deliveries (and their attempts) that finished before `finished_before`."""
+    d = webhook_deliveries
+    ids = [
+        row[0]
+        for row in connection.execute(
+            sa.select(d.c.id).where(d.c.state != PENDING, d.c.finished_at < finished_before).limit(batch)
+        )
+    ]
+    if ids:
+        connection.execute(webhook_attempts.delete().where(webhook_attempts.c.delivery_id.in_(ids)))
+        connection.execute(d.delete().where(d.c.id.in_(ids)))
+    return len(ids)
+
+
 # --- the delivery log ------------------------------------------------------------------------
 
 

@@ -123,3 +123,18 @@ def _attempt(status: int) -> dict[str, object]:
         "error": None if status < 300 else f"HTTP {status}",
         "duration_ms": 1.0,
     }
+
+
+def test_finished_deliveries_older_than_the_retention_are_pruned_pending_ones_never(database: Database) -> None:
+    subscribe(database, "namespace", "team")
+    with database.write() as connection:
+        done, waiting = emit(connection, pushed("team/app")) + emit(connection, pushed("team/other"))
+        moment = now()
+        queries.claim(connection, "me", moment, moment + timedelta(minutes=1), 10)
+        queries.record_attempt(connection, done, "me", _attempt(200), {"state": "delivered", "finished_at": moment})
+    with database.write() as connection:
+        assert queries.prune(connection, moment) == 0  # not older than the cut-off
+        assert queries.prune(connection, moment + timedelta(seconds=1)) == 1
+    with database.read() as connection:
+        assert queries.delivery(connection, done) is None
+        assert queries.delivery(connection, waiting) is not None
