@@ -7,6 +7,7 @@ and the connection. The response body is never read: a receiver's answer is its 
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -30,11 +31,12 @@ class AttemptResult:
 
 
 class Sender:
-    def __init__(self, policy: TargetPolicy, timeout: float) -> None:
+    def __init__(self, policy: TargetPolicy, timeout: float, verify: ssl.SSLContext | bool = True) -> None:
+        """`verify`: how HTTPS receivers' certificates are checked (default: the system's CAs)."""
         self.policy = policy
         self.timeout = timeout
         # trust_env=False: no proxy from the environment may carry webhooks past the address checks.
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+        self._client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, verify=verify)
 
     def close(self) -> None:
         self._client.close()
