@@ -22,7 +22,7 @@ from moorage.events.errors import InvalidSubscription, UnknownSubscription
 from moorage.events.model import SUBSCRIBABLE
 from moorage.events.scopes import REGISTRY_SCOPE, ScopeKind, permission_pattern
 from moorage.events.signing import new_secret
-from moorage.events.targets import TargetPolicy, TargetRefused
+from moorage.events.targets import TargetPolicy, TargetRefused, parse
 from moorage.metadata import webhooks as queries
 from moorage.metadata.common import now
 from moorage.metadata.database import Database
@@ -31,6 +31,12 @@ AuditRecord = Callable[..., None]
 """`AuditLog.record(action, actor, repository, target, outcome, detail, connection)` (governance/audit.py)."""
 
 MAX_DESCRIPTION = 500
+
+
+def origin(url: str) -> str:
+    """A URL's scheme, host and port only: what the audit log keeps (paths often carry receivers' tokens)."""
+    target = parse(url)
+    return f"{target.scheme}://{target.host_header}"
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,7 @@ class Subscriptions:
         with self.database.write() as connection:
             subscription_id = queries.insert_subscription(connection, values)
             found = self._get(connection, subscription_id)
-            self._audit("webhook.create", actor, found, {"url": url, "events": found.events}, connection)
+            self._audit("webhook.create", actor, found, {"url": origin(url), "events": found.events}, connection)
         return found, secret
 
     def get(self, subscription_id: int) -> Subscription:
@@ -171,14 +177,15 @@ class Subscriptions:
             if changes:
                 queries.update_subscription(connection, subscription_id, {**changes, "updated_at": now()})
             found = self._get(connection, subscription_id)
-            self._audit("webhook.update", actor, found, changes, connection)
+            audited = {**changes, "url": origin(changes["url"])} if "url" in changes else changes
+            self._audit("webhook.update", actor, found, audited, connection)
         return found
 
     def delete(self, actor: Actor, subscription_id: int) -> None:
         with self.database.write() as connection:
             found = self._get(connection, subscription_id)
             queries.delete_subscription(connection, subscription_id)
-            self._audit("webhook.delete", actor, found, {"url": found.url}, connection)
+            self._audit("webhook.delete", actor, found, {"url": origin(found.url)}, connection)
 
     def rotate_secret(self, actor: Actor, subscription_id: int) -> tuple[Subscription, str]:
         """A new signing secret, used from the next attempt on (retries included); the old one stops."""

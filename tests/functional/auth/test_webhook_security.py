@@ -116,10 +116,11 @@ def test_anonymous_callers_are_asked_to_authenticate(secured: RunningRegistry) -
 
 def test_the_signing_secret_is_stored_sealed_and_audited_without_it(secured: RunningRegistry) -> None:
     with api(secured) as admin:
-        created = admin.post("/webhooks", json=hook(unique_name("sealed"))).json()
+        created = admin.post("/webhooks", json=hook(unique_name("sealed"), PUBLIC + "/T0KEN-in-path")).json()
         audit = admin.get("/audit", params={"action": "webhook.create", "limit": 500}).text
     secret = created["secret"]
     assert f"webhook {created['id']}" in audit and secret not in audit
+    assert "https://93.184.215.14" in audit and "T0KEN-in-path" not in audit  # receivers' tokens hide in paths
     url = secured.database_url or f"sqlite:///{secured.data_dir / 'metadata.db'}"  # type: ignore[operator]
     engine = sa.create_engine(url)
     try:
