@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import anyio.to_thread
@@ -19,6 +19,7 @@ from moorage.api.manage import gc as gc_api
 from moorage.api.manage import issuers as oidc_issuers_api
 from moorage.api.manage import lifecycle as lifecycle_api
 from moorage.api.manage import signing_keys as signing_keys_api
+from moorage.api.manage import webhooks as webhooks_api
 from moorage.api.manage.accounts import ACCOUNT_ROUTERS
 from moorage.api.manage.app import create_management_api
 from moorage.api.manage.governance import governance_routers
@@ -26,18 +27,21 @@ from moorage.api.registry_guard import RegistryGuard
 from moorage.api.token import token_routes
 from moorage.api.v2.context import RegistryServices
 from moorage.api.v2.router import RegistryAPI
-from moorage.app_auth import build_auth
+from moorage.app_auth import build_auth, secret_box
 from moorage.auth.oidc_federation import OidcFederation
 from moorage.auth.oidc_keys import JwksCache
 from moorage.auth.oidc_verifier import OidcVerifier
 from moorage.config import Settings, settings_from_environment
 from moorage.domain.access import AccessPolicy, Actor, AllowAll
+from moorage.events.subscriptions import AuditRecord
+from moorage.events.webhooks import Webhooks, WebhookSettings
 from moorage.gc.collector import GarbageCollector
 from moorage.gc.metrics import MaintenanceMetrics
 from moorage.governance.services import Governance
 from moorage.lifecycle.service import LifecycleService
 from moorage.metadata.database import Database
 from moorage.registry.blobs import BlobService
+from moorage.registry.hooks import RegistryHook
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
@@ -64,7 +68,9 @@ class Moorage:
             await self.other(scope, receive, send)
 
 
-def build_services(settings: Settings, database: Database, policy: AccessPolicy) -> tuple[RegistryServices, Governance]:
+def build_services(
+    settings: Settings, database: Database, policy: AccessPolicy, more_hooks: Sequence[RegistryHook] = ()
+) -> tuple[RegistryServices, Governance]:
     store = FilesystemBlobStore(settings.data_dir.resolve())
     governance = Governance.build(
         database,
@@ -74,7 +80,7 @@ def build_services(settings: Settings, database: Database, policy: AccessPolicy)
         settings.audit_pulls,
         settings.audit_pull_window_seconds,
     )
-    hooks = [governance.hook]
+    hooks = [governance.hook, *more_hooks]  # governance first: what it refuses, no one else hears of
     manifests = ManifestService(database, hooks)
     governance = governance.with_manifests(database, manifests)
     services = RegistryServices(
@@ -110,6 +116,31 @@ def build_collector(settings: Settings, database: Database, store: BlobStore) ->
     )
 
 
+def registry_host(settings: Settings) -> str | None:
+    """The host clients pull from, for pull references in events: `external_url`'s, else the listening address."""
+    if settings.external_url:
+        return settings.external_url.split("://", 1)[-1].split("/", 1)[0] or None
+    if settings.host in ("0.0.0.0", "::", ""):
+        return None
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"{host}:{settings.port}"
+
+
+def build_webhooks(settings: Settings, database: Database, audit: AuditRecord) -> Webhooks:
+    webhook_settings = WebhookSettings(
+        allow_private_targets=settings.webhook_allow_private_targets,
+        timeout=settings.webhook_timeout_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        retry_base=settings.webhook_retry_base_seconds,
+        retry_max=settings.webhook_retry_max_seconds,
+        poll_interval=settings.webhook_poll_interval_seconds,
+        concurrency=settings.webhook_concurrency,
+        registry_host=registry_host(settings),
+        log_retention_days=settings.webhook_log_retention_days,
+    )
+    return Webhooks.build(database, secret_box(settings, create=True), audit, webhook_settings)
+
+
 def create_app(settings: Settings | None = None) -> ASGIApp:
     """Build the ASGI app; workers call this with the settings `moorage serve` resolved."""
     if settings is None:
@@ -128,7 +159,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
 
         auth = build_auth(settings, database, oidc.still_valid, is_public, login_failed)
         auth.chain.add(OidcVerifier(oidc))
-    services, governance = build_services(settings, database, auth.policy if auth is not None else AllowAll())
+    webhooks = build_webhooks(settings, database, lambda *entry: governance.audit.record(*entry))
+    policy = auth.policy if auth is not None else AllowAll()
+    services, governance = build_services(settings, database, policy, [webhooks.hook])
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -154,6 +187,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     metrics = CollectorRegistry(auto_describe=True)
     metrics.register(MaintenanceMetrics(collector.totals))
+    metrics.register(webhooks.metrics)
 
     async def metrics_endpoint(request: Request) -> Response:
         body = await anyio.to_thread.run_sync(generate_latest, metrics)
@@ -162,7 +196,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         schedule.start()
+        webhooks.worker.start()
         yield
+        await anyio.to_thread.run_sync(webhooks.worker.stop)
         # A clean stop (SIGTERM, SIGINT) writes the pulls counted since the last flush: only a crash loses them.
         await anyio.to_thread.run_sync(schedule.stop)
         await anyio.to_thread.run_sync(governance.pulls.close)
@@ -181,10 +217,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         "auth": auth,
         "lifecycle": lifecycle,
         "gc": collector,
+        "webhooks": webhooks,
     }
     # Lifecycle and GC routes first: governance's `/repositories/{name:path}` would swallow theirs.
     routers = [lifecycle_api.router, gc_api.router, *governance_routers(), *ACCOUNT_ROUTERS, oidc_issuers_api.router]
     routers.append(signing_keys_api.router)
+    routers.append(webhooks_api.router)
     management = create_management_api(state, routers)
     # Outermost: an early refusal (401, 404, 413…) reaches clients that send the whole body first.
     return DrainUnreadBody(Moorage(registry, management, other))

@@ -126,6 +126,23 @@ class Settings(BaseSettings):
     gc_lease_seconds: float = Field(
         300, gt=0, description="A GC or lifecycle pass that stops renewing its lease for this long is presumed dead."
     )
+    # --- webhooks (docs/webhooks.md) ---
+    webhook_allow_private_targets: bool = Field(
+        False, description="Let webhooks reach loopback and private addresses (link-local/metadata never)."
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60, description="Timeout of one webhook request.")
+    webhook_max_attempts: int = Field(8, ge=1, le=50, description="Attempts before a delivery is marked failed.")
+    webhook_retry_base_seconds: float = Field(
+        10.0, gt=0, le=3600, description="Wait after a webhook's first failed attempt; doubles with each failure."
+    )
+    webhook_retry_max_seconds: float = Field(3600.0, gt=0, le=86400, description="The longest wait between attempts.")
+    webhook_poll_interval_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often each server process looks for due webhook deliveries."
+    )
+    webhook_concurrency: int = Field(4, ge=1, le=64, description="Webhook requests each server process sends at once.")
+    webhook_log_retention_days: float = Field(
+        30, ge=0, le=3650, description="Finished webhook deliveries stay in the delivery log this long; 0: for ever."
+    )
     # --- organisations (namespace ownership) ---
     organization_creation: Literal["admins", "users"] = Field(
         "admins",
