@@ -6,14 +6,17 @@ One cache and one upstream for the whole module; each test uses its own reposito
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.functional.cli_support import Cli
 from tests.functional.helpers import (
     assert_error,
     image_manifest,
@@ -280,3 +283,44 @@ def test_hosted_repositories_live_beside_cached_ones(puller: httpx.Client) -> No
     blob = push_blob(puller, repo, random_bytes(64))
     manifest = image_manifest(blob, [])
     assert manifest.digest
+
+
+def test_the_cache_rule_commands_work_signed_in_and_never_print_the_upstream_password(
+    cache: RunningRegistry, upstream: RunningRegistry, tmp_path: Path
+) -> None:
+    cli = Cli(cache, tmp_path / "config")
+    cli.login()
+    prefix = f"cli{uuid.uuid4().hex[:6]}"
+    secret = "cli-upstream-" + uuid.uuid4().hex
+    outputs = [
+        cli.run(
+            "cache-rule", "create", "--prefix", prefix, "--upstream", upstream.url,
+            "--upstream-username", "mirror", "--upstream-password-stdin", stdin=secret + "\n",
+        ),
+        cli.run("cache-rule", "list"),
+        cli.run("cache-rule", "show", prefix, "--json"),
+        cli.run("cache-rule", "update", prefix, "--upstream-password-stdin", stdin=UPSTREAM_PASSWORD + "\n"),
+        cli.run("cache-rule", "update", prefix, "--upstream-prefix", "lib", "--json"),
+    ]  # fmt: skip
+    assert prefix in outputs[1].stdout and "UPSTREAM_URL" in outputs[1].stdout
+    shown = json.loads(outputs[2].stdout)
+    assert shown["has_credentials"] is True and shown["username"] == "mirror"
+    assert json.loads(outputs[4].stdout)["upstream_prefix"] == "lib"
+    for result in outputs:
+        assert secret not in result.stdout + result.stderr
+        assert UPSTREAM_PASSWORD not in result.stdout + result.stderr
+    # The rotated password is the one in force: a pull through the rule works.
+    repo = f"app{uuid.uuid4().hex[:6]}"
+    with client_for(upstream, (ADMIN, ADMIN_PASSWORD)) as pusher:
+        pushed = push_image(pusher, f"lib/{repo}", "v1")
+    with client_for(cache, (ADMIN, ADMIN_PASSWORD)) as puller:
+        assert puller.get(f"/v2/{prefix}/{repo}/manifests/v1").headers["docker-content-digest"] == pushed.digest
+    assert "deleted" in cli.run("cache-rule", "delete", prefix).stdout
+    missing = cli.run("cache-rule", "show", prefix, expect=None)
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    # A user who is not a registry admin is refused, in one line.
+    user = create_user(cache)
+    other = Cli(cache, tmp_path / "other")
+    other.login(*user)
+    refused = other.run("cache-rule", "list", expect=None)
+    assert refused.returncode != 0 and "administrator" in refused.stderr
