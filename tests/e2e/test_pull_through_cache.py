@@ -268,3 +268,33 @@ def test_a_blob_streams_to_the_first_client_and_concurrent_pulls_fetch_it_once(
     assert others == [expected] * 3
     assert _asked(distribution, f"/v2/{repository}/blobs/{digest}") == 1
     assert os.path.getsize(tmp_path / "source" / "blobs" / "sha256" / digest.split(":")[1]) == len(expected)
+
+
+def test_a_transparent_mirror_serves_upstream_names_beside_hosted_repositories(
+    cache: RunningRegistry, upstream_tools: ContainerTools, cache_tools: ContainerTools, tmp_path: Path
+) -> None:
+    nonce, repository = uuid.uuid4().hex, _repository()
+    image = write_image(tmp_path / "source", "v1", with_marker(nonce, [{"etc/motd": b"mirrored\n"}]))
+    upstream_tools.skopeo_copy(f"oci:{tmp_path / 'source'}:v1", upstream_tools.docker(repository, "v1"))
+    _rule(cache, "ROOT", upstream_tools_url(upstream_tools))
+    try:
+        # An upstream name, unprefixed, comes through the mirror.
+        cache_tools.skopeo_copy(cache_tools.docker(repository, "v1"), f"oci:{tmp_path / 'copy'}:v1")
+        assert tag_descriptor(tmp_path / "copy", "v1")["digest"] == image.manifest_digest
+        # A name nobody created is the upstream's: a push is refused, nothing is created.
+        hosted = f"hosted/{nonce[:8]}"
+        with pytest.raises(AssertionError, match="pull-through cache"):
+            cache_tools.skopeo_copy(f"oci:{tmp_path / 'source'}:v1", cache_tools.docker(hosted, "v1"))
+        # A repository created here is hosted: pushes and pulls stay local.
+        with httpx.Client(base_url=f"{cache.url}/api/v1") as client:
+            assert client.post("/repositories", json={"name": hosted}).status_code == 201
+        cache_tools.skopeo_copy(f"oci:{tmp_path / 'source'}:v1", cache_tools.docker(hosted, "v1"), "--preserve-digests")
+        cache_tools.skopeo_copy(cache_tools.docker(hosted, "v1"), f"oci:{tmp_path / 'hosted'}:v1")
+        assert tag_descriptor(tmp_path / "hosted", "v1")["digest"] == image.manifest_digest
+    finally:
+        with httpx.Client(base_url=f"{cache.url}/api/v1") as client:
+            assert client.delete("/cache-rules/ROOT").status_code == 204
+
+
+def upstream_tools_url(tools: ContainerTools) -> str:
+    return f"http://{tools.registry_host}"

@@ -188,3 +188,24 @@ def _public(row: CacheRuleRow) -> dict[str, object]:
         "username": row.username,
         "has_password": row.password_encrypted is not None,
     }
+
+
+def reseal_credentials(database: Database, box: SecretBox) -> int:
+    """Re-encrypt upstream passwords stored under a previous secret key with the current one (at start).
+
+    After a key rotation the previous key may be dropped from `previous_secret_keys` once every
+    start has re-encrypted; a password no configured key decrypts is left as it is (its rule then
+    pulls as if it had no credentials, and the upstream says so). Returns how many were re-encrypted.
+    """
+    count = 0
+    with database.write() as connection:
+        for row in queries.all_rules(connection):
+            token = row.password_encrypted
+            if token is None or box.is_current(token):
+                continue
+            try:
+                queries.update(connection, replace(row, password_encrypted=box.reencrypt(token)))
+            except UndecryptableSecret:
+                continue
+            count += 1
+    return count

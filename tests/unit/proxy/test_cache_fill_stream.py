@@ -9,7 +9,9 @@ import pytest
 from moorage.proxy.fill import BlobFill, FillFailed, stream_to_client
 
 
-async def _collect(fill: BlobFill, feed: list[bytes | BaseException | None]) -> tuple[list[bytes], BaseException | None]:
+async def _collect(
+    fill: BlobFill, feed: list[bytes | BaseException | None]
+) -> tuple[list[bytes], BaseException | None]:
     received: list[bytes] = []
 
     async def produce() -> None:

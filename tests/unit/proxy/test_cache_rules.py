@@ -53,7 +53,9 @@ def test_a_prefix_matches_whole_components_only() -> None:
     assert rule_for([HUB], "docker-hub") is None
 
 
-@pytest.mark.parametrize("url", ["ftp://x", "https://", "https://host/v2", "https://u:p@host", "host:5000", "https://h?q"])
+@pytest.mark.parametrize(
+    "url", ["ftp://x", "https://", "https://host/v2", "https://u:p@host", "host:5000", "https://h?q"]
+)
 def test_an_upstream_must_be_the_root_of_an_http_registry(url: str) -> None:
     with pytest.raises(InvalidRule):
         check_upstream_url(url)
