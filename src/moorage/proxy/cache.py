@@ -69,7 +69,8 @@ class PullThroughCache:
         self.tag_ttl = tag_ttl
         self.upstream_timeout = upstream_timeout
         self.count = count
-        self._clients: dict[CacheRule, UpstreamClient] = {}
+        self._clients: dict[str, UpstreamClient] = {}
+        self._retired: list[UpstreamClient] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,10 +105,21 @@ class PullThroughCache:
         except RegistryError as error:
             await error_response(error, method)(scope, receive, send)
             return
+        except Exception:
+            log.exception("pull-through cache failed on %s %s", method, path)
+            failure = RegistryError(ErrorCode.UNKNOWN, "internal error in the pull-through cache; see the server log")
+            await error_response(failure, method)(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
     async def _rule(self, name: str) -> CacheRule | None:
-        rule = rule_for(await anyio.to_thread.run_sync(self.rules.active), name)
+        # The hot path of hosted repositories: the rules read in the last seconds, without a thread hop.
+        rules = self.rules.recent()
+        if rules is None:
+            rules = await anyio.to_thread.run_sync(self.rules.active)
+        if not rules:
+            return None
+        rule = rule_for(rules, name)
         if rule is not None and rule.prefix == "" and await anyio.to_thread.run_sync(self._hosted, name):
             return None
         return rule
@@ -119,14 +131,17 @@ class PullThroughCache:
             return repository_id is not None and not cache_queries.is_cached_repository(connection, repository_id)
 
     def client(self, rule: CacheRule) -> UpstreamClient:
-        client = self._clients.get(rule)
-        if client is None:
-            client = self._clients[rule] = UpstreamClient(rule, self.upstream_timeout)
+        """The rule's upstream client; a changed rule (new URL, rotated credentials) gets a new one."""
+        client = self._clients.get(rule.prefix)
+        if client is None or client.rule != rule:
+            if client is not None:
+                self._retired.append(client)  # closed at shutdown: a fill may still be reading through it
+            client = self._clients[rule.prefix] = UpstreamClient(rule, self.upstream_timeout)
         return client
 
     async def aclose(self) -> None:
         await self.fill.aclose()
-        for client in self._clients.values():
+        for client in [*self._clients.values(), *self._retired]:
             await client.close()
 
     # -- manifests ----------------------------------------------------------------------------------

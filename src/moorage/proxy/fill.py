@@ -122,6 +122,13 @@ class CacheFill:
             detail = {"upstream": rule.upstream_url, "upstream_repository": upstream_name, "reference": reference}
             self.audit.record("proxy.fill", actor, name, digest, detail=detail, connection=connection)
 
+    def _mark_cached(self, rule: CacheRule, name: str) -> None:
+        """The repository is the cache's (a transparent mirror tells it from a hosted one by this)."""
+        with self.database.write() as connection:
+            repository_id = repositories.find_id(connection, name)
+            if repository_id is not None:
+                cache_queries.mark_cached(connection, repository_id, rule.prefix, rule.upstream_name(name))
+
     def tag_checked(self, name: str, tag: str, digest: str) -> None:
         """Record that the upstream's tag still names `digest` (the cached one): fresh for another TTL."""
         with self.database.write() as connection:
@@ -163,6 +170,7 @@ class CacheFill:
                 fill.size = int(declared) if declared is not None and declared.isdigit() else None
                 status = await asyncio.to_thread(self.uploads.start, name, actor)
                 upload_id = status.upload_id
+                await asyncio.to_thread(self._mark_cached, rule, name)
                 fill.started.set()
                 appended = await self.uploads.append(name, upload_id, self._tee(response.aiter_bytes(), fill))
                 received = appended.size

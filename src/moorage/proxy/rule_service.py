@@ -67,11 +67,16 @@ class CacheRules:
 
     # -- reading, on the pull path ---------------------------------------------------------------
 
+    def recent(self) -> list[CacheRule] | None:
+        """The rules read less than a couple of seconds ago, or None: then `active` must read them."""
+        cached = self._active
+        return cached[1] if cached is not None and cached[0] > time.monotonic() else None
+
     def active(self) -> list[CacheRule]:
         """The rules in force, with their credentials decrypted; re-read every couple of seconds."""
-        cached = self._active
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        recent = self.recent()
+        if recent is not None:
+            return recent
         with self.database.read() as connection:
             rows = queries.all_rules(connection)
         rules = [self._rule(row) for row in rows]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import httpx
 
 from moorage.domain import media_types as mt
+from moorage.domain.manifests import MAX_MANIFEST_SIZE
 from moorage.proxy.rules import CacheRule
 
 MANIFEST_ACCEPT = ", ".join(
@@ -79,9 +80,13 @@ class UpstreamClient:
 
     async def get_manifest(self, name: str, reference: str) -> UpstreamManifest:
         async with self._request("GET", name, f"manifests/{reference}", {"Accept": MANIFEST_ACCEPT}) as response:
-            payload = await response.aread()
+            payload = bytearray()
+            async for piece in response.aiter_bytes():
+                payload += piece
+                if len(payload) > MAX_MANIFEST_SIZE:
+                    raise UpstreamUnavailable(self.rule.upstream_url, f"sent a manifest over {MAX_MANIFEST_SIZE} bytes")
             media_type = response.headers.get("content-type", "").split(";")[0].strip()
-            return UpstreamManifest(response.headers.get("docker-content-digest"), media_type, payload)
+            return UpstreamManifest(response.headers.get("docker-content-digest"), media_type, bytes(payload))
 
     async def blob_size(self, name: str, digest: str) -> int:
         async with self._request("HEAD", name, f"blobs/{digest}", {}) as response:
