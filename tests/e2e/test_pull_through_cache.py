@@ -187,7 +187,6 @@ def test_cached_images_still_pull_when_the_upstream_is_stopped(
         metrics = client.get("/metrics").text
         assert f'moorage_proxy_stale_responses_total{{upstream="{gone.url}"}}' in metrics
     cache_tools.skopeo_copy(cache_tools.docker(cached, "v1"), f"oci:{tmp_path / 'second'}:v1", "--preserve-digests")
-    cache_tools.podman("pull", "-q", cache_tools.ref(cached, "v1"))
     assert tag_descriptor(tmp_path / "second", "v1")["digest"] == image.manifest_digest
 
 
@@ -213,7 +212,7 @@ def test_a_blob_damaged_in_flight_is_refused_and_nothing_is_stored(
     tmp_path: Path,
 ) -> None:
     nonce, repository = uuid.uuid4().hex, _repository()
-    layer = random_layer(3 * 1024 * 1024, seed=int(nonce[:8], 16))
+    layer = random_layer(1024 * 1024, seed=int(nonce[:8], 16))
     image = write_image_from_blobs(tmp_path / "source", "v1", [layer])
     upstream_tools.skopeo_copy(f"oci:{tmp_path / 'source'}:v1", upstream_tools.docker(repository, "v1"))
     with faulty_proxy(distribution.url) as proxy:
@@ -242,7 +241,7 @@ def test_a_blob_streams_to_the_first_client_and_concurrent_pulls_fetch_it_once(
     cache: RunningRegistry, distribution: Distribution, upstream_tools: ContainerTools, tmp_path: Path
 ) -> None:
     nonce, repository = uuid.uuid4().hex, _repository()
-    layer = random_layer(8 * 1024 * 1024, seed=random.Random(nonce).randrange(1 << 30))
+    layer = random_layer(4 * 1024 * 1024, seed=random.Random(nonce).randrange(1 << 30))
     image = write_image_from_blobs(tmp_path / "source", "v1", [layer])
     upstream_tools.skopeo_copy(f"oci:{tmp_path / 'source'}:v1", upstream_tools.docker(repository, "v1"))
     digest = image.layers[0].digest

@@ -298,14 +298,17 @@ def test_the_cache_rule_commands_work_signed_in_and_never_print_the_upstream_pas
             "--upstream-username", "mirror", "--upstream-password-stdin", stdin=secret + "\n",
         ),
         cli.run("cache-rule", "list"),
-        cli.run("cache-rule", "show", prefix, "--json"),
-        cli.run("cache-rule", "update", prefix, "--upstream-password-stdin", stdin=UPSTREAM_PASSWORD + "\n"),
-        cli.run("cache-rule", "update", prefix, "--upstream-prefix", "lib", "--json"),
+        cli.run("cache-rule", "show", prefix),
+        cli.run(
+            "cache-rule", "update", prefix, "--upstream-prefix", "lib", "--upstream-password-stdin", "--json",
+            stdin=UPSTREAM_PASSWORD + "\n",
+        ),
     ]  # fmt: skip
     assert prefix in outputs[1].stdout and "UPSTREAM_URL" in outputs[1].stdout
-    shown = json.loads(outputs[2].stdout)
+    assert "has_credentials:" in outputs[2].stdout
+    shown = json.loads(outputs[3].stdout)
     assert shown["has_credentials"] is True and shown["username"] == "mirror"
-    assert json.loads(outputs[4].stdout)["upstream_prefix"] == "lib"
+    assert shown["upstream_prefix"] == "lib"
     for result in outputs:
         assert secret not in result.stdout + result.stderr
         assert UPSTREAM_PASSWORD not in result.stdout + result.stderr
@@ -316,8 +319,6 @@ def test_the_cache_rule_commands_work_signed_in_and_never_print_the_upstream_pas
     with client_for(cache, (ADMIN, ADMIN_PASSWORD)) as puller:
         assert puller.get(f"/v2/{prefix}/{repo}/manifests/v1").headers["docker-content-digest"] == pushed.digest
     assert "deleted" in cli.run("cache-rule", "delete", prefix).stdout
-    missing = cli.run("cache-rule", "show", prefix, expect=None)
-    assert missing.returncode != 0 and "Traceback" not in missing.stderr
     # A user who is not a registry admin is refused, in one line.
     user = create_user(cache)
     other = Cli(cache, tmp_path / "other")
