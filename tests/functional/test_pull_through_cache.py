@@ -30,7 +30,7 @@ from tests.support.auth import ADMIN, ADMIN_PASSWORD, api, client_for, create_us
 from tests.support.server import RunningRegistry, start_server
 from tests.support.upstreams import rate_limiting_upstream
 
-TTL = 3.0
+TTL = 5.0
 AUTH = {
     "auth_enabled": "true",
     "admin_username": ADMIN,
@@ -125,7 +125,7 @@ def test_pulling_a_tag_sees_an_upstream_move_within_the_ttl(pusher: httpx.Client
         if seen != second.digest:
             time.sleep(0.2)
     assert seen == second.digest
-    assert time.monotonic() - moved_at <= TTL + 1.5  # within the TTL (plus one poll and the fetch)
+    assert time.monotonic() - moved_at <= TTL + 3  # within the TTL (plus one poll and the fetch, on a busy machine)
     # The old digest stays pullable by digest.
     assert puller.get(f"/v2/up/{repo}/manifests/{first.digest}").status_code == 200
 
@@ -136,8 +136,14 @@ def test_within_the_ttl_a_tag_is_served_without_asking_the_upstream(
     repo = _repo()
     first = push_image(pusher, repo, "v1")
     assert puller.get(f"/v2/up/{repo}/manifests/v1").headers["docker-content-digest"] == first.digest
-    push_image(pusher, repo, "v1")  # moved upstream just now
-    assert puller.get(f"/v2/up/{repo}/manifests/v1").headers["docker-content-digest"] == first.digest
+    checked = time.monotonic()  # the tag was resolved upstream by the pull just answered
+    second = push_image(pusher, repo, "v1")  # moved upstream just now
+    served = puller.get(f"/v2/up/{repo}/manifests/v1").headers["docker-content-digest"]
+    elapsed = time.monotonic() - checked
+    if elapsed < TTL - 1:  # (the server recorded its check a little before `checked`)
+        assert served == first.digest  # within the TTL: the cached tag, the upstream not asked
+    elif elapsed > TTL:  # a very slow machine took longer than the TTL for the push: re-resolved
+        assert served == second.digest
 
 
 def test_an_index_is_cached_and_only_the_platform_asked_for_is_fetched(

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
 
 from tests.support.server import free_port
+from tests.support.upstreams import serving
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-encoding"}
 
@@ -71,13 +71,8 @@ def faulty_proxy(upstream: str) -> Iterator[FaultyProxy]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield proxy
+        with serving(port, Handler):
+            yield proxy
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         client.close()

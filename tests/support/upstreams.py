@@ -50,11 +50,18 @@ def rate_limiting_upstream(retry_after: int = 30) -> Iterator[RateLimitingUpstre
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    with serving(port, Handler):
+        yield upstream
+
+
+@contextlib.contextmanager
+def serving(port: int, handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[None]:
+    """A threaded HTTP server on a loopback port for the duration of the context."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield upstream
+        yield
     finally:
         server.shutdown()
         server.server_close()
