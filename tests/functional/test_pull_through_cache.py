@@ -255,7 +255,7 @@ def test_a_prefix_over_someone_elses_repositories_is_refused(cache: RunningRegis
         assert bad.headers["content-type"].startswith("application/problem+json")
 
 
-def test_an_anonymous_pull_of_a_never_cached_image_asks_nothing_upstream(cache: RunningRegistry) -> None:
+def test_a_pull_without_permission_of_a_never_cached_image_asks_nothing_upstream(cache: RunningRegistry) -> None:
     with rate_limiting_upstream() as stub:
         with api(cache) as admin:
             assert admin.post("/cache-rules", json={"prefix": "anon", "upstream_url": stub.url}).status_code == 201
@@ -263,6 +263,11 @@ def test_an_anonymous_pull_of_a_never_cached_image_asks_nothing_upstream(cache: 
             response = anonymous.get("/v2/anon/library/busybox/manifests/latest")
             assert response.status_code == 401
             assert anonymous.get(f"/v2/anon/library/busybox/blobs/sha256:{'0' * 64}").status_code == 401
+        # A signed-in user without pull permission on the cached repository is refused just as early.
+        stranger = create_user(cache)
+        with client_for(cache, stranger) as client:
+            assert_error(client.get("/v2/anon/library/busybox/manifests/latest"), 403, "DENIED")
+            assert_error(client.head(f"/v2/anon/library/busybox/blobs/sha256:{'0' * 64}"), 403, None)
         assert stub.requests == []
 
 
