@@ -39,8 +39,9 @@ from moorage.registry.uploads import UploadService
 
 log = logging.getLogger(__name__)
 
-QUEUE_PIECES = 16
+QUEUE_PIECES = 8
 """Pieces waiting for the first client: the upstream is read no faster than that client takes them."""
+PIECE_SIZE = 1 << 20
 
 
 class FillFailed(Exception):
@@ -204,10 +205,23 @@ class CacheFill:
             self.uploads.cancel(name, upload_id)
 
     async def _tee(self, body: AsyncIterator[bytes], fill: BlobFill) -> AsyncIterator[bytes]:
-        async for piece in body:
-            if piece:
+        """The upstream's bytes, gathered into pieces of `PIECE_SIZE`, each told to the client then written.
+
+        httpx hands over 64 KiB at a time; a larger piece costs the client's response, the queue and
+        the writer one step where sixteen would take sixteen.
+        """
+        gathered = bytearray()
+        async for data in body:
+            gathered += data
+            if len(gathered) >= PIECE_SIZE:
+                piece = bytes(gathered)
+                gathered.clear()
                 await self._tell(fill, piece)
                 yield piece
+        if gathered:
+            piece = bytes(gathered)
+            await self._tell(fill, piece)
+            yield piece
 
     async def _tell(self, fill: BlobFill, item: bytes | BaseException | None) -> None:
         if fill.listening:
