@@ -130,7 +130,7 @@ def build_pull_through_cache(
         ManifestService(database, hooks),
         UploadService(database, services.blobs.store, hooks),
         governance.audit,
-        lambda kind: metrics.count("fill", kind),
+        lambda upstream: metrics.count("fill", upstream),
     )
     rules = CacheRules(database, secret_box(settings, create=True), governance.audit)
     ttl = timedelta(seconds=settings.proxy_tag_ttl_seconds)

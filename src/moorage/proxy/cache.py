@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import anyio.to_thread
 from starlette.responses import Response, StreamingResponse
@@ -41,6 +42,7 @@ from moorage.proxy.rules import CacheRule, push_refused, rule_for
 from moorage.proxy.upstream import UpstreamClient, UpstreamNotFound, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _ROUTE = re.compile(r"^/v2/(?P<name>.+)/(?P<kind>blobs/uploads|blobs|manifests)(?:/(?P<rest>[^/]*))?(?:/.*)?$")
 STALE_WARNING = '110 moorage "Response is stale: upstream {upstream} {reason}"'
@@ -207,9 +209,10 @@ class PullThroughCache:
             return False
         return True
 
-    async def _upstream(self, rule: CacheRule, what: str, call: object) -> object:
+    async def _upstream(self, rule: CacheRule, what: str, call: Awaitable[T]) -> T:
+        """Await an upstream call, turning its failures into the OCI errors a client is answered with."""
         try:
-            return await call  # type: ignore[misc]
+            return await call
         except UpstreamUnavailable as error:
             self.count("upstream_error", rule.upstream_url)
             raise _unavailable(error) from None

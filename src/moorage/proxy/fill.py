@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 QUEUE_PIECES = 8
 """Pieces waiting for the first client: the upstream is read no faster than that client takes them."""
 PIECE_SIZE = 1 << 20
+CLIENT_STALL_SECONDS = 60.0
+"""A first client that takes no piece for this long is cut off (its response aborted); the fill goes on."""
 
 
 class FillFailed(Exception):
@@ -71,7 +73,7 @@ class CacheFill:
         manifests: ManifestService,
         uploads: UploadService,
         audit: AuditLog,
-        on_fill: Callable[[str], None] = lambda kind: None,
+        on_fill: Callable[[str], None] = lambda upstream: None,
     ) -> None:
         self.database = database
         self.manifests = manifests
@@ -107,7 +109,7 @@ class CacheFill:
             self.manifests.put, name, stored_as, fetched.payload, fetched.media_type, actor, references_pending=True
         )
         await asyncio.to_thread(self._after_manifest, rule, name, upstream_name, reference, str(digest), actor)
-        self.on_fill("manifest")
+        self.on_fill(rule.upstream_url)
         return str(digest)
 
     def _after_manifest(
@@ -185,8 +187,8 @@ class CacheFill:
                     f"upstream {rule.upstream_url} sent bytes that are not {digest}: {error.message}"
                 ) from None
             upload_id = None
-            self.on_fill("blob")
-            await self._tell(fill, None)
+            self.on_fill(rule.upstream_url)
+            await hand_over(fill, None)
         except BaseException as error:  # noqa: BLE001 - every failure must reach the waiting clients
             fill.error = error
             if not isinstance(error, (asyncio.CancelledError, RegistryError)):
@@ -194,7 +196,7 @@ class CacheFill:
             if upload_id is not None:
                 await asyncio.to_thread(self._cancel, name, upload_id)
             fill.started.set()
-            await self._tell(fill, error if isinstance(error, Exception) else FillFailed(str(error)))
+            await hand_over(fill, error if isinstance(error, Exception) else FillFailed(str(error)))
             if isinstance(error, asyncio.CancelledError):
                 raise
         finally:
@@ -216,20 +218,29 @@ class CacheFill:
             if len(gathered) >= PIECE_SIZE:
                 piece = bytes(gathered)
                 gathered.clear()
-                await self._tell(fill, piece)
+                await hand_over(fill, piece)
                 yield piece
         if gathered:
             piece = bytes(gathered)
-            await self._tell(fill, piece)
+            await hand_over(fill, piece)
             yield piece
-
-    async def _tell(self, fill: BlobFill, item: bytes | BaseException | None) -> None:
-        if fill.listening:
-            await fill.pieces.put(item)
 
     async def aclose(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+
+
+async def hand_over(fill: BlobFill, item: bytes | BaseException | None) -> None:
+    """Hand a piece to the first client; one that stops reading is cut off, and the fill goes on."""
+    if not fill.listening:
+        return
+    try:
+        await asyncio.wait_for(fill.pieces.put(item), CLIENT_STALL_SECONDS)
+    except TimeoutError:
+        fill.listening = False
+        while not fill.pieces.empty():
+            fill.pieces.get_nowait()
+        fill.pieces.put_nowait(FillFailed("the client stopped reading"))
 
 
 async def stream_to_client(fill: BlobFill) -> AsyncIterator[bytes]:

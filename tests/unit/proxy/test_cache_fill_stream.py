@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from moorage.proxy import fill as fill_module
 from moorage.proxy.fill import BlobFill, FillFailed, stream_to_client
 
 
@@ -61,3 +62,24 @@ def test_an_empty_or_single_piece_blob_is_delivered_once_verified(pieces: int) -
     feed: list[bytes | BaseException | None] = [b"only"] * pieces + [None]
     received, _ = asyncio.run(_collect(BlobFill(), feed))
     assert received == [b"only"] * pieces
+
+
+def test_a_client_that_stops_reading_is_cut_off_and_the_fill_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fill_module, "CLIENT_STALL_SECONDS", 0.05)
+
+    async def scenario() -> None:
+        fill = BlobFill()
+        for _ in range(fill_module.QUEUE_PIECES):
+            await fill_module.hand_over(fill, b"x")
+        await fill_module.hand_over(fill, b"one too many")  # nobody reads: times out instead of waiting
+        assert not fill.listening
+        await fill_module.hand_over(fill, b"later")  # the fill goes on without waiting
+        received, error = [], None
+        try:
+            async for piece in stream_to_client(fill):
+                received.append(piece)
+        except FillFailed as failed:
+            error = failed
+        assert received == [] and error is not None  # its response ends short: aborted
+
+    asyncio.run(asyncio.wait_for(scenario(), 5))
