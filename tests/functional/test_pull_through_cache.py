@@ -27,7 +27,7 @@ from tests.functional.helpers import (
     random_bytes,
 )
 from tests.support.auth import ADMIN, ADMIN_PASSWORD, api, client_for, create_user, grant
-from tests.support.server import RunningRegistry, start_server
+from tests.support.server import RunningRegistry, postgres_database, start_server
 from tests.support.upstreams import rate_limiting_upstream
 
 TTL = 5.0
@@ -336,3 +336,24 @@ def test_the_cache_rule_commands_work_signed_in_and_never_print_the_upstream_pas
     other.login(*user)
     refused = other.run("cache-rule", "list", expect=None)
     assert refused.returncode != 0 and "administrator" in refused.stderr
+
+
+def test_on_postgresql_the_cache_fills_and_records_its_tag_checks(
+    tmp_path: Path, upstream: RunningRegistry, pusher: httpx.Client
+) -> None:
+    """The cache's own queries (rules, insert-or-ignore, upserts of tag checks) on the other backend."""
+    repo = _repo()
+    pushed = push_image(pusher, repo, "v1")
+    with postgres_database() as database_url, start_server(tmp_path / "pg-cache", database_url, **AUTH) as cache:
+        with api(cache) as admin:
+            body = {"prefix": "up", "upstream_url": upstream.url, "username": "mirror", "password": UPSTREAM_PASSWORD}
+            assert admin.post("/cache-rules", json=body).status_code == 201
+            assert admin.post("/cache-rules", json=body).status_code == 409
+        with client_for(cache, (ADMIN, ADMIN_PASSWORD)) as puller:
+            for _ in range(2):  # the second pull is within the TTL: served from the cache
+                response = puller.get(f"/v2/up/{repo}/manifests/v1")
+                assert response.status_code == 200 and response.content == pushed.body
+            layer = pushed.document["layers"][0]["digest"]
+            for _ in range(2):
+                assert puller.get(f"/v2/up/{repo}/blobs/{layer}").status_code == 200
+        assert [entry["target"] for entry in _audit(cache, "proxy.fill", f"up/{repo}")] == [pushed.digest]

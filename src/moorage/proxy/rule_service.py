@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
+import sqlalchemy as sa
+
 from moorage.auth.secret_box import SecretBox, UndecryptableSecret
 from moorage.domain.access import Actor
 from moorage.governance.audit import AuditLog
@@ -130,6 +132,15 @@ class CacheRules:
             updated_at=moment,
         )
         row = self._with_credentials(row, username, password)
+        try:
+            self._insert(actor, row)
+        except sa.exc.IntegrityError:  # another request created it between the check and the insert
+            raise RuleExists(f"a cache rule for prefix {prefix!r} exists; update or delete it") from None
+        self.forget()
+        return row
+
+    def _insert(self, actor: Actor, row: CacheRuleRow) -> None:
+        prefix = row.prefix
         with self.database.write() as connection:
             if queries.find(connection, prefix) is not None:
                 raise RuleExists(f"a cache rule for prefix {prefix!r} exists; update or delete it")
@@ -142,8 +153,6 @@ class CacheRules:
                     )
             queries.create(connection, row)
             self.audit.record("cache_rule.create", actor, None, prefix, detail=_public(row), connection=connection)
-        self.forget()
-        return row
 
     def update(self, actor: Actor, prefix: str, change: RuleChange) -> CacheRuleRow:
         with self.database.write() as connection:
