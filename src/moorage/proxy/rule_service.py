@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from moorage.auth.secret_box import SecretBox, UndecryptableSecret
 from moorage.domain.access import Actor
 from moorage.governance.audit import AuditLog
+from moorage.metadata import accounts
 from moorage.metadata import cache_rules as queries
 from moorage.metadata.cache_rules import CacheRuleRow as CacheRuleRow
 from moorage.metadata.common import now
@@ -145,6 +146,12 @@ class CacheRules:
             if queries.find(connection, prefix) is not None:
                 raise RuleExists(f"a cache rule for prefix {prefix!r} exists; update or delete it")
             if prefix:
+                owner = prefix.split("/", 1)[0]
+                if accounts.organization_exists(connection, owner) or accounts.find_user(connection, owner):
+                    raise NamespaceInUse(
+                        f"{owner} is an organisation or a user: a cache rule would take over its namespace; "
+                        "choose another prefix"
+                    )
                 uses = [use for use in namespace_uses(connection, prefix) if use in BLOCKING_USES]
                 if uses:
                     raise NamespaceInUse(

@@ -56,3 +56,15 @@ def test_a_prefix_over_a_namespace_in_use_is_refused(database: Database) -> None
     with pytest.raises(NamespaceInUse):
         rules.create(ADMIN, "team", "https://quay.io", None, None, None)
     rules.create(ADMIN, "quay", "https://quay.io", None, None, None)
+
+
+def test_a_prefix_in_an_organisations_or_users_namespace_is_refused(database: Database) -> None:
+    from moorage.metadata import accounts
+
+    with database.write() as connection:
+        accounts.insert_organization(connection, "acme")
+    rules = CacheRules(database, SecretBox(KEY_A), AuditLog(database, AllowAll()))
+    with pytest.raises(NamespaceInUse):
+        rules.create(ADMIN, "acme", "https://quay.io", None, None, None)
+    with pytest.raises(NamespaceInUse):
+        rules.create(ADMIN, "acme/mirror", "https://quay.io", None, None, None)
