@@ -2,7 +2,7 @@
 
 Upstreams: Debian's `docker-registry` (CNCF Distribution 2.8, anonymous) and a second moorage with
 authentication on (token auth, the cache holds credentials). Clients: skopeo and podman pull through
-a moorage whose rules map `dist/` and `auth/` to them. Distribution's access log shows what the
+a moorage whose rules map `dist/` (and, per test, other prefixes) to them. Distribution's access log shows what the
 cache asked the upstream for.
 """
 
@@ -51,20 +51,17 @@ def distribution(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribut
         yield upstream
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module")  # only the worker running the test that needs it starts it
 def secured_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
     with start_server(tmp_path_factory.mktemp("secured-upstream"), **AUTH) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def cache(
-    tmp_path_factory: pytest.TempPathFactory, distribution: Distribution, secured_upstream: RunningRegistry
-) -> Iterator[RunningRegistry]:
+def cache(tmp_path_factory: pytest.TempPathFactory, distribution: Distribution) -> Iterator[RunningRegistry]:
     settings = {"auth_enabled": "false", "proxy_tag_ttl_seconds": TTL, "proxy_upstream_timeout_seconds": "10"}
     with start_server(tmp_path_factory.mktemp("cache"), **settings) as server:
         _rule(server, "dist", distribution.url)
-        _rule(server, "auth", secured_upstream.url, username=ADMIN, password=ADMIN_PASSWORD)
         yield server
 
 
@@ -122,9 +119,11 @@ def test_skopeo_copies_an_image_through_the_cache_byte_for_byte(
 
 
 def test_podman_pulls_through_the_cache_from_an_authenticated_moorage(
-    secured_upstream: RunningRegistry, cache_tools: ContainerTools, tmp_path: Path
+    cache: RunningRegistry, secured_upstream: RunningRegistry, cache_tools: ContainerTools, tmp_path: Path
 ) -> None:
     nonce, repository = uuid.uuid4().hex, _repository()
+    prefix = f"auth{nonce[:6]}"
+    _rule(cache, prefix, secured_upstream.url, username=ADMIN, password=ADMIN_PASSWORD)
     image = write_image(tmp_path / "source", "v1", with_marker(nonce, [{"etc/motd": b"from a secured upstream\n"}]))
     with container_tools(secured_upstream.host) as pusher:
         pusher.skopeo_copy(
@@ -133,7 +132,7 @@ def test_podman_pulls_through_the_cache_from_an_authenticated_moorage(
             "--preserve-digests",
             f"--dest-creds={ADMIN}:{ADMIN_PASSWORD}",
         )
-    reference = cache_tools.ref(f"auth/{repository}", "v1")
+    reference = cache_tools.ref(f"{prefix}/{repository}", "v1")
     cache_tools.podman("pull", "-q", reference)
     assert cache_tools.podman("image", "inspect", "--format", "{{.Digest}}", reference) == image.manifest_digest
 
