@@ -15,6 +15,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from moorage.api.drain import DrainUnreadBody
+from moorage.api.manage import cache_rules as cache_rules_api
 from moorage.api.manage import gc as gc_api
 from moorage.api.manage import issuers as oidc_issuers_api
 from moorage.api.manage import lifecycle as lifecycle_api
@@ -37,9 +38,14 @@ from moorage.events.subscriptions import AuditRecord
 from moorage.events.webhooks import Webhooks, WebhookSettings
 from moorage.gc.collector import GarbageCollector
 from moorage.gc.metrics import MaintenanceMetrics
+from moorage.governance.hook import GovernanceHook
 from moorage.governance.services import Governance
 from moorage.lifecycle.service import LifecycleService
 from moorage.metadata.database import Database
+from moorage.proxy.cache import PullThroughCache
+from moorage.proxy.fill import CacheFill
+from moorage.proxy.metrics import ProxyMetrics
+from moorage.proxy.rule_service import CacheRules
 from moorage.registry.blobs import BlobService
 from moorage.registry.hooks import RegistryHook
 from moorage.registry.listings import ListingService
@@ -141,6 +147,30 @@ def build_webhooks(settings: Settings, database: Database, audit: AuditRecord) -
     return Webhooks.build(database, secret_box(settings, create=True), audit, webhook_settings)
 
 
+def build_pull_through_cache(
+    registry: ASGIApp, services: RegistryServices, governance: Governance, settings: Settings, metrics: ProxyMetrics
+) -> tuple[PullThroughCache, CacheRules]:
+    """The cache wraps the registry API; its fills create repositories whatever `create_on_push` says
+    (a cache rule is the admin's decision that they exist; a template's own `create_on_push` still rules)."""
+    database = services.manifests.database
+    hooks = [
+        GovernanceHook(governance.audit, True) if hook is governance.hook else hook for hook in services.manifests.hooks
+    ]
+    fill = CacheFill(
+        database,
+        ManifestService(database, hooks),
+        UploadService(database, services.blobs.store, hooks),
+        governance.audit,
+        lambda upstream: metrics.count("fill", upstream),
+    )
+    rules = CacheRules(database, secret_box(settings, create=True), governance.audit)
+    ttl = timedelta(seconds=settings.proxy_tag_ttl_seconds)
+    cache = PullThroughCache(
+        registry, services, database, rules, fill, ttl, settings.proxy_upstream_timeout_seconds, metrics.count
+    )
+    return cache, rules
+
+
 def create_app(settings: Settings | None = None) -> ASGIApp:
     """Build the ASGI app; workers call this with the settings `moorage serve` resolved."""
     if settings is None:
@@ -202,8 +232,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         # A clean stop (SIGTERM, SIGINT) writes the pulls counted since the last flush: only a crash loses them.
         await anyio.to_thread.run_sync(schedule.stop)
         await anyio.to_thread.run_sync(governance.pulls.close)
+        await cache.aclose()
 
-    registry: ASGIApp = RegistryAPI(services)
+    proxy_metrics = ProxyMetrics()
+    metrics.register(proxy_metrics)
+    cache, cache_rules = build_pull_through_cache(RegistryAPI(services), services, governance, settings, proxy_metrics)
+    registry: ASGIApp = cache
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_endpoint)]
     if auth is not None:
         registry = RegistryGuard(registry, auth.tokens, auth.roles, settings.token_service, settings.external_url)
@@ -218,11 +252,13 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         "lifecycle": lifecycle,
         "gc": collector,
         "webhooks": webhooks,
+        "cache_rules": cache_rules,
     }
     # Lifecycle and GC routes first: governance's `/repositories/{name:path}` would swallow theirs.
     routers = [lifecycle_api.router, gc_api.router, *governance_routers(), *ACCOUNT_ROUTERS, oidc_issuers_api.router]
     routers.append(signing_keys_api.router)
     routers.append(webhooks_api.router)
+    routers.append(cache_rules_api.router)
     management = create_management_api(state, routers)
     # Outermost: an early refusal (401, 404, 413…) reaches clients that send the whole body first.
     return DrainUnreadBody(Moorage(registry, management, other))

@@ -149,6 +149,14 @@ class Settings(BaseSettings):
         description="Who may create organisations: registry admins only, or any user (never over a namespace in use).",
     )
 
+    # --- pull-through cache (issue 14; docs/pull-through-cache.md) ---
+    proxy_tag_ttl_seconds: float = Field(
+        60, ge=0, le=86400, description="A cached tag is re-resolved upstream (HEAD) when last checked longer ago."
+    )
+    proxy_upstream_timeout_seconds: float = Field(
+        30, gt=0, le=600, description="Timeout of one upstream connection or read (pull-through cache)."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

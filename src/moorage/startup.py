@@ -17,6 +17,7 @@ from moorage.auth.secret_key_file import MissingSecretKey
 from moorage.config import Settings, settings_from_environment
 from moorage.data_dir import restrict_new_files, secure_data_dir
 from moorage.metadata.database import Database
+from moorage.proxy.rule_service import reseal_credentials
 
 log = logging.getLogger("moorage")
 
@@ -28,6 +29,8 @@ def seal_secrets(database: Database, box: SecretBox) -> None:
         log.warning("encrypted %d signing key(s) stored in plaintext by an earlier version", sealed)
     if reencrypted:
         log.info("re-encrypted %d signing key(s) with the current secret key", reencrypted)
+    if reseal_credentials(database, box):  # the pull-through cache's upstream passwords
+        log.info("re-encrypted upstream credentials of cache rules with the current secret key")
 
 
 def prepare_authentication(settings: Settings, database: Database, box: SecretBox) -> None:

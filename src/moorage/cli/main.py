@@ -13,6 +13,7 @@ import typer
 from moorage.cli import maintenance
 from moorage.cli.accounts import register as register_account_commands
 from moorage.cli.admin import admin_app
+from moorage.cli.cache_rules import cache_rule_app
 from moorage.cli.docker_config import configure_docker
 from moorage.cli.governance import register as register_governance
 from moorage.cli.issuers import issuers_app
@@ -38,6 +39,7 @@ app.add_typer(maintenance.lifecycle_app, name="lifecycle")
 app.add_typer(maintenance.gc_app, name="gc")
 app.add_typer(tag_rules_app, name="tag-rules")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(cache_rule_app, name="cache-rule")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")

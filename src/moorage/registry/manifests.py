@@ -52,9 +52,20 @@ class ManifestService:
         return found
 
     def put(
-        self, repository: str, reference: str, payload: bytes, content_type: str | None, actor: Actor = ANONYMOUS
+        self,
+        repository: str,
+        reference: str,
+        payload: bytes,
+        content_type: str | None,
+        actor: Actor = ANONYMOUS,
+        references_pending: bool = False,
     ) -> PushedManifest:
-        """Verify and store a manifest; when `reference` is a tag, point the tag at it."""
+        """Verify and store a manifest; when `reference` is a tag, point the tag at it.
+
+        `references_pending` is for the pull-through cache (proxy/), which records an upstream's
+        manifest before it fetches what the manifest references (a platform of an index, a layer,
+        only when a client asks): the references are recorded as declared instead of checked.
+        """
         tag = None
         if is_digest(reference):
             expected = Digest.parse(reference)
@@ -72,7 +83,10 @@ class ManifestService:
             # Every manifest write takes the repository's lock first: one lock order for all of them
             # (a tag move reads-then-writes under it; without it, two pushes deadlock on PostgreSQL).
             repositories.lock(connection, repository_id)
-            referenced = _check_references(connection, repository_id, parsed)
+            if references_pending:
+                referenced = frozenset(str(d.digest) for d in parsed.blobs if _must_exist(d))
+            else:
+                referenced = _check_references(connection, repository_id, parsed)
             if tag is not None:
                 old = tags.current(connection, repository_id, tag)
                 change = TagChange(repository, repository_id, tag, old, str(digest), actor)
