@@ -131,6 +131,10 @@ class Settings(BaseSettings):
         "admins",
         description="Who may create organisations: registry admins only, or any user (never over a namespace in use).",
     )
+    # --- web UI (docs/web-ui.md) ---
+    web_session_hours: float = Field(
+        8, gt=0, le=24 * 7, description="A web UI session ends this long after signing in (sooner when revoked)."
+    )
 
     @classmethod
     def settings_customise_sources(
