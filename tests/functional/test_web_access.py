@@ -129,7 +129,7 @@ def test_every_page_carries_a_strict_content_security_policy(
         assert "unsafe-inline" not in policy and "unsafe-eval" not in policy, path
         assert response.headers["x-content-type-options"] == "nosniff", path
         assert response.headers["referrer-policy"] == "same-origin", path
-        if response.headers["content-type"].startswith("text/html"):
+        if response.headers.get("content-type", "").startswith("text/html"):
             assert "<script>" not in response.text and " style=" not in response.text, path
     assert "max-age" in client.get("/static/clipboard.js").headers["cache-control"]
 

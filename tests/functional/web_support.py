@@ -1,4 +1,4 @@
-"""Driving the web UI over plain HTTP like a browser without JavaScript: sign in, read a page's CSRF token, post forms."""
+"""Driving the web UI over HTTP like a browser without JavaScript: sign in, read CSRF tokens, post forms."""
 
 from __future__ import annotations
 
