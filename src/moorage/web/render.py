@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
 
@@ -51,7 +51,6 @@ def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("moorage.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
