@@ -96,6 +96,6 @@ def image_page(page: Page) -> Response:
         subject=str(parsed.subject.digest) if parsed.subject is not None else None,
         artifact_type=parsed.artifact_type,
         annotations=parsed.annotations or {},
-        referrers=referrers_of(page, name, stored.digest, depth=3),
+        referrers=referrers_of(page, name, [stored.digest], depth=3)[stored.digest],
         manifest_json=json.dumps(document, indent=2)[:20000],
     )
