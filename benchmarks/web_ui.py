@@ -4,9 +4,9 @@
 
 Bulk-inserts one repository (`bench/app`) with `--tags` images, one tag each (config and one layer,
 real manifest JSON), plus 99 small repositories of 20 images each, into a fresh metadata store; builds the real app
-with authentication on, signs in through the UI's own form, and times requests in process (ASGI,
-no network: the figure is server time) for the pages a user opens first. The target: the first page
-of the 10,000-tag repository in under 200 ms.
+with authentication on, signs in through the UI's own form, and times requests in process (ASGI, no
+network: the figures are server time, wall clock and the process's CPU) for the pages a user opens
+first. The target: the first page of the 10,000-tag repository in under 200 ms.
 """
 
 from __future__ import annotations
@@ -150,19 +150,25 @@ async def time_pages(app: Any, pages: dict[str, str], requests: int) -> dict[str
         for label, path in pages.items():
             first = await client.get(path)
             assert first.status_code == 200, (path, first.status_code, first.text[:500])
-            times = []
+            times, cpu = [], []
             for _ in range(requests):
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 response = await client.get(path)
                 times.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - started_cpu) * 1000)
                 assert response.status_code == 200
             times.sort()
             results[label] = {
                 "median_ms": round(statistics.median(times), 1),
                 "p95_ms": round(times[int(len(times) * 0.95) - 1], 1),
+                "cpu_median_ms": round(statistics.median(cpu), 1),
                 "bytes": len(first.content),
             }
-            print(f"{label:40} median {results[label]['median_ms']:7.1f} ms  p95 {results[label]['p95_ms']:7.1f} ms")
+            row = results[label]
+            print(
+                f"{label:40} median {row['median_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  "
+                f"CPU {row['cpu_median_ms']:6.1f} ms"
+            )
     return results
 
 
