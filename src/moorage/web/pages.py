@@ -81,10 +81,18 @@ class Page:
         return client_address(self.request)
 
     def param(self, name: str) -> str:
-        return str(self.request.path_params[name])
+        """A path parameter; one with control characters names nothing that can exist."""
+        value = str(self.request.path_params[name])
+        if any(ord(c) < 32 for c in value):
+            raise not_found()
+        return value
 
     def query(self, name: str, default: str = "") -> str:
-        return self.request.query_params.get(name, default).strip()
+        """A query parameter as plain text: control characters (NUL, which PostgreSQL refuses) are a 422."""
+        value = self.request.query_params.get(name, default).strip()
+        if len(value) > 1024 or any(ord(c) < 32 for c in value):
+            raise PageError(422, "Invalid request", f"{name} must be plain text of at most 1024 characters")
+        return value
 
     def csrf_key(self) -> str | None:
         return self.viewer.session or self.presession or self.request.cookies.get(PRESESSION_COOKIE)
@@ -184,6 +192,8 @@ class WebUI:
                 items = [str(v) for v in form.getlist(key) if isinstance(v, str)]
                 lists[key] = items
                 values[key] = items[-1] if items else ""
+        if any("\x00" in item for items in lists.values() for item in items):
+            return self.error_page(request, PageError(422, "Invalid request", "Form fields must not contain NUL."))
         page = Page(self, request, viewer, values, lists, presession)
         if method == "POST" and not csrf_valid(page.csrf_key() if presession is None else None, values.get(CSRF_FIELD)):
             return self.error_page(
