@@ -285,3 +285,26 @@ def test_a_new_token_is_shown_once_and_audited(secured: RunningRegistry, api: ht
     assert token.status_code == 200
     entries = api.get("/audit", params={"action": "access_token.create", "target": user}).json()["entries"]
     assert any(e["target"] == user and secret not in str(e) for e in entries)
+
+
+def test_a_namespace_admin_creates_a_robot_and_an_outsider_cannot_see_its_robots(
+    secured: RunningRegistry, api: httpx.Client
+) -> None:
+    owner = new_user(api, "own")  # a user administers the namespace named after them
+    client = signed_in(secured.url, owner, PASSWORD)
+    robots = f"/namespaces/{owner}/robots"
+    created = post_form(client, robots, robots, name="deployer", scopes="pull", repositories=f"{owner}/app")
+    assert created.status_code == 201
+    secret = created.text.split('id="secret-value">', 1)[1].split("<", 1)[0]
+    assert f"{owner}+deployer" in created.text and secret not in client.get(robots).text
+    token = httpx.get(
+        f"{secured.url}/token",
+        params={"service": "moorage", "scope": f"repository:{owner}/app:pull"},
+        auth=(f"{owner}+deployer", secret),
+    )
+    assert token.status_code == 200
+    outsider = signed_in(secured.url, new_user(api, "out"), PASSWORD)
+    assert outsider.get(robots).status_code == 403
+    assert post_form(outsider, "/tokens", robots, name="mine", scopes="admin").status_code == 403
+    entries = api.get("/audit", params={"action": "robot.create"}).json()["entries"]
+    assert any(e["detail"].get("robot") == f"{owner}+deployer" and e["actor"]["name"] == owner for e in entries)
