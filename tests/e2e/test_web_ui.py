@@ -44,7 +44,7 @@ def _require_chromium() -> None:
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+def web_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
     settings = {"auth_enabled": "true", "admin_username": ADMIN, "admin_password": ADMIN_PASSWORD}
     with start_server(tmp_path_factory.mktemp("web-ui"), **settings) as server:
         yield server
@@ -78,7 +78,7 @@ def driver() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def pushed(registry: RunningRegistry, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Image]:
+def pushed(web_registry: RunningRegistry, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Image]:
     """An image with two layers and a real-looking config, pushed by skopeo as `web/app:v1` and `:latest`."""
     require_tools("skopeo")
     layout = tmp_path_factory.mktemp("layout")
@@ -94,7 +94,7 @@ def pushed(registry: RunningRegistry, tmp_path_factory: pytest.TempPathFactory) 
     files = with_marker(nonce, [{"etc/os-release": b"ID=moorage\n"}, {"usr/bin/app": b"#!/bin/sh\necho app\n" * 50}])
     image = write_image(layout, "v1", files, config_extra=config)
     repository = f"web{nonce[:6]}/app"
-    with container_tools(registry.host) as tools:
+    with container_tools(web_registry.host) as tools:
         _skopeo_push(tools, layout, repository, "v1")
         _skopeo_push(tools, layout, repository, "latest")
     return repository, image
@@ -122,14 +122,14 @@ def sign_in(driver: object, registry: RunningRegistry, username: str, password: 
 
 
 def test_a_user_browses_to_an_image_pushed_by_skopeo(
-    registry: RunningRegistry, driver: object, pushed: tuple[str, Image]
+    web_registry: RunningRegistry, driver: object, pushed: tuple[str, Image]
 ) -> None:
     from selenium.webdriver.common.by import By
 
     repository, image = pushed
     d = driver
-    sign_in(d, registry, ADMIN, ADMIN_PASSWORD)
-    d.get(f"{registry.url}/repositories")  # type: ignore[attr-defined]
+    sign_in(d, web_registry, ADMIN, ADMIN_PASSWORD)
+    d.get(f"{web_registry.url}/repositories")  # type: ignore[attr-defined]
     screenshot(d, "01-repositories")
     d.find_element(By.LINK_TEXT, repository).click()  # type: ignore[attr-defined]
     assert d.find_element(By.ID, "repository-name").text == repository  # type: ignore[attr-defined]
@@ -138,8 +138,8 @@ def test_a_user_browses_to_an_image_pushed_by_skopeo(
     tags = {e.text for e in rows[0].find_elements(By.CSS_SELECTOR, "a.tag")}
     assert tags == {"v1", "latest"}
     pulls = [e.text for e in rows[0].find_elements(By.CSS_SELECTOR, ".pull code")]
-    assert f"podman pull {registry.host}/{repository}@{image.manifest_digest}" in pulls
-    assert any(p.startswith(f"podman pull {registry.host}/{repository}:") for p in pulls)
+    assert f"podman pull {web_registry.host}/{repository}@{image.manifest_digest}" in pulls
+    assert any(p.startswith(f"podman pull {web_registry.host}/{repository}:") for p in pulls)
     screenshot(d, "02-repository")
 
     rows[0].find_element(By.CSS_SELECTOR, "a.digest").click()
@@ -154,20 +154,20 @@ def test_a_user_browses_to_an_image_pushed_by_skopeo(
     assert "once scanning is enabled" in d.find_element(By.ID, "vulnerabilities").text  # type: ignore[attr-defined]
     screenshot(d, "03-image")
 
-    d.get(f"{registry.url}/repositories/{repository}/-/tags/latest/history?at=2999-01-01T00:00")  # type: ignore[attr-defined]
+    d.get(f"{web_registry.url}/repositories/{repository}/-/tags/latest/history?at=2999-01-01T00:00")  # type: ignore[attr-defined]
     assert image.manifest_digest in d.find_element(By.ID, "answer").text  # type: ignore[attr-defined]
     assert d.find_elements(By.CSS_SELECTOR, "#timeline li.create")  # type: ignore[attr-defined]
     screenshot(d, "04-tag-history")
-    d.get(f"{registry.url}/usage?namespace={repository.split('/')[0]}")  # type: ignore[attr-defined]
+    d.get(f"{web_registry.url}/usage?namespace={repository.split('/')[0]}")  # type: ignore[attr-defined]
     assert d.find_element(By.CSS_SELECTOR, "svg.chart circle")  # type: ignore[attr-defined]
     screenshot(d, "05-usage")
-    d.get(f"{registry.url}/audit")  # type: ignore[attr-defined]
+    d.get(f"{web_registry.url}/audit")  # type: ignore[attr-defined]
     assert d.find_elements(By.CSS_SELECTOR, "#audit tbody tr")  # type: ignore[attr-defined]
     screenshot(d, "06-audit")
 
 
 def test_a_user_changes_a_setting_previews_a_policy_and_creates_a_token(
-    registry: RunningRegistry, driver: object, pushed: tuple[str, Image]
+    web_registry: RunningRegistry, driver: object, pushed: tuple[str, Image]
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -175,13 +175,13 @@ def test_a_user_changes_a_setting_previews_a_policy_and_creates_a_token(
     repository, image = pushed
     d = driver
     d.delete_all_cookies()  # type: ignore[attr-defined]
-    sign_in(d, registry, ADMIN, ADMIN_PASSWORD)
-    d.get(f"{registry.url}/repositories/{repository}/-/settings")  # type: ignore[attr-defined]
+    sign_in(d, web_registry, ADMIN, ADMIN_PASSWORD)
+    d.get(f"{web_registry.url}/repositories/{repository}/-/settings")  # type: ignore[attr-defined]
     Select(d.find_element(By.ID, "tag-mutability")).select_by_value("IMMUTABLE_WITH_EXCLUSION")  # type: ignore[attr-defined]
     d.find_element(By.ID, "exclusions").send_keys("latest")  # type: ignore[attr-defined]
     d.find_element(By.ID, "save-settings").click()  # type: ignore[attr-defined]
     assert "Saved" in d.find_element(By.ID, "saved").text  # type: ignore[attr-defined]
-    with httpx.Client(base_url=f"{registry.url}/api/v1", auth=(ADMIN, ADMIN_PASSWORD)) as api:
+    with httpx.Client(base_url=f"{web_registry.url}/api/v1", auth=(ADMIN, ADMIN_PASSWORD)) as api:
         settings = api.get(f"/repositories/{repository}").json()
         assert settings["tag_mutability"] == "IMMUTABLE_WITH_EXCLUSION"
         assert settings["tag_mutability_exclusion_filters"] == ["latest"]
@@ -199,36 +199,36 @@ def test_a_user_changes_a_setting_previews_a_policy_and_creates_a_token(
     summary = d.find_element(By.ID, "preview-summary").text  # type: ignore[attr-defined]
     assert "0 of 1 images would expire" in summary
     assert image.manifest_digest[:19] in d.find_element(By.ID, "decisions").text  # type: ignore[attr-defined]
-    with httpx.Client(base_url=f"{registry.url}/api/v1", auth=(ADMIN, ADMIN_PASSWORD)) as api:
+    with httpx.Client(base_url=f"{web_registry.url}/api/v1", auth=(ADMIN, ADMIN_PASSWORD)) as api:
         assert api.get(f"/repositories/{repository}/lifecycle-policy").status_code == 404  # not saved yet
     screenshot(d, "08-lifecycle-preview")
     d.find_element(By.ID, "save-policy").click()  # type: ignore[attr-defined]
     assert "lifecycle" in d.find_element(By.ID, "saved").text  # type: ignore[attr-defined]
-    with httpx.Client(base_url=f"{registry.url}/api/v1", auth=(ADMIN, ADMIN_PASSWORD)) as api:
+    with httpx.Client(base_url=f"{web_registry.url}/api/v1", auth=(ADMIN, ADMIN_PASSWORD)) as api:
         assert api.get(f"/repositories/{repository}/lifecycle-policy").json()["policy"]["rules"][0]["rulePriority"] == 1
 
-    d.get(f"{registry.url}/tokens")  # type: ignore[attr-defined]
+    d.get(f"{web_registry.url}/tokens")  # type: ignore[attr-defined]
     d.find_element(By.ID, "token-name").send_keys("ci-push")  # type: ignore[attr-defined]
     d.find_element(By.CSS_SELECTOR, "input[name=scopes][value=push]").click()  # type: ignore[attr-defined]
     d.find_element(By.ID, "create-token").click()  # type: ignore[attr-defined]
     secret = d.find_element(By.ID, "secret-value").text  # type: ignore[attr-defined]
     assert secret.startswith("moorage_pat_")
     login_line = d.find_element(By.ID, "podman-login").text  # type: ignore[attr-defined]
-    assert login_line.endswith(f"--password-stdin {registry.host}") and secret in login_line
+    assert login_line.endswith(f"--password-stdin {web_registry.host}") and secret in login_line
     screenshot(d, "09-token-created")
-    d.get(f"{registry.url}/tokens")  # type: ignore[attr-defined]
+    d.get(f"{web_registry.url}/tokens")  # type: ignore[attr-defined]
     assert "ci-push" in d.find_element(By.ID, "tokens").text  # type: ignore[attr-defined]
     assert secret not in d.page_source  # type: ignore[attr-defined]
-    token = httpx.get(f"{registry.url}/token", params={"service": "moorage"}, auth=(ADMIN, secret))
+    token = httpx.get(f"{web_registry.url}/token", params={"service": "moorage"}, auth=(ADMIN, secret))
     assert token.status_code == 200
 
     # The browser's own session cookie, without the form's CSRF token, changes nothing.
     session = d.get_cookie("moorage_session")["value"]  # type: ignore[attr-defined]
     forged = httpx.post(
-        f"{registry.url}/repositories/{repository}/-/settings",
+        f"{web_registry.url}/repositories/{repository}/-/settings",
         data={"visibility": "public", "tag_mutability": "MUTABLE"},
         cookies={"moorage_session": session},
     )
     assert forged.status_code == 403
-    with httpx.Client(base_url=f"{registry.url}/api/v1", auth=(ADMIN, ADMIN_PASSWORD)) as api:
+    with httpx.Client(base_url=f"{web_registry.url}/api/v1", auth=(ADMIN, ADMIN_PASSWORD)) as api:
         assert api.get(f"/repositories/{repository}").json()["visibility"] == "private"
