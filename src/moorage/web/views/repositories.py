@@ -19,6 +19,10 @@ from moorage.web.pages import Page, PageError, not_found
 
 REPOSITORIES_PER_PAGE = 25
 IMAGES_PER_PAGE = 50
+IMAGE_CONFIGS = frozenset(
+    {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
+)
+"""Config media types of container images: stored as an image's artifact type, but not worth a badge."""
 REFERRER_DEPTH = 2
 """Signatures of an SBOM are shown (two levels); deeper chains are one click away on the image page."""
 
@@ -123,6 +127,7 @@ def repository_page(page: Page) -> Response:
     rows = [
         {
             "image": image,
+            "artifact_type": image.artifact_type if image.artifact_type not in IMAGE_CONFIGS else None,
             "pull": _pull_commands(host, name, image),
             "referrers": trees[image.digest],
         }
