@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from moorage.api.drain import DrainUnreadBody
@@ -53,6 +53,7 @@ from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.filesystem import FilesystemBlobStore
+from moorage.web.app import create_web_app, web_services
 from moorage.workers.maintenance import MaintenanceSchedule
 
 
@@ -238,10 +239,25 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     metrics.register(proxy_metrics)
     cache, cache_rules = build_pull_through_cache(RegistryAPI(services), services, governance, settings, proxy_metrics)
     registry: ASGIApp = cache
-    routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_endpoint)]
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+    ]
     if auth is not None:
         registry = RegistryGuard(registry, auth.tokens, auth.roles, settings.token_service, settings.external_url)
         routes += token_routes(auth.token_server, settings.token_service)
+    # The web UI (docs/web-ui.md) takes every path the routes above do not.
+    ui = web_services(
+        governance,
+        lifecycle,
+        services.manifests,
+        services.blobs,
+        auth,
+        settings.web_session_hours,
+        settings.external_url,
+    )
+    routes.append(Mount("/", app=create_web_app(ui)))
     other = Starlette(routes=routes, lifespan=lifespan)
     state = {
         "registry": services,

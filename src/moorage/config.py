@@ -148,6 +148,10 @@ class Settings(BaseSettings):
         "admins",
         description="Who may create organisations: registry admins only, or any user (never over a namespace in use).",
     )
+    # --- web UI (docs/web-ui.md) ---
+    web_session_hours: float = Field(
+        8, gt=0, le=24 * 7, description="A web UI session ends this long after signing in (sooner when revoked)."
+    )
 
     # --- pull-through cache (issue 14; docs/pull-through-cache.md) ---
     proxy_tag_ttl_seconds: float = Field(

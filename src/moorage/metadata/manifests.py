@@ -85,22 +85,30 @@ def existing_sizes(connection: sa.Connection, repository_id: int, digests: list[
 
 
 def index_parents(connection: sa.Connection, repository_id: int, digests: list[str]) -> dict[str, list[str]]:
-    """For each of `digests`, the digests of the repository's indexes that list it (only those listed)."""
+    """For each of `digests`, the digests of the repository's indexes that list it (only those listed).
+
+    Two lookups, each driven by its own index (references by digest, then their manifests by id): one
+    join let SQLite walk every manifest of the repository instead (30-60 ms at 10,000 images, per page).
+    """
     if not digests:
         return {}
-    query = (
-        sa.select(manifest_references.c.digest, manifests.c.digest.label("parent"))
-        .join(manifests, manifests.c.id == manifest_references.c.manifest_id)
-        .where(
-            manifests.c.repository_id == repository_id,
-            manifest_references.c.kind == "manifest",
-            manifest_references.c.digest.in_(digests),
-        )
+    references = sa.select(manifest_references.c.manifest_id, manifest_references.c.digest).where(
+        manifest_references.c.kind == "manifest", manifest_references.c.digest.in_(digests)
+    )
+    children: dict[int, list[str]] = {}
+    for manifest_id, child in connection.execute(references):
+        children.setdefault(manifest_id, []).append(child)
+    if not children:
+        return {}
+    parents = (
+        sa.select(manifests.c.id, manifests.c.digest)
+        .where(manifests.c.id.in_(list(children)), manifests.c.repository_id == repository_id)
         .order_by(manifests.c.id)
     )
     found: dict[str, list[str]] = {}
-    for child, parent in connection.execute(query):
-        found.setdefault(child, []).append(parent)
+    for manifest_id, parent in connection.execute(parents):
+        for child in children[manifest_id]:
+            found.setdefault(child, []).append(parent)
     return found
 
 
@@ -173,3 +181,29 @@ def referrers(connection: sa.Connection, repository: str, subject: str, artifact
         Referrer(row.digest, row.media_type, row.size, row.artifact_type, row.annotations)
         for row in connection.execute(query)
     ]
+
+
+def referrers_of_subjects(
+    connection: sa.Connection, repository_id: int, subjects: list[str]
+) -> dict[str, list[Referrer]]:
+    """The referrers of several subjects at once (a page of images), keyed by subject, in push order."""
+    if not subjects:
+        return {}
+    query = (
+        sa.select(
+            manifests.c.subject_digest,
+            manifests.c.digest,
+            manifests.c.media_type,
+            manifests.c.size,
+            manifests.c.artifact_type,
+            manifests.c.annotations,
+        )
+        .where(manifests.c.repository_id == repository_id, manifests.c.subject_digest.in_(subjects))
+        .order_by(manifests.c.pushed_at, manifests.c.digest)
+    )
+    found: dict[str, list[Referrer]] = {}
+    for row in connection.execute(query):
+        found.setdefault(row.subject_digest, []).append(
+            Referrer(row.digest, row.media_type, row.size, row.artifact_type, row.annotations)
+        )
+    return found

@@ -57,6 +57,7 @@ manifests = sa.Table(
     sa.Column("touched_at", sa.DateTime(timezone=True), nullable=True),  # migration 0010: last PUT, even unchanged
     sa.UniqueConstraint("repository_id", "digest"),
     sa.Index("ix_manifests_subject", "repository_id", "subject_digest"),
+    sa.Index("ix_manifests_repository_order", "repository_id", "id"),  # migration 0019: pages in push order
 )
 
 manifest_references = sa.Table(

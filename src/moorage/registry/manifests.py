@@ -15,7 +15,7 @@ from moorage.domain.manifests import Descriptor, ParsedManifest, parse_manifest,
 from moorage.domain.references import validate_tag
 from moorage.metadata import blobs, collection, manifests, repositories, tags
 from moorage.metadata.database import Database
-from moorage.metadata.manifests import NewManifest, StoredManifest
+from moorage.metadata.manifests import NewManifest, Referrer, StoredManifest
 from moorage.registry.hooks import (
     Hooks,
     ManifestDeleted,
@@ -199,6 +199,23 @@ class ManifestService:
             descriptors.append(descriptor)
         index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": descriptors}
         return json.dumps(index, separators=(",", ":")).encode()
+
+    def referrer_tree(self, repository: str, subjects: list[str], depth: int) -> dict[str, list[Referrer]]:
+        """Referrers of each subject and, down to `depth` levels, of those referrers: one query per level
+        (the web UI shows them for a page of images). Keyed by subject digest; absent: none."""
+        found: dict[str, list[Referrer]] = {}
+        with self.database.read() as connection:
+            repository_id = repositories.find_id(connection, repository)
+            if repository_id is None:
+                return found
+            level = list(dict.fromkeys(subjects))
+            for _ in range(max(depth, 0)):
+                batch = manifests.referrers_of_subjects(connection, repository_id, level)
+                found.update(batch)
+                level = [r.digest for referrers in batch.values() for r in referrers if r.digest not in found]
+                if not level:
+                    break
+        return found
 
 
 def _must_exist(descriptor: Descriptor) -> bool:

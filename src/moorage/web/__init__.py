@@ -1,0 +1,1 @@
+"""The web UI: server-rendered pages over the same services the management API calls (`moorage.web.app`)."""
