@@ -32,13 +32,13 @@ import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import zstandard
 
 from moorage.domain import media_types
 from moorage.scanning.inventory import Layer
-from tests.support.oci_layout import Image, LayerBlob, sha256_digest, write_image_from_blobs
+from tests.support.oci_layout import Image, LayerBlob, blob_path, sha256_digest, write_image_from_blobs
 
 # --- entries and layers -------------------------------------------------------------------------------
 
@@ -142,9 +142,20 @@ def inventory_layers(files_per_layer: Iterable[Files], make: Callable[[Files], L
     return [as_layer(make(files)) for files in files_per_layer]
 
 
-def write_scan_image(layout_dir: Path, tag: str, blobs: Sequence[LayerBlob], **options: object) -> Image:
-    """Write an image of these layer blobs into an OCI layout, for skopeo's `oci:DIR:TAG`."""
-    return write_image_from_blobs(layout_dir, tag, blobs, **options)  # type: ignore[arg-type]
+def write_scan_image(layout_dir: Path, tag: str, blobs: Sequence[LayerBlob], **options: Any) -> Image:
+    """Write an image of these layer blobs into an OCI layout, for skopeo's `oci:DIR:TAG`.
+
+    Options go to `oci_layout.write_image_from_blobs` (`platform`, `config_extra`, `annotations`).
+    """
+    return write_image_from_blobs(layout_dir, tag, blobs, **options)
+
+
+def layout_layers(layout_dir: Path, image: Image) -> list[Layer]:
+    """The scanner's view of an image written into a layout, reading the blobs from disk as a registry would."""
+    return [
+        Layer(layer.digest, layer.media_type, lambda digest=layer.digest: blob_path(layout_dir, digest).open("rb"))
+        for layer in image.layers
+    ]
 
 
 # --- distributions ------------------------------------------------------------------------------------

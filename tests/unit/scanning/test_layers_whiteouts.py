@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,7 @@ from tests.support.scan_images import (
     Deb,
     Directory,
     Executable,
+    Files,
     Symlink,
     as_layer,
     debian_rootfs,
@@ -28,10 +31,12 @@ from tests.support.scan_images import (
     go_modinfo,
     gzip_layer,
     inventory_layers,
+    layout_layers,
     plain_layer,
     python_dist_info,
     synthetic_go_binary,
     tar_bytes,
+    write_scan_image,
     zstd_layer,
 )
 
@@ -58,7 +63,7 @@ class MemoryCache:
 @pytest.mark.parametrize(
     "make", [gzip_layer, zstd_layer, plain_layer, docker_layer], ids=["gzip", "zstd", "tar", "docker"]
 )
-def test_every_layer_compression_gives_the_same_inventory(make) -> None:  # type: ignore[no-untyped-def]
+def test_every_layer_compression_gives_the_same_inventory(make: Callable[[Files], LayerBlob]) -> None:
     layers = inventory_layers([BASE, python_dist_info(SITE, "requests", "2.31.0")], make=make)
     inventory = inventory_image(layers)
     assert inventory.distro is not None and inventory.distro.osv_ecosystem == "Debian:12"
@@ -192,3 +197,15 @@ def test_a_hard_link_to_evidence_of_the_same_layer_is_evidence_too() -> None:
     summary = summarise_layer(as_layer(gzip_layer(files)))
     assert summary.files["opt/venv/idna-3.6.dist-info/METADATA"] == summary.files[f"{SITE}/idna-3.6.dist-info/METADATA"]
     assert isinstance(summary.files[f"{SITE}/idna-3.6.dist-info/METADATA"], FileRecord)
+
+
+def test_an_image_written_as_an_oci_layout_reads_back_from_its_blobs(tmp_path: Path) -> None:
+    blobs = [
+        zstd_layer(BASE),
+        gzip_layer(python_dist_info(SITE, "idna", "3.6")),
+        plain_layer({"etc/.wh.debian_version": b""}),
+    ]
+    image = write_scan_image(tmp_path / "layout", "scan", blobs)
+    assert [layer.media_type for layer in image.layers] == [blob.media_type for blob in blobs]
+    inventory = inventory_image(layout_layers(tmp_path / "layout", image))
+    assert {p.name for p in inventory.packages} == {"openssl", "zlib1g", "idna"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from moorage.scanning.inventory.dpkg import stanzas
 
@@ -28,13 +29,19 @@ def parse_python_metadata(text: str) -> tuple[str, str] | None:
     return normalise_python_name(name), version
 
 
-def parse_package_json(text: str) -> tuple[str, str] | None:
-    """(name, version) of a `package.json`, or None unless both are non-empty strings."""
+def json_object(text: str) -> dict[str, Any] | None:
+    """The JSON object `text` holds, or None if it holds something else or is not JSON."""
     try:
         document = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(document, dict):
+    return document if isinstance(document, dict) else None
+
+
+def parse_package_json(text: str) -> tuple[str, str] | None:
+    """(name, version) of a `package.json`, or None unless both are non-empty strings."""
+    document = json_object(text)
+    if document is None:
         return None
     name, version = document.get("name"), document.get("version")
     if not isinstance(name, str) or not isinstance(version, str) or not name or not version:

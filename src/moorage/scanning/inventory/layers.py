@@ -95,7 +95,9 @@ def summarise_layer(layer: Layer, limits: Limits | None = None) -> LayerSummary:
             tar_stream = _decompressed(blob)
             if tar_stream is None:
                 return LayerSummary()
-            with tarfile.open(fileobj=_Counted(tar_stream, reader.limits.max_layer_bytes), mode="r|") as archive:
+            with tarfile.open(
+                fileobj=_Counted(tar_stream, reader.limits.max_layer_bytes), mode="r|", bufsize=1 << 20
+            ) as archive:
                 reader.read(archive)
     except (tarfile.TarError, EOFError, OSError, zlib.error, zstandard.ZstdError) as error:
         raise LayerUnreadable(f"layer {layer.digest} is not a readable tar stream: {error}") from error

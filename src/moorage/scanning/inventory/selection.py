@@ -13,6 +13,8 @@ import re
 from enum import Enum, auto
 from pathlib import PurePosixPath
 
+from moorage.scanning.inventory.language import json_object
+
 DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_DIR = "var/lib/dpkg/status.d/"
 DPKG_INFO_DIR = "var/lib/dpkg/info/"
@@ -118,11 +120,8 @@ def _owned_files(text: str) -> str:
 
 
 def _npm_fields(text: str) -> str | None:
-    try:
-        document = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(document, dict):
+    document = json_object(text)
+    if document is None:
         return None
     kept = {key: document[key] for key in ("name", "version", "private") if key in document}
     return json.dumps(kept, sort_keys=True)
