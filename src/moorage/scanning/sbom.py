@@ -4,7 +4,8 @@ The document is pushed as a referrer of the image (`artifactType` `SBOM_MEDIA_TY
 discover` lists it and any CycloneDX tool reads it. It describes the image as the BOM's subject
 (`metadata.component`: a `container` with a `pkg:oci` purl naming the digest), the distribution as
 an `operating-system` component and every package as a `library` with its purl and, as `moorage:`
-properties, where it was found (path, layer, OSV ecosystem, source package).
+properties, where it was found (path, layer, OSV ecosystem, source package); moorage itself is
+named as the tool that wrote it.
 
 The bytes are a function of the inventory and the image alone: the serial number is derived from
 them and the timestamp is left out, so re-scanning an unchanged image yields the same document (and
@@ -20,9 +21,11 @@ from collections.abc import Iterable
 from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
+from moorage import __version__
 from moorage.scanning.model import Inventory, Package
 
 SBOM_MEDIA_TYPE = "application/vnd.cyclonedx+json"
@@ -54,7 +57,12 @@ def cyclonedx_sbom(inventory: Inventory, image_name: str, image_digest: str) -> 
         )
     components.extend(_package_component(number, package) for number, package in enumerate(inventory.packages))
     bom = Bom(
-        metadata=BomMetaData(component=image),
+        metadata=BomMetaData(
+            component=image,
+            tools=ToolRepository(
+                components=[Component(type=ComponentType.APPLICATION, name="moorage", version=__version__)]
+            ),
+        ),
         components=components,
         serial_number=uuid.uuid5(_NAMESPACE, image_digest + "\n" + "\n".join(_identity(inventory))),
     )

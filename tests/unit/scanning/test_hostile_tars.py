@@ -140,3 +140,18 @@ def test_devices_and_fifos_are_never_read_and_hide_lower_files() -> None:
     files = {"var/lib/dpkg/status": Raw(type=tarfile.CHRTYPE), "etc/os-release": Raw(type=tarfile.FIFOTYPE)}
     summary = summarise_layer(as_layer(gzip_layer(files)))
     assert summary.files == {} and set(summary.hidden) == set(files)
+
+
+@pytest.mark.parametrize("kind", [tarfile.GNUTYPE_LONGNAME, tarfile.XHDTYPE], ids=["gnu-longname", "pax"])
+def test_an_extended_header_too_large_to_hold_in_memory_is_refused(kind: bytes) -> None:
+    # tarfile reads long-name and pax headers whole: a 2 MiB one (compressing to almost nothing) is refused.
+    blob = gzip_layer({"header": Raw(b"a" * (2 << 20), type=kind), "etc/os-release": os_release("alpine", "3.20.0")})
+    assert len(blob.data) < 20_000
+    with pytest.raises(LayerUnreadable, match="extended header"):
+        summarise_layer(as_layer(blob))
+
+
+def test_long_names_of_ordinary_size_still_read() -> None:
+    deep = "/".join(["d" * 60] * 10) + "/node_modules/left-pad/package.json"
+    layer = as_layer(gzip_layer({deep: b'{"name": "left-pad", "version": "1.3.0"}'}))
+    assert [p.name for p in inventory_image([layer]).packages] == ["left-pad"]

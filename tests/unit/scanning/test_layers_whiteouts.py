@@ -209,3 +209,13 @@ def test_an_image_written_as_an_oci_layout_reads_back_from_its_blobs(tmp_path: P
     assert [layer.media_type for layer in image.layers] == [blob.media_type for blob in blobs]
     inventory = inventory_image(layout_layers(tmp_path / "layout", image))
     assert {p.name for p in inventory.packages} == {"openssl", "zlib1g", "idna"}
+
+
+def test_a_cached_summary_of_another_schema_version_is_read_again_and_replaced() -> None:
+    blob = gzip_layer(BASE)
+    cache = MemoryCache()
+    cache.entries[blob.digest] = '{"schema":0,"files":{}}'
+    opened: list[str] = []
+    inventory = inventory_image([as_layer(blob, opened)], cache)
+    assert opened == [blob.digest] and len(inventory.packages) == 2
+    assert LayerSummary.from_json(cache.entries[blob.digest]).files

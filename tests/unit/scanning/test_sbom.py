@@ -55,6 +55,7 @@ def test_the_sbom_is_valid_cyclonedx_1_6() -> None:
     parsed = json.loads(document)
     assert (parsed["bomFormat"], parsed["specVersion"]) == ("CycloneDX", "1.6")
     assert SBOM_MEDIA_TYPE == "application/vnd.cyclonedx+json"
+    assert [tool["name"] for tool in parsed["metadata"]["tools"]["components"]] == ["moorage"]
 
 
 def test_the_sbom_names_the_image_by_digest_and_lists_every_package_by_purl() -> None:

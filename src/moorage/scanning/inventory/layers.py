@@ -38,6 +38,12 @@ WHITEOUT_PREFIX = ".wh."
 OPAQUE_WHITEOUT = ".wh..wh..opq"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_ZSTD_MAX_WINDOW = 1 << 27
+MAX_EXTENDED_HEADER = 1 << 20
+"""A pax or GNU long-name header's size: `tarfile` reads these whole into memory."""
+_EXTENDED_HEADERS = frozenset(
+    {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE}
+)
 
 
 class InventoryError(Exception):
@@ -95,9 +101,8 @@ def summarise_layer(layer: Layer, limits: Limits | None = None) -> LayerSummary:
             tar_stream = _decompressed(blob)
             if tar_stream is None:
                 return LayerSummary()
-            with tarfile.open(
-                fileobj=_Counted(tar_stream, reader.limits.max_layer_bytes), mode="r|", bufsize=1 << 20
-            ) as archive:
+            counted = _Counted(tar_stream, reader.limits.max_layer_bytes)
+            with tarfile.open(fileobj=counted, mode="r|", bufsize=1 << 20, tarinfo=_BoundedTarInfo) as archive:
                 reader.read(archive)
     except (tarfile.TarError, EOFError, OSError, zlib.error, zstandard.ZstdError) as error:
         raise LayerUnreadable(f"layer {layer.digest} is not a readable tar stream: {error}") from error
@@ -118,7 +123,9 @@ def _decompressed(blob: BinaryIO) -> _ByteStream | None:
     if head.startswith(_GZIP_MAGIC):
         return gzip.GzipFile(fileobj=stream, mode="rb")
     if head == _ZSTD_MAGIC:
-        return zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+        # A frame may ask for a window of gigabytes; zstd's default limit (128 MiB) is kept explicit.
+        decompressor = zstandard.ZstdDecompressor(max_window_size=_ZSTD_MAX_WINDOW)
+        return decompressor.stream_reader(stream, read_across_frames=True)
     return stream
 
 
@@ -166,6 +173,17 @@ class _Counted(io.RawIOBase):
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """Refuses a pax or GNU long-name header above `MAX_EXTENDED_HEADER` before `tarfile` reads it
+    into memory (a tar bomb in a header, rather than in a file)."""
+
+    def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENDED_HEADERS and self.size > MAX_EXTENDED_HEADER:
+            raise LayerUnreadable(f"a tar extended header of {self.size} bytes passes the bound")
+        processed: tarfile.TarInfo = super()._proc_member(archive)  # type: ignore[misc]
+        return processed
 
 
 def normalise(name: str) -> str | None:
