@@ -445,3 +445,73 @@ def build_go_binary(work_dir: Path) -> bytes:
         timeout=300,
     )
     return output.read_bytes()
+
+
+# --- a sample image -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SampleImage:
+    """A small image with a package of every kind, and the packages its inventory must list."""
+
+    blobs: tuple[LayerBlob, ...]
+    packages: frozenset[tuple[str, str, str]]
+    """(ecosystem, name, version) of every package the inventory must list."""
+
+
+def sample_image(*, marker: str | None = None, make: Callable[[Files], LayerBlob] = gzip_layer) -> SampleImage:
+    """Debian 12 with dpkg packages, then Python, npm, Java and Go packages, then an upper layer that
+    upgrades one Python package (a whiteout) and adds another, as a zstd layer.
+
+    The versions are old ones that published OSV advisories name (openssl's `3.0.11-1~deb12u1`,
+    jinja2 2.10, lodash 4.17.20, log4j-core 2.14.1, golang.org/x/net 0.1.0, Go 1.20.0), so tests of the
+    matcher can use real records. `python3-six`'s dist-info is owned by its deb, so six is not a PyPI
+    package. With `marker`, every layer also holds `.moorage-marker` (fresh digests per test run, as
+    `oci_layout.with_marker` explains).
+    """
+    site = "usr/local/lib/python3.11/site-packages"
+    debian_site = "usr/lib/python3/dist-packages"
+    six = Deb(
+        "python3-six", "1.16.0-4", arch="all", source="six", files=(f"/{debian_site}/six-1.16.0.dist-info/METADATA",)
+    )
+    base = debian_rootfs(
+        [
+            Deb("libssl3", "3.0.11-1~deb12u1", source="openssl"),
+            Deb("zlib1g", "1:1.2.13.dfsg-1", source="zlib"),
+            six,
+        ]
+    )
+    base.update(python_dist_info(debian_site, "six", "1.16.0"))
+    go_tool = synthetic_go_binary("go1.20", go_modinfo("example.com/tool", "v1.0.0", [("golang.org/x/net", "v0.1.0")]))
+    applications: dict[str, Entry] = {
+        **python_dist_info(site, "Jinja2", "2.10"),
+        **python_dist_info(site, "urllib3", "1.26.4"),
+        **npm_package("app", "lodash", "4.17.20"),
+        "app/app.jar": jar([("org.apache.logging.log4j", "log4j-core", "2.14.1")]),
+        "usr/local/bin/tool": Executable(go_tool),
+    }
+    upgrade: dict[str, Entry] = {
+        f"{site}/.wh.urllib3-1.26.4.dist-info": b"",
+        **python_dist_info(site, "urllib3", "2.2.2"),
+        **python_dist_info(site, "requests", "2.31.0"),
+    }
+    layers: list[dict[str, Entry]] = [base, applications, upgrade]
+    if marker is not None:
+        layers = [{**files, ".moorage-marker": f"{marker}/{n}".encode()} for n, files in enumerate(layers)]
+    blobs = (make(layers[0]), make(layers[1]), zstd_layer(layers[2]))
+    packages = frozenset(
+        {
+            ("Debian:12", "libssl3", "3.0.11-1~deb12u1"),
+            ("Debian:12", "zlib1g", "1:1.2.13.dfsg-1"),
+            ("Debian:12", "python3-six", "1.16.0-4"),
+            ("PyPI", "jinja2", "2.10"),
+            ("PyPI", "urllib3", "2.2.2"),
+            ("PyPI", "requests", "2.31.0"),
+            ("npm", "lodash", "4.17.20"),
+            ("Maven", "org.apache.logging.log4j:log4j-core", "2.14.1"),
+            ("Go", "stdlib", "1.20.0"),
+            ("Go", "example.com/tool", "1.0.0"),
+            ("Go", "golang.org/x/net", "0.1.0"),
+        }
+    )
+    return SampleImage(blobs, packages)

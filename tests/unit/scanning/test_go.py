@@ -8,7 +8,14 @@ import os
 import pytest
 
 from moorage.scanning.inventory import inventory_image
-from moorage.scanning.inventory.golang import BuildInfo, GoModule, find_buildinfo, go_modules, parse_buildinfo
+from moorage.scanning.inventory.golang import (
+    BuildInfo,
+    GoModule,
+    find_buildinfo,
+    go_modules,
+    parse_buildinfo,
+    toolchain_semver,
+)
 from tests.support.scan_images import (
     Executable,
     build_go_binary,
@@ -71,6 +78,22 @@ def test_unaligned_or_pointer_format_headers_are_not_read() -> None:
 def test_a_huge_declared_string_length_is_refused() -> None:
     header = b"\xff Go buildinf:" + bytes([8, 2]) + b"\0" * 16
     assert parse_buildinfo(header + b"\xff\xff\xff\xff\x0f" + b"go1.22") is None
+
+
+@pytest.mark.parametrize(
+    ("tag", "semver"),
+    [
+        ("go1.20", "1.20.0"),
+        ("go1.21.3", "1.21.3"),
+        ("go1.21rc2", "1.21.0-rc.2"),
+        ("go1.19beta1", "1.19.0-beta.1"),
+        ("go1.22.1 X:boringcrypto", "1.22.1"),
+        ("devel go1.23-abcdef", None),
+        ("gofish", None),
+    ],
+)
+def test_toolchain_versions_are_written_as_osv_semver(tag: str, semver: str | None) -> None:
+    assert toolchain_semver(tag) == semver
 
 
 def test_modules_follow_replacements_and_skip_devel_and_local_ones() -> None:

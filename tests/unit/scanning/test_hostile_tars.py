@@ -81,11 +81,20 @@ def test_a_hard_link_to_a_path_outside_the_layer_is_not_read() -> None:
 
 
 def test_an_oversized_metadata_file_is_skipped_without_reading_it() -> None:
+    metadata = "app/node_modules/big/package.json"
+    document = b'{"name": "big", "version": "1.0.0", "description": "' + b"x" * 5000 + b'"}'
+    summary = summarise_layer(as_layer(gzip_layer({metadata: document})), Limits(max_metadata_bytes=1000))
+    assert metadata not in summary.files and metadata in summary.hidden
+
+
+def test_python_metadata_with_a_long_readme_is_read_by_its_head() -> None:
     files = python_dist_info(SITE, "idna", "3.6")
     metadata = f"{SITE}/idna-3.6.dist-info/METADATA"
-    files[metadata] = files[metadata] + b"x" * 5000  # type: ignore[operator]
-    summary = summarise_layer(as_layer(gzip_layer(files)), Limits(max_metadata_bytes=1000))
-    assert metadata not in summary.files and metadata in summary.hidden
+    files[metadata] = files[metadata] + b"x" * 50_000  # type: ignore[operator]
+    layer = as_layer(gzip_layer(files))
+    summary = summarise_layer(layer, Limits(max_metadata_bytes=1000))
+    assert len(summary.files[metadata].content) < 100
+    assert [p.name for p in inventory_image([layer], limits=Limits(max_metadata_bytes=1000)).packages] == ["idna"]
 
 
 def test_a_decompression_bomb_stops_at_the_layer_bound() -> None:

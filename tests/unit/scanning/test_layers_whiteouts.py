@@ -34,6 +34,7 @@ from tests.support.scan_images import (
     layout_layers,
     plain_layer,
     python_dist_info,
+    sample_image,
     synthetic_go_binary,
     tar_bytes,
     write_scan_image,
@@ -219,3 +220,10 @@ def test_a_cached_summary_of_another_schema_version_is_read_again_and_replaced()
     inventory = inventory_image([as_layer(blob, opened)], cache)
     assert opened == [blob.digest] and len(inventory.packages) == 2
     assert LayerSummary.from_json(cache.entries[blob.digest]).files
+
+
+def test_the_sample_image_lists_exactly_its_promised_packages() -> None:
+    sample = sample_image(marker="run-1")
+    inventory = inventory_image([as_layer(blob) for blob in sample.blobs])
+    assert {(p.ecosystem, p.name, p.version) for p in inventory.packages} == sample.packages
+    assert sample_image(marker="run-2").blobs[0].digest != sample.blobs[0].digest

@@ -249,7 +249,9 @@ class _LayerReader:
             Interest.JAR: self.limits.max_jar_bytes,
         }.get(interest, self.limits.max_database_bytes)
         stream = archive.extractfile(member)
-        if member.size > bound or stream is None:
+        # Python metadata puts its headers first and may carry a README of any length after them:
+        # its head is read, never the whole file. Every other file must fit its bound whole.
+        if stream is None or (member.size > bound and interest is not Interest.PYTHON):
             self._hide(path)
             return
         record: FileRecord | None
