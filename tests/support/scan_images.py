@@ -3,16 +3,13 @@
 Layers are tar blobs (plain, gzip or zstd) made from a mapping path -> content, where content is
 bytes (a regular file) or a `Symlink` / `Hardlink` / `Directory` / `Raw` entry; whiteouts are just
 files named `.wh.NAME` or `.wh..wh..opq`. Root file systems are mappings too, so a test composes
-an image as `[debian_rootfs(...), {**python_site_packages(...)}]` and reads it with
-`inventory_layers(...)`, or writes it as an OCI layout for skopeo with `write_scan_image(...)`.
+an image as `[debian_rootfs(...), {**python_dist_info(...), "app/tool": Executable(...)}]` and
+reads it with `inventory_layers(...)`, or writes it as an OCI layout for skopeo with `write_scan_image(...)`.
 
 Package databases are written in their real formats: dpkg `status` stanzas and `info/*.list`, apk
 `installed` paragraphs, an rpm `rpmdb.sqlite` whose `Packages` blobs are rpm headers built here
-(`rpm_header`), Python `METADATA`, npm `package.json`, a jar (a real zip) and a Go binary: built by
-the Go toolchain when it is installed (`build_go_binary`), and otherwise `synthetic_go_binary`, a
-file that is *not* a runnable program: an ELF magic, padding, and a `.go.buildinfo` blob written
-from the documented format (`debug/buildinfo`: 32-byte header `\\xff Go buildinf:`, pointer size,
-flags 0x2, then varint-prefixed version and module-information strings inside 16-byte sentinels).
+(`rpm_header`), Python `METADATA`, npm `package.json` and a jar (a real zip); Go binaries come from
+`tests.support.go_binaries`. `sample_image` puts one package of every kind in a three-layer image.
 """
 
 from __future__ import annotations
@@ -21,11 +18,8 @@ import gzip
 import hashlib
 import io
 import json
-import os
-import shutil
 import sqlite3
 import struct
-import subprocess
 import tarfile
 import tempfile
 import zipfile
@@ -38,6 +32,7 @@ import zstandard
 
 from moorage.domain import media_types
 from moorage.scanning.inventory import Layer
+from tests.support.go_binaries import go_modinfo, synthetic_go_binary
 from tests.support.oci_layout import Image, LayerBlob, blob_path, sha256_digest, write_image_from_blobs
 
 # --- entries and layers -------------------------------------------------------------------------------
@@ -357,94 +352,6 @@ def jar(
         for name, content in (nested or {}).items():
             archive.writestr(name, content)
     return buffer.getvalue()
-
-
-# --- Go -----------------------------------------------------------------------------------------------
-
-GO_INFO_START = b"0w\xaf\x0c\x92t\x08\x02A\xe1\xc1\x07\xe6\xd6\x18\xe6"
-GO_INFO_END = b"\xf92C1\x86\x18 r\x00\x82B\x10A\x16\xd8\xf2"
-
-
-def _uvarint(value: int) -> bytes:
-    out = b""
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out += bytes([byte | 0x80])
-        else:
-            return out + bytes([byte])
-
-
-def go_buildinfo_blob(go_version: str, modinfo: str) -> bytes:
-    """A `.go.buildinfo` section (Go >= 1.18 layout: inline strings)."""
-    header = b"\xff Go buildinf:" + bytes([8, 0x2])
-    header += b"\0" * (32 - len(header))
-    mod = GO_INFO_START + modinfo.encode() + GO_INFO_END
-    return header + _uvarint(len(go_version)) + go_version.encode() + _uvarint(len(mod)) + mod
-
-
-def go_modinfo(main: str, main_version: str = "(devel)", deps: Sequence[tuple[str, str]] = ()) -> str:
-    lines = [f"path\t{main}", f"mod\t{main}\t{main_version}\t"]
-    lines += [f"dep\t{path}\t{version}\th1:{'x' * 43}=" for path, version in deps]
-    lines += ["build\t-compiler=gc", "build\tGOOS=linux"]
-    return "\n".join(lines) + "\n"
-
-
-def synthetic_go_binary(go_version: str, modinfo: str, *, padding: int = 8192, decoy: bool = True) -> bytes:
-    """Not a runnable program: an ELF header's magic, padding and a 16-aligned build info blob.
-
-    With `decoy`, the magic string first appears unaligned and without a valid header (as it does in
-    the `go` command's read-only data), so the reader must skip a false match.
-    """
-    start = b"\x7fELF\x02\x01\x01" + b"\0" * 57
-    fake = b"\x03" + b"\xff Go buildinf:" + b"garbage" if decoy else b""
-    body = start + fake
-    body += b"\0" * max(0, padding - len(body))
-    body += b"\0" * (-len(body) % 16)
-    return body + go_buildinfo_blob(go_version, modinfo) + b"\0" * 512
-
-
-GO_TEST_PROGRAM = {
-    "go.mod": "module example.com/scanme\n\ngo 1.19\n\nrequire example.com/greeting v1.2.3\n",
-    "main.go": 'package main\n\nimport "example.com/greeting"\n\nfunc main() { println(greeting.Hello()) }\n',
-    "vendor/example.com/greeting/greeting.go": 'package greeting\n\nfunc Hello() string { return "hello" }\n',
-    "vendor/modules.txt": "# example.com/greeting v1.2.3\n## explicit\nexample.com/greeting\n",
-}
-"""A program with one dependency, vendored so the build needs no network (a real module version)."""
-
-
-def go_toolchain() -> str | None:
-    return shutil.which("go")
-
-
-def build_go_binary(work_dir: Path) -> bytes:
-    """Build `GO_TEST_PROGRAM` with the installed Go toolchain (static, stripped) and return the binary."""
-    go = go_toolchain()
-    assert go is not None, "the Go toolchain is not installed"
-    source = work_dir / "src"
-    for name, text in GO_TEST_PROGRAM.items():
-        (source / name).parent.mkdir(parents=True, exist_ok=True)
-        (source / name).write_text(text)
-    environment = {
-        **os.environ,
-        "CGO_ENABLED": "0",
-        "GOFLAGS": "-mod=vendor",
-        "GOPROXY": "off",
-        "GOTOOLCHAIN": "local",
-        "GOPATH": str(work_dir / "gopath"),
-    }
-    environment.setdefault("GOCACHE", str(Path(environment.get("HOME", str(work_dir))) / ".cache" / "go-build"))
-    output = work_dir / "scanme"
-    subprocess.run(
-        [go, "build", "-trimpath", "-ldflags=-s", "-o", str(output), "."],
-        cwd=source,
-        env=environment,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return output.read_bytes()
 
 
 # --- a sample image -----------------------------------------------------------------------------------

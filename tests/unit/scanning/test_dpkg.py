@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from moorage.scanning.inventory import inventory_image
 from moorage.scanning.inventory.dpkg import DpkgPackage, parse_status
+from tests.support.go_binaries import go_modinfo, synthetic_go_binary
 from tests.support.scan_images import (
     Deb,
+    Executable,
     Symlink,
     debian_rootfs,
     distroless_rootfs,
@@ -95,8 +97,6 @@ def test_a_list_file_deleted_with_its_package_no_longer_owns_anything() -> None:
 
 def test_ownership_holds_across_merged_usr_paths() -> None:
     # Debian 12 is merged-/usr: a package may list /bin/tool while the image holds usr/bin/tool.
-    from tests.support.scan_images import Executable, go_modinfo, synthetic_go_binary
-
     binary = Executable(synthetic_go_binary("go1.19.8", go_modinfo("github.com/docker/cli", "v20.10.24")))
     deb = Deb("docker-cli", "20.10.24+dfsg1-1+b3", source="docker.io", files=("/bin/docker",))
     layers = inventory_layers([{**debian_rootfs([deb]), "bin": Symlink("usr/bin"), "usr/bin/docker": binary}])

@@ -16,14 +16,10 @@ from moorage.scanning.inventory.golang import (
     parse_buildinfo,
     toolchain_semver,
 )
+from tests.support.go_binaries import build_go_binary, go_buildinfo_blob, go_modinfo, go_toolchain, synthetic_go_binary
 from tests.support.scan_images import (
     Executable,
-    build_go_binary,
-    go_buildinfo_blob,
-    go_modinfo,
-    go_toolchain,
     inventory_layers,
-    synthetic_go_binary,
 )
 
 MODINFO = go_modinfo(

@@ -18,6 +18,7 @@ from moorage.scanning.inventory import (
     summarise_layer,
 )
 from moorage.scanning.inventory.summary import FileRecord, RecordKind
+from tests.support.go_binaries import go_modinfo, synthetic_go_binary
 from tests.support.oci_layout import LayerBlob
 from tests.support.scan_images import (
     Deb,
@@ -28,14 +29,12 @@ from tests.support.scan_images import (
     as_layer,
     debian_rootfs,
     docker_layer,
-    go_modinfo,
     gzip_layer,
     inventory_layers,
     layout_layers,
     plain_layer,
     python_dist_info,
     sample_image,
-    synthetic_go_binary,
     tar_bytes,
     write_scan_image,
     zstd_layer,

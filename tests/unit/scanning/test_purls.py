@@ -7,6 +7,7 @@ from packageurl import PackageURL
 
 from moorage.scanning.inventory import inventory_image, purls
 from moorage.scanning.model import Distro
+from tests.support.go_binaries import go_modinfo, synthetic_go_binary
 from tests.support.scan_images import (
     Apk,
     Deb,
@@ -14,13 +15,11 @@ from tests.support.scan_images import (
     Rpm,
     alpine_rootfs,
     debian_rootfs,
-    go_modinfo,
     inventory_layers,
     jar,
     npm_package,
     python_dist_info,
     rpm_rootfs,
-    synthetic_go_binary,
 )
 
 

@@ -11,16 +11,15 @@ from packageurl import PackageURL
 from moorage.scanning.inventory import inventory_image
 from moorage.scanning.model import Inventory
 from moorage.scanning.sbom import SBOM_MEDIA_TYPE, cyclonedx_sbom
+from tests.support.go_binaries import go_modinfo, synthetic_go_binary
 from tests.support.scan_images import (
     Deb,
     Executable,
     debian_rootfs,
-    go_modinfo,
     inventory_layers,
     jar,
     npm_package,
     python_dist_info,
-    synthetic_go_binary,
 )
 
 DIGEST = "sha256:" + "ab" * 32
