@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from moorage.scanning.inventory import (
     Layer,
@@ -226,3 +228,17 @@ def test_the_sample_image_lists_exactly_its_promised_packages() -> None:
     inventory = inventory_image([as_layer(blob) for blob in sample.blobs])
     assert {(p.ecosystem, p.name, p.version) for p in inventory.packages} == sample.packages
     assert sample_image(marker="run-2").blobs[0].digest != sample.blobs[0].digest
+
+
+def test_multi_frame_layers_read_whole_as_zstd_chunked_and_estargz_write_them() -> None:
+    tar = tar_bytes(BASE)
+    half = len(tar) // 2
+    compressor = zstandard.ZstdCompressor()
+    skippable = struct.pack("<II", 0x184D2A50, 8) + b"manifest"  # zstd:chunked keeps its table of contents so
+    zstd_chunked = compressor.compress(tar[:half]) + compressor.compress(tar[half:]) + skippable
+    estargz = gzip.compress(tar[:half], mtime=0) + gzip.compress(tar[half:], mtime=0)
+    for data, media_type in [
+        (zstd_chunked, "application/vnd.oci.image.layer.v1.tar+zstd"),
+        (estargz, "application/vnd.oci.image.layer.v1.tar+gzip"),
+    ]:
+        assert len(names([as_layer(LayerBlob(data, "sha256:x", media_type))])) == 2, media_type
