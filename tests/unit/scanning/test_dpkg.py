@@ -101,3 +101,28 @@ def test_ownership_holds_across_merged_usr_paths() -> None:
     deb = Deb("docker-cli", "20.10.24+dfsg1-1+b3", source="docker.io", files=("/bin/docker",))
     layers = inventory_layers([{**debian_rootfs([deb]), "bin": Symlink("usr/bin"), "usr/bin/docker": binary}])
     assert [p.name for p in inventory_image(layers).packages] == ["docker-cli"]
+
+
+def test_the_summary_keeps_only_owned_files_that_may_be_evidence() -> None:
+    from moorage.scanning.inventory import summarise_layer
+    from tests.support.scan_images import as_layer, gzip_layer
+
+    files = (
+        "/usr/bin/tool",
+        "/usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA",
+        "/usr/lib/python3/dist-packages/six.py",
+        "/usr/share/doc/six/copyright",
+        "/usr/share/java/commons-io.jar",
+        "/usr/include/six.h",
+    )
+    summary = summarise_layer(as_layer(gzip_layer(debian_rootfs([Deb("six", "1.16.0-4", files=files)]))))
+    assert summary.files["var/lib/dpkg/info/six.list"].content.splitlines() == [
+        "/usr/bin/tool",
+        "/usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA",
+        "/usr/share/java/commons-io.jar",
+    ]
+
+
+def test_empty_or_root_only_file_lists_own_nothing() -> None:
+    files = {**debian_rootfs([Deb("a", "1")]), "var/lib/dpkg/info/a.list": b"", "var/lib/dpkg/info/b.list": b"/.\n"}
+    assert [p.name for p in inventory_image(inventory_layers([files])).packages] == ["a"]

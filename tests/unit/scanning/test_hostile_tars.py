@@ -164,3 +164,43 @@ def test_long_names_of_ordinary_size_still_read() -> None:
     deep = "/".join(["d" * 60] * 10) + "/node_modules/left-pad/package.json"
     layer = as_layer(gzip_layer({deep: b'{"name": "left-pad", "version": "1.3.0"}'}))
     assert [p.name for p in inventory_image([layer]).packages] == ["left-pad"]
+
+
+def test_garbage_in_any_metadata_file_never_breaks_the_inventory() -> None:
+    """Seeded random text in every kind of text evidence: parsers skip what they cannot read."""
+    import random
+
+    from moorage.scanning.inventory.resolution import resolve_inventory
+    from moorage.scanning.inventory.selection import Interest, trim
+    from moorage.scanning.inventory.summary import FileRecord, LayerSummary, RecordKind
+
+    paths = {
+        Interest.DISTRO: "etc/os-release",
+        Interest.DPKG_STATUS: "var/lib/dpkg/status",
+        Interest.DPKG_FILES: "var/lib/dpkg/info/a.list",
+        Interest.APK_INSTALLED: "lib/apk/db/installed",
+        Interest.PYTHON: "site/a-1.dist-info/METADATA",
+        Interest.NPM: "node_modules/a/package.json",
+    }
+    rng = random.Random(13)
+    alphabet = 'PVAoRFZ:\n \t()/.-_ab01{}"[]=#\r\x00é\\'
+    for _ in range(1500):
+        interest = rng.choice(list(paths))
+        text = trim(interest, "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 120))))
+        if text is not None:
+            summary = LayerSummary(files={paths[interest]: FileRecord(RecordKind.TEXT, text)})
+            resolve_inventory([("sha256:x", summary)])
+
+
+def test_random_bytes_are_never_an_rpm_header_or_go_build_info_by_accident() -> None:
+    import random
+
+    from moorage.scanning.inventory.golang import parse_buildinfo
+    from moorage.scanning.inventory.rpm import HeaderError, parse_header
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        blob = rng.randbytes(rng.randint(0, 120))
+        with pytest.raises(HeaderError):
+            parse_header(blob)
+        assert parse_buildinfo(b"\xff Go buildinf:" + blob) is None

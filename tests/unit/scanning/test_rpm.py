@@ -126,3 +126,10 @@ def test_a_database_without_a_packages_table_is_skipped() -> None:
         data = path.read_bytes()
     summary = summarise_layer(as_layer(gzip_layer({"var/lib/rpm/rpmdb.sqlite": data})))
     assert "var/lib/rpm/rpmdb.sqlite" in summary.hidden
+
+
+def test_the_summary_keeps_only_owned_files_that_may_be_evidence() -> None:
+    rpm = Rpm("bash", "5.1.8", "9.el9", files=("/usr/bin/bash", "/usr/share/man/man1/bash.1.gz", "/etc/skel/.bashrc"))
+    summary = summarise_layer(as_layer(gzip_layer(rpm_rootfs([rpm]))))
+    (package,) = summary.files["var/lib/rpm/rpmdb.sqlite"].json()
+    assert package["files"] == ["/usr/bin/bash", "/etc/skel/.bashrc"]

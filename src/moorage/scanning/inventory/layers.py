@@ -24,14 +24,14 @@ import posixpath
 import tarfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO, Protocol
 
 import zstandard
 
 from moorage.domain import media_types
 from moorage.scanning.inventory import golang, java, rpm
-from moorage.scanning.inventory.selection import Interest, classify, trim
+from moorage.scanning.inventory.selection import Interest, classify, may_be_evidence, trim
 from moorage.scanning.inventory.summary import FileRecord, LayerSummary, RecordKind
 
 WHITEOUT_PREFIX = ".wh."
@@ -257,6 +257,8 @@ class _LayerReader:
         record: FileRecord | None
         if interest is Interest.RPMDB:
             packages = rpm.read_rpmdb(stream, max_bytes=bound)
+            if packages is not None:
+                packages = [replace(p, files=tuple(filter(may_be_evidence, p.files))) for p in packages]
             record = None if packages is None else _json_record(RecordKind.RPMDB, [p.to_json() for p in packages])
         elif interest is Interest.JAR:
             try:
