@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import zipfile
 
+import pytest
+
 from moorage.scanning.inventory import Limits, inventory_image, summarise_layer
 from moorage.scanning.inventory.java import MAX_METADATA_ENTRY, maven_artifacts, read_jar
 from tests.support.scan_images import as_layer, gzip_layer, inventory_layers, jar
@@ -85,3 +87,13 @@ def test_manifest_continuation_lines_are_joined() -> None:
     record = {"entries": [["META-INF/MANIFEST.MF", text]]}
     artifacts = maven_artifacts("lib/widget-3.1.jar", record)
     assert [(a.name, a.version) for a in artifacts] == [("org.example:widget", "3.1")]
+
+
+def test_a_central_directory_above_its_bound_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each entry costs zipfile an object: a jar of millions of empty entries is refused from its end record.
+    from moorage.scanning.inventory import java
+
+    many = jar([("com.example", "many", "1.0")], nested={f"x/{n}.txt": b"" for n in range(100)})
+    assert read_jar(io.BytesIO(many), len(many), max_bytes=1 << 20) is not None
+    monkeypatch.setattr(java, "MAX_CENTRAL_DIRECTORY", 2000)
+    assert read_jar(io.BytesIO(many), len(many), max_bytes=1 << 20) is None
