@@ -57,5 +57,10 @@ def test_the_same_package_in_two_environments_is_listed_twice() -> None:
     assert len(packages(files)) == 2
 
 
+def test_an_unzipped_egg_is_found_by_its_egg_info() -> None:
+    egg = f"{SITE}/pyyaml-5.3-py3.8-linux-x86_64.egg/EGG-INFO/PKG-INFO"
+    assert packages({egg: b"Metadata-Version: 1.1\nName: PyYAML\nVersion: 5.3\n"}) == {("pyyaml", "5.3", "/" + egg)}
+
+
 def test_metadata_outside_a_dist_info_directory_is_ignored() -> None:
     assert packages({f"{SITE}/not-a-dist/METADATA": b"Name: x\nVersion: 1\n"}) == set()

@@ -1,8 +1,9 @@
 """Language package metadata files: Python distributions and npm packages.
 
-Python: a `*.dist-info/METADATA` (wheels, pip) or `*.egg-info/PKG-INFO` (setuptools), or a single
-`*.egg-info` file (distutils), read as RFC 822 headers; `Name` is normalised as PEP 503 does
-(lower case, runs of `-_.` as one `-`), which is how PyPI, OSV's matching and purls compare names.
+Python: a `*.dist-info/METADATA` (wheels, pip), `*.egg-info/PKG-INFO` (setuptools), an unzipped
+egg's `EGG-INFO/PKG-INFO`, or a single `*.egg-info` file (distutils), read as RFC 822 headers;
+`Name` is normalised as PEP 503 does (lower case, runs of `-_.` as one `-`), which is how PyPI,
+OSV's matching and purls compare names.
 npm: a `package.json` at a package's root under `node_modules` with a string `name` and `version`.
 """
 

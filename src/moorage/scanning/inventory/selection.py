@@ -63,7 +63,7 @@ def classify(path: str) -> Interest | None:
     parts = PurePosixPath(path).parts
     if len(parts) >= 2 and (
         (parts[-2].endswith(".dist-info") and parts[-1] == "METADATA")
-        or (parts[-2].endswith(".egg-info") and parts[-1] == "PKG-INFO")
+        or ((parts[-2].endswith(".egg-info") or parts[-2] == "EGG-INFO") and parts[-1] == "PKG-INFO")
     ):
         return Interest.PYTHON
     if parts and parts[-1].endswith(".egg-info"):
