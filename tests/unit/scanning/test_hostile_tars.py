@@ -204,3 +204,16 @@ def test_random_bytes_are_never_an_rpm_header_or_go_build_info_by_accident() -> 
         with pytest.raises(HeaderError):
             parse_header(blob)
         assert parse_buildinfo(b"\xff Go buildinf:" + blob) is None
+
+
+def test_names_that_are_not_utf8_are_reported_in_valid_text() -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT, errors="surrogateescape") as archive:
+        data = b'{"name": "evil", "version": "1.0.0"}'
+        info = tarfile.TarInfo("app/\udcff\udcfe/node_modules/evil/package.json")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    layer = as_layer(LayerBlob(gzip.compress(buffer.getvalue()), "sha256:x"))
+    (package,) = inventory_image([layer]).packages
+    package.path.encode("utf-8")  # would raise on a lone surrogate
+    assert package.path == "/app/\ufffd\ufffd/node_modules/evil/package.json"

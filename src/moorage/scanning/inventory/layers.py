@@ -187,7 +187,12 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
 
 def normalise(name: str) -> str | None:
-    """A member name as a path relative to the root, or None if it is the root or climbs out of it."""
+    """A member name as a path relative to the root, or None if it is the root or climbs out of it.
+
+    Bytes that are not UTF-8 (which `tarfile` keeps as lone surrogates) become U+FFFD, so every path
+    the inventory reports can be encoded wherever it is shown.
+    """
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     path = posixpath.normpath(name.lstrip("/"))
     if path in (".", "..") or path.startswith("../") or "\0" in path:
         return None
