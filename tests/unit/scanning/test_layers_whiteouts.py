@@ -242,3 +242,12 @@ def test_multi_frame_layers_read_whole_as_zstd_chunked_and_estargz_write_them() 
         (estargz, "application/vnd.oci.image.layer.v1.tar+gzip"),
     ]:
         assert len(names([as_layer(LayerBlob(data, "sha256:x", media_type))])) == 2, media_type
+
+
+def test_a_layer_listed_twice_is_read_once_and_applied_twice() -> None:
+    blob = gzip_layer({"var/lib/dpkg/.wh.status": b""})
+    opened: list[str] = []
+    base = as_layer(gzip_layer(BASE), opened)
+    twice = [base, as_layer(blob, opened), as_layer(gzip_layer(BASE), opened), as_layer(blob, opened)]
+    assert inventory_image(twice).packages == ()
+    assert opened == [base.digest, blob.digest]

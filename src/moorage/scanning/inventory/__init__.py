@@ -54,15 +54,17 @@ def inventory_image(
     """
     for layer in layers:
         check_media_type(layer)
-    summaries: list[tuple[str, LayerSummary]] = []
+    read: dict[str, LayerSummary] = {}  # a manifest may list the same layer twice (empty layers)
     for layer in layers:
+        if layer.digest in read:
+            continue
         summary = _cached(cache, layer.digest)
         if summary is None:
             summary = summarise_layer(layer, limits)
             if cache is not None:
                 cache.put(layer.digest, summary)
-        summaries.append((layer.digest, summary))
-    return resolve_inventory(summaries)
+        read[layer.digest] = summary
+    return resolve_inventory([(layer.digest, read[layer.digest]) for layer in layers])
 
 
 def _cached(cache: LayerCache | None, digest: str) -> LayerSummary | None:
