@@ -14,8 +14,8 @@ The rules, in the order they apply:
    rpm (`rpmdb.sqlite`); each names its source package (`source_name`, `source_version`), since
    distribution advisories are written against source packages. rpm's `gpg-pubkey` entries are keys,
    not packages, and are left out.
-4. **Owned files.** The files an OS package installed (dpkg `info/*.list` and `*.md5sums`, apk
-   `R:` lines, rpm file names) are the distribution's: language metadata among them (a
+4. **Owned files.** The files an OS package installed (dpkg `info/*.list`, distroless'
+   `status.d/*.md5sums`, apk `R:` lines, rpm file names) are the distribution's: language metadata among them (a
    `python3-requests` deb's `METADATA`, a Go binary from a deb) is not reported again as a PyPI,
    npm, Go or Maven package, because the distribution's advisories already cover it. On a
    merged-`/usr` system `/bin/x` and `/usr/bin/x` (likewise `sbin`, `lib*`) are the same file.

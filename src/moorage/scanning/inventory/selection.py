@@ -2,7 +2,8 @@
 
 A path is chosen by its name alone (`classify`); the content is then trimmed to the lines the
 parsers read (`trim`), so a cached summary stays small: a Debian `status` loses its descriptions, an
-apk `installed` its checksums, a `METADATA` its long description, a dpkg `.list` its directories.
+apk `installed` its checksums, a `METADATA` its long description, a dpkg `.list` its directories and
+the files that cannot be evidence (`may_be_evidence`).
 Go binaries (found by their ELF magic, not their name) and jars have modules of their own.
 """
 
@@ -34,7 +35,8 @@ class Interest(Enum):
     DISTRO = auto()
     DPKG_STATUS = auto()
     DPKG_FILES = auto()
-    """A dpkg `info/*.list` or `*.md5sums` (`status.d/*.md5sums` in distroless): the files a package owns."""
+    """A dpkg `info/*.list`, or distroless' `status.d/*.md5sums` (it has no lists): the files a package
+    owns. (`info/*.md5sums` would repeat the `.list` minus directories and conffiles.)"""
     APK_INSTALLED = auto()
     RPMDB = auto()
     PYTHON = auto()
@@ -54,7 +56,7 @@ def classify(path: str) -> Interest | None:
         return Interest.DPKG_STATUS
     if path.startswith(DPKG_STATUS_DIR) and "/" not in path[len(DPKG_STATUS_DIR) :]:
         return Interest.DPKG_FILES if path.endswith(".md5sums") else Interest.DPKG_STATUS
-    if path.startswith(DPKG_INFO_DIR) and path.endswith((".list", ".md5sums")):
+    if path.startswith(DPKG_INFO_DIR) and path.endswith(".list"):
         return Interest.DPKG_FILES if "/" not in path[len(DPKG_INFO_DIR) :] else None
     if path == APK_INSTALLED:
         return Interest.APK_INSTALLED
