@@ -43,6 +43,7 @@ from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.filesystem import FilesystemBlobStore
+from moorage.storage.s3 import S3BlobStore, s3_client
 from moorage.workers.maintenance import MaintenanceSchedule
 
 
@@ -64,8 +65,22 @@ class Moorage:
             await self.other(scope, receive, send)
 
 
+def build_blob_store(settings: Settings) -> BlobStore:
+    """The blob store the settings name: the data directory, or a bucket of an S3-compatible store."""
+    if settings.storage == "s3":
+        if not settings.s3_bucket:
+            raise ValueError("storage = s3 needs s3_bucket")
+        client = s3_client(
+            settings.s3_endpoint_url, settings.s3_region, settings.s3_access_key_id, settings.s3_secret_access_key
+        )
+        return S3BlobStore(
+            client, settings.s3_bucket, settings.s3_prefix, redirect_seconds=settings.s3_redirect_seconds or None
+        )
+    return FilesystemBlobStore(settings.data_dir.resolve())
+
+
 def build_services(settings: Settings, database: Database, policy: AccessPolicy) -> tuple[RegistryServices, Governance]:
-    store = FilesystemBlobStore(settings.data_dir.resolve())
+    store = build_blob_store(settings)
     governance = Governance.build(
         database,
         policy,
