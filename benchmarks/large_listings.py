@@ -45,9 +45,7 @@ def push_one_image(client: httpx.Client, repository: str) -> str:
     manifest = json.dumps(
         {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptors[0], "layers": descriptors[1:]}
     ).encode()
-    response = client.put(
-        f"/v2/{repository}/manifests/seed", content=manifest, headers={"Content-Type": OCI_MANIFEST}
-    )
+    response = client.put(f"/v2/{repository}/manifests/seed", content=manifest, headers={"Content-Type": OCI_MANIFEST})
     response.raise_for_status()
     return response.headers["docker-content-digest"]
 
@@ -109,31 +107,33 @@ def main(argv: list[str] | None = None) -> None:
             command = [sys.executable, "-m", "moorage", "serve", "--port", str(port), "--data-dir", f"{work}/data"]
             command += ["--database-url", database_url.replace("postgresql://", "postgresql+psycopg://", 1)]
             log = Path(work) / "server.log"
-            with running("moorage", command, f"http://127.0.0.1:{port}", log, "/v2/") as server:
-                with httpx.Client(base_url=server.url, timeout=120) as client:
-                    digest = push_one_image(client, "bench/big")
-                    with psycopg.connect(database_url, autocommit=True) as connection:
-                        started = time.perf_counter()
-                        connection.execute(
-                            "INSERT INTO tags (repository_id, name, manifest_digest, updated_at) "
-                            "SELECT r.id, 'tag-' || lpad(g::text, 7, '0'), %s, now() "
-                            "FROM repositories r, generate_series(1, %s) g WHERE r.name = 'bench/big'",
-                            (digest, arguments.tags),
-                        )
-                        connection.execute(
-                            "INSERT INTO repositories (name, created_at) "
-                            "SELECT 'bench/r-' || lpad(g::text, 7, '0'), now() FROM generate_series(1, %s) g",
-                            (arguments.repositories,),
-                        )
-                        connection.execute("ANALYZE")
-                        inserted = time.perf_counter() - started
-                    report = {
-                        "tags": arguments.tags,
-                        "repositories": arguments.repositories,
-                        "insert_seconds": round(inserted, 1),
-                        "tags_list": measure(client, "/v2/bench/big/tags/list", arguments.page, arguments.rounds),
-                        "catalog": measure(client, "/v2/_catalog", arguments.page, arguments.rounds),
-                    }
+            with (
+                running("moorage", command, f"http://127.0.0.1:{port}", log, "/v2/") as server,
+                httpx.Client(base_url=server.url, timeout=120) as client,
+            ):
+                digest = push_one_image(client, "bench/big")
+                with psycopg.connect(database_url, autocommit=True) as connection:
+                    started = time.perf_counter()
+                    connection.execute(
+                        "INSERT INTO tags (repository_id, name, manifest_digest, updated_at) "
+                        "SELECT r.id, 'tag-' || lpad(g::text, 7, '0'), %s, now() "
+                        "FROM repositories r, generate_series(1, %s) g WHERE r.name = 'bench/big'",
+                        (digest, arguments.tags),
+                    )
+                    connection.execute(
+                        "INSERT INTO repositories (name, created_at) "
+                        "SELECT 'bench/r-' || lpad(g::text, 7, '0'), now() FROM generate_series(1, %s) g",
+                        (arguments.repositories,),
+                    )
+                    connection.execute("ANALYZE")
+                    inserted = time.perf_counter() - started
+                report = {
+                    "tags": arguments.tags,
+                    "repositories": arguments.repositories,
+                    "insert_seconds": round(inserted, 1),
+                    "tags_list": measure(client, "/v2/bench/big/tags/list", arguments.page, arguments.rounds),
+                    "catalog": measure(client, "/v2/_catalog", arguments.page, arguments.rounds),
+                }
         print(json.dumps(report, indent=2))
     finally:
         with psycopg.connect(arguments.postgres, autocommit=True) as admin:

@@ -148,10 +148,15 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    def check_stores() -> None:
+        with database.read() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        services.blobs.store.check()
+
     async def readyz(request: Request) -> JSONResponse:
+        """Ready when both stores answer: a load balancer takes a node out while either is unreachable."""
         try:
-            with database.read() as connection:
-                connection.exec_driver_sql("SELECT 1")
+            await anyio.to_thread.run_sync(check_stores)
         except Exception as error:  # noqa: BLE001 - any failure means not ready
             return JSONResponse({"status": "unavailable", "detail": type(error).__name__}, status_code=503)
         return JSONResponse({"status": "ok"})

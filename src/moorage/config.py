@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     gc_lease_seconds: float = Field(
         300, gt=0, description="A GC or lifecycle pass that stops renewing its lease for this long is presumed dead."
     )
+    migrate_on_start: bool = Field(
+        True,
+        description="Apply pending schema migrations at start; false: refuse to start until `moorage migrate` ran.",
+    )
     # --- blob storage (docs/storage.md) ---
     storage: Literal["filesystem", "s3"] = Field(
         "filesystem", description="Where blobs live: the data directory, or an S3-compatible object store."

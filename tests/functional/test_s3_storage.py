@@ -78,3 +78,15 @@ def test_a_chunked_upload_started_on_one_node_finishes_on_another(
         image = push_image(b, repo, tag="v1")
         pulled = a.get(f"/v2/{repo}/manifests/v1", headers={"Accept": image.media_type})
         assert pulled.status_code == 200 and pulled.headers["docker-content-digest"] == image.digest
+
+
+def test_a_node_is_not_ready_while_its_bucket_is_unreachable(
+    start_registry: StartRegistry, s3_server: ObjectStoreServer
+) -> None:
+    bucket = s3_server.new_bucket()
+    node = start_registry(**s3_server.registry_settings(bucket))
+    assert httpx.get(f"{node.url}/readyz").status_code == 200
+    s3_server.client().delete_bucket(Bucket=bucket)
+    response = httpx.get(f"{node.url}/readyz")
+    assert response.status_code == 503 and response.json()["status"] == "unavailable"
+    assert httpx.get(f"{node.url}/healthz").status_code == 200, "alive, only not ready"

@@ -18,6 +18,7 @@ ones (a chunked upload with small chunks) are read back and re-sent in parts of 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ MAX_COPY_OBJECT = 5 << 30
 """The largest object one server-side copy may create."""
 DEFAULT_PART_SIZE = 8 << 20
 READ_CHUNK = 1 << 20
+MAX_SIGNED_URLS = 10_000
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 
 
@@ -91,6 +93,8 @@ class S3BlobStore:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.part_size = part_size
         self.redirect_seconds = redirect_seconds
+        self._signed: dict[str, tuple[str, float]] = {}
+        """Presigned URLs by key, with the monotonic time until which they are handed out again."""
 
     # Keys
 
@@ -213,20 +217,37 @@ class S3BlobStore:
         prefix = f"{self.prefix}uploads/"
         return sorted({item["Key"][len(prefix) :].split("/", 1)[0] for item in self._list(prefix)})
 
+    def check(self) -> None:
+        self.client.head_bucket(Bucket=self.bucket)
+
     # Blobs
 
     def stat(self, digest: Digest) -> int | None:
         return self._head(self.blob_key(digest))
 
     def locate(self, digest: Digest) -> BlobLocation:
+        """A presigned URL when redirecting, else no place (the HTTP layer streams with `read`).
+
+        With redirects the object is not looked up first: callers locate only blobs the metadata
+        store lists, whose bytes were committed before that row was written, and a URL to a blob
+        deleted since answers 404 from the store itself. A URL is reused while more than half its
+        lifetime remains, because signing costs more CPU than the rest of a blob request.
+        """
         key = self.blob_key(digest)
-        if self._head(key) is None:
-            raise BlobNotFound(str(digest))
         if self.redirect_seconds is None:
+            if self._head(key) is None:
+                raise BlobNotFound(str(digest))
             return BlobLocation()
+        moment = time.monotonic()
+        cached = self._signed.get(key)
+        if cached is not None and cached[1] > moment:
+            return BlobLocation(url=cached[0])
         url = self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.redirect_seconds
         )
+        if len(self._signed) >= MAX_SIGNED_URLS:
+            self._signed.clear()
+        self._signed[key] = (url, moment + self.redirect_seconds / 2)
         return BlobLocation(url=url)
 
     def read(self, digest: Digest, offset: int = 0, length: int | None = None) -> Iterator[bytes]:

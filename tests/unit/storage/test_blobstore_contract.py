@@ -130,3 +130,7 @@ def test_staged_uploads_are_listed_until_committed_or_cancelled(store: BlobStore
     store.commit_upload("u1", Digest.of(b"a"))
     store.cancel_upload("u2")
     assert store.list_uploads() == []
+
+
+def test_a_reachable_store_passes_its_readiness_check(store: BlobStore) -> None:
+    store.check()

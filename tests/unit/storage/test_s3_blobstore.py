@@ -7,6 +7,7 @@ import os
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from moorage.domain.digests import Digest
 from moorage.storage.s3 import MIN_COPY_PART, S3BlobStore
@@ -84,6 +85,9 @@ def test_locate_answers_a_presigned_url_that_works_and_expires_nowhere_else(
     assert httpx.get(unsigned).status_code == 403, "the bucket must not be readable without a signature"
     tampered = url.replace(store.blob_key(sha256(data)), store.blob_key(sha256(b"other")))
     assert httpx.get(tampered).status_code == 403
+    assert store.locate(sha256(data)).url == url, "a URL is reused while most of its lifetime remains"
+    store.delete(sha256(data))
+    assert httpx.get(url).status_code == 404
 
 
 def test_without_redirects_locate_names_no_place_and_the_http_layer_streams(s3_server: ObjectStoreServer) -> None:
@@ -97,3 +101,8 @@ def test_without_redirects_locate_names_no_place_and_the_http_layer_streams(s3_s
 def test_a_part_size_below_the_s3_minimum_is_refused(s3_server: ObjectStoreServer) -> None:
     with pytest.raises(ValueError):
         S3BlobStore(s3_server.client(), "bucket", part_size=1 << 20)
+
+
+def test_a_missing_bucket_fails_the_readiness_check(s3_server: ObjectStoreServer) -> None:
+    with pytest.raises(ClientError):
+        S3BlobStore(s3_server.client(), "no-such-bucket-here").check()
