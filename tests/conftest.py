@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.object_store import ObjectStoreServer, object_store, stop_object_store
 from tests.support.server import RunningRegistry, postgres_database, start_server
 
 StartRegistry = Callable[..., RunningRegistry]
@@ -39,7 +40,11 @@ def _external() -> RunningRegistry | None:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def registry(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
-    """A running moorage server, once on SQLite and once on PostgreSQL."""
+    """A running moorage server in each of its two shapes.
+
+    `sqlite`: the embedded default, SQLite and blobs in the data directory. `postgres`: the shape of
+    several nodes, PostgreSQL and blobs in an S3-compatible object store (SeaweedFS on loopback).
+    """
     external = _external()
     if external is not None:
         if request.param != "sqlite":
@@ -48,7 +53,9 @@ def registry(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         return
     data_dir = tmp_path_factory.mktemp(f"registry-{request.param}")
     if request.param == "postgres":
-        with postgres_database() as database_url, start_server(data_dir, database_url=database_url) as server:
+        s3 = request.getfixturevalue("s3_server")
+        storage = s3.registry_settings(s3.new_bucket())
+        with postgres_database() as database_url, start_server(data_dir, database_url, **storage) as server:
             yield server
     else:
         with start_server(data_dir) as server:
@@ -86,3 +93,10 @@ def http(registry: RunningRegistry) -> Iterator[httpx.Client]:
     """An HTTP client for the `registry` under test that follows no redirects by itself."""
     with httpx.Client(base_url=registry.url, timeout=60) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[ObjectStoreServer]:
+    """A real S3-compatible server (SeaweedFS) on loopback, one per test process."""
+    yield object_store()
+    stop_object_store()

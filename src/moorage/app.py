@@ -53,6 +53,7 @@ from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.filesystem import FilesystemBlobStore
+from moorage.storage.s3 import S3BlobStore, s3_client
 from moorage.web.app import create_web_app, web_services
 from moorage.workers.maintenance import MaintenanceSchedule
 
@@ -75,10 +76,24 @@ class Moorage:
             await self.other(scope, receive, send)
 
 
+def build_blob_store(settings: Settings) -> BlobStore:
+    """The blob store the settings name: the data directory, or a bucket of an S3-compatible store."""
+    if settings.storage == "s3":
+        if not settings.s3_bucket:
+            raise ValueError("storage = s3 needs s3_bucket")
+        client = s3_client(
+            settings.s3_endpoint_url, settings.s3_region, settings.s3_access_key_id, settings.s3_secret_access_key
+        )
+        return S3BlobStore(
+            client, settings.s3_bucket, settings.s3_prefix, redirect_seconds=settings.s3_redirect_seconds or None
+        )
+    return FilesystemBlobStore(settings.data_dir.resolve())
+
+
 def build_services(
     settings: Settings, database: Database, policy: AccessPolicy, more_hooks: Sequence[RegistryHook] = ()
 ) -> tuple[RegistryServices, Governance]:
-    store = FilesystemBlobStore(settings.data_dir.resolve())
+    store = build_blob_store(settings)
     governance = Governance.build(
         database,
         policy,
@@ -197,10 +212,15 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    def check_stores() -> None:
+        with database.read() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        services.blobs.store.check()
+
     async def readyz(request: Request) -> JSONResponse:
+        """Ready when both stores answer: a load balancer takes a node out while either is unreachable."""
         try:
-            with database.read() as connection:
-                connection.exec_driver_sql("SELECT 1")
+            await anyio.to_thread.run_sync(check_stores)
         except Exception as error:  # noqa: BLE001 - any failure means not ready
             return JSONResponse({"status": "unavailable", "detail": type(error).__name__}, status_code=503)
         return JSONResponse({"status": "ok"})

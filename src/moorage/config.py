@@ -143,6 +143,30 @@ class Settings(BaseSettings):
     webhook_log_retention_days: float = Field(
         30, ge=0, le=3650, description="Finished webhook deliveries stay in the delivery log this long; 0: for ever."
     )
+    migrate_on_start: bool = Field(
+        True,
+        description="Apply pending schema migrations at start; false: refuse to start until `moorage migrate` ran.",
+    )
+    # --- blob storage (docs/storage.md) ---
+    storage: Literal["filesystem", "s3"] = Field(
+        "filesystem", description="Where blobs live: the data directory, or an S3-compatible object store."
+    )
+    s3_bucket: str | None = Field(None, description="The bucket of blobs (storage = s3); it must exist.")
+    s3_prefix: str = Field("", description="Key prefix inside the bucket, to share a bucket with other data.")
+    s3_endpoint_url: str | None = Field(
+        None, description="The object store's URL (MinIO, Ceph RGW, SeaweedFS…); default: AWS S3."
+    )
+    s3_region: str | None = Field(None, description="The bucket's region; default: boto3's configuration.")
+    s3_access_key_id: str | None = Field(
+        None, description="Access key; default: boto3's chain (environment, profile, instance role)."
+    )
+    s3_secret_access_key: str | None = Field(None, description="Secret key of `s3_access_key_id`; masked.")
+    s3_redirect_seconds: int = Field(
+        0,
+        ge=0,
+        le=86400,
+        description="Answer blob GETs with a 307 to a presigned URL valid this long; 0: bytes pass through the node.",
+    )
     # --- organisations (namespace ownership) ---
     organization_creation: Literal["admins", "users"] = Field(
         "admins",
@@ -193,8 +217,9 @@ class Settings(BaseSettings):
             values["database_url"] = f"{scheme}//{credentials.split(':', 1)[0]}:***@{host}"
         if values.get("admin_password"):
             values["admin_password"] = "***"
-        if values.get("secret_key"):
-            values["secret_key"] = "***"
+        for secret in ("secret_key", "s3_secret_access_key"):
+            if values.get(secret):
+                values[secret] = "***"
         values["previous_secret_keys"] = ["***" for _ in values.get("previous_secret_keys", [])]
         return values
 

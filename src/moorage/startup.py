@@ -52,6 +52,10 @@ def prepare_authentication(settings: Settings, database: Database, box: SecretBo
     log.info("authentication is on (token service %r)", settings.token_service)
 
 
+class SchemaBehind(Exception):
+    """`migrate_on_start` is off and the schema lacks migrations this version needs."""
+
+
 def prepare(settings: Settings) -> None:
     """Secure the data directory, migrate the metadata store, seal stored secrets and set up
     authentication; safe to run at every start."""
@@ -64,7 +68,12 @@ def prepare(settings: Settings) -> None:
         (settings.data_dir / "metadata.db").touch(mode=0o600)
     database = Database(settings.metadata_url())
     try:
-        database.migrate()
+        if settings.migrate_on_start:
+            database.migrate()
+        else:
+            pending = database.schema_state().pending
+            if pending:
+                raise SchemaBehind(f"the metadata store lacks migrations {', '.join(pending)}: run `moorage migrate`")
         seal_secrets(database, box)
         prepare_authentication(settings, database, box)
     finally:
@@ -76,6 +85,6 @@ if __name__ == "__main__":
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         prepare(settings_from_environment())
-    except (SealedKeyUnreadable, MissingSecretKey) as error:
+    except (SealedKeyUnreadable, MissingSecretKey, SchemaBehind) as error:
         log.error("%s", error)
         sys.exit(2)

@@ -86,6 +86,48 @@ def serve(
     run(settings)
 
 
+@app.command()
+def migrate(
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Metadata store URL (default: the settings').")
+    ] = None,
+    check: Annotated[bool, typer.Option("--check", help="Only report; exit 1 when migrations are pending.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Apply the metadata store's schema migrations (once per cluster upgrade, before new nodes start)."""
+    from moorage.metadata.database import Database
+
+    settings = _settings(config, database_url=database_url)
+    database = Database(settings.metadata_url())
+    try:
+        before = database.schema_state()
+        if not check and before.pending:
+            database.migrate()
+        after = database.schema_state()
+    finally:
+        database.dispose()
+    report = {
+        "applied": list(after.applied),
+        "pending": list(after.pending),
+        "newer_than_this_version": list(after.newer),
+        "migrated_now": [] if check else sorted(set(before.pending) - set(after.pending)),
+    }
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    elif after.newer:
+        typer.echo(f"the schema is newer than this moorage ({', '.join(after.newer)}): nothing to do")
+    elif after.pending:
+        typer.echo(f"pending migrations: {', '.join(after.pending)}")
+    else:
+        migrated = report["migrated_now"]
+        typer.echo(
+            f"schema up to date ({', '.join(after.applied)})" + (f"; applied {', '.join(migrated)}" if migrated else "")
+        )
+    if check and after.pending:
+        raise typer.Exit(1)
+
+
 @config_app.command("show")
 def config_show(config: ConfigOption = None) -> None:
     """Print the effective settings, secrets masked."""

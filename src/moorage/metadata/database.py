@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 _MIGRATIONS = str(Path(__file__).with_name("migrations"))
 
@@ -57,18 +60,60 @@ class Database:
                 yield connection
 
     def migrate(self) -> None:
-        """Bring the schema to the newest migration (idempotent; safe on every start)."""
-        config = Config()
-        config.set_main_option("script_location", _MIGRATIONS)
+        """Bring the schema to the newest migration (idempotent; safe on every start).
+
+        A schema that a newer moorage already migrated is left alone: migrations only expand the
+        schema while older nodes still run on it (docs/deployment.md, "Upgrading a cluster"), so
+        an older node restarting during a rolling upgrade keeps serving instead of failing.
+        """
         with self.engine.begin() as connection:
             if not self.is_sqlite:
                 # Nodes starting together run migrations one at a time.
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(724501)")
+            if self._schema_state(connection).newer:
+                return
+            config = _alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, "heads")  # migrations of parallel features may branch (e.g. 0002a)
 
+    def schema_state(self) -> SchemaState:
+        """Which migrations the store has, which this version would apply, and whether it is ahead."""
+        with self.engine.connect() as connection:
+            return self._schema_state(connection)
+
+    @staticmethod
+    def _schema_state(connection: sa.Connection) -> SchemaState:
+        script = ScriptDirectory.from_config(_alembic_config())
+        applied = set(MigrationContext.configure(connection).get_current_heads())
+        known = {revision.revision for revision in script.walk_revisions()}
+        newer = applied - known
+        if newer:
+            return SchemaState(tuple(sorted(applied)), (), tuple(sorted(newer)))
+        if applied:
+            reachable = {rev.revision for rev in script.iterate_revisions(tuple(applied), "base")}
+            pending = known - reachable
+        else:
+            pending = known
+        return SchemaState(tuple(sorted(applied)), tuple(sorted(pending)), ())
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    applied: tuple[str, ...]
+    """The store's current migration heads."""
+    pending: tuple[str, ...]
+    """Migrations this version has that the store lacks."""
+    newer: tuple[str, ...]
+    """Heads this version does not know: a newer moorage migrated the store."""
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", _MIGRATIONS)
+    return config
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:

@@ -70,13 +70,19 @@ class BlobStore(Protocol):
         """The size of a stored blob, or None if it is not stored."""
 
     def locate(self, digest: Digest) -> BlobLocation:
-        """Where to serve the blob from; raise BlobNotFound if it is not stored."""
+        """Where to serve the blob from; raise BlobNotFound if it is not stored.
+
+        A store that redirects (a URL) may skip the existence check: the URL then answers 404.
+        """
 
     def read(self, digest: Digest, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         """Stream a stored blob's bytes, or a range of them; raise BlobNotFound if absent."""
 
     def delete(self, digest: Digest) -> None:
         """Remove a stored blob; absent blobs are ignored."""
+
+    def check(self) -> None:
+        """Raise if the store cannot be reached or written to (the readiness probe asks)."""
 
     def list_uploads(self) -> list[str]:
         """Ids of every staged upload (for purging abandoned ones)."""

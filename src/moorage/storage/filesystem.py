@@ -152,6 +152,11 @@ class FilesystemBlobStore:
     def delete(self, digest: Digest) -> None:
         self.blob_path(digest).unlink(missing_ok=True)
 
+    def check(self) -> None:
+        for directory in (self._blobs, self._uploads):
+            if not os.access(directory, os.W_OK | os.X_OK):
+                raise OSError(f"{directory} is not writable")
+
     def list_uploads(self) -> list[str]:
         return [path.name for path in self._uploads.iterdir()]
 
