@@ -16,7 +16,7 @@ from moorage.auth.secret_box import SecretBox
 from moorage.auth.secret_key_file import MissingSecretKey
 from moorage.config import Settings, settings_from_environment
 from moorage.data_dir import restrict_new_files, secure_data_dir
-from moorage.metadata.database import Database
+from moorage.metadata.database import Database, SchemaState
 from moorage.proxy.rule_service import reseal_credentials
 
 log = logging.getLogger("moorage")
@@ -50,6 +50,18 @@ def prepare_authentication(settings: Settings, database: Database, box: SecretBo
         if sys.stderr.isatty():
             sys.stderr.write(f"\n  admin password (shown once): {generated}\n\n")
     log.info("authentication is on (token service %r)", settings.token_service)
+
+
+def migrate_schema(database_url: str, apply: bool) -> tuple[SchemaState, SchemaState]:
+    """`moorage migrate`: the schema's state before and after applying pending migrations (if `apply`)."""
+    database = Database(database_url)
+    try:
+        before = database.schema_state()
+        if apply and before.pending:
+            database.migrate()
+        return before, database.schema_state()
+    finally:
+        database.dispose()
 
 
 class SchemaBehind(Exception):

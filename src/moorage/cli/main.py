@@ -96,17 +96,10 @@ def migrate(
     config: ConfigOption = None,
 ) -> None:
     """Apply the metadata store's schema migrations (once per cluster upgrade, before new nodes start)."""
-    from moorage.metadata.database import Database
+    from moorage.startup import migrate_schema
 
     settings = _settings(config, database_url=database_url)
-    database = Database(settings.metadata_url())
-    try:
-        before = database.schema_state()
-        if not check and before.pending:
-            database.migrate()
-        after = database.schema_state()
-    finally:
-        database.dispose()
+    before, after = migrate_schema(settings.metadata_url(), apply=not check)
     report = {
         "applied": list(after.applied),
         "pending": list(after.pending),
