@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import anyio.to_thread
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -37,6 +36,11 @@ from moorage.gc.metrics import MaintenanceMetrics
 from moorage.governance.services import Governance
 from moorage.lifecycle.service import LifecycleService
 from moorage.metadata.database import Database
+from moorage.metadata.registry_stats import RegistryStats, registry_stats
+from moorage.observability.http_metrics import HttpMetrics
+from moorage.observability.metrics_endpoint import exposition_registry, in_process_registry, metrics_endpoint
+from moorage.observability.middleware import ObserveRequests
+from moorage.observability.registry_metrics import RegistryMetrics
 from moorage.registry.blobs import BlobService
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
@@ -152,12 +156,14 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     schedule = MaintenanceSchedule(
         lifecycle, collector, settings.lifecycle_interval_seconds, settings.gc_interval_seconds
     )
-    metrics = CollectorRegistry(auto_describe=True)
-    metrics.register(MaintenanceMetrics(collector.totals))
 
-    async def metrics_endpoint(request: Request) -> Response:
-        body = await anyio.to_thread.run_sync(generate_latest, metrics)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+    def stats() -> RegistryStats:
+        with database.read() as connection:
+            return registry_stats(connection)
+
+    # Collectors that read shared state at scrape time (docs/operations.md, "Metrics"): add yours here.
+    metrics = exposition_registry([MaintenanceMetrics(collector.totals), RegistryMetrics(stats)])
+    http_metrics = HttpMetrics(in_process_registry(metrics))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -168,7 +174,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         await anyio.to_thread.run_sync(governance.pulls.close)
 
     registry: ASGIApp = RegistryAPI(services)
-    routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_endpoint)]
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_endpoint(metrics))]
     if auth is not None:
         registry = RegistryGuard(registry, auth.tokens, auth.roles, settings.token_service, settings.external_url)
         routes += token_routes(auth.token_server, settings.token_service)
@@ -187,4 +193,4 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     routers.append(signing_keys_api.router)
     management = create_management_api(state, routers)
     # Outermost: an early refusal (401, 404, 413…) reaches clients that send the whole body first.
-    return DrainUnreadBody(Moorage(registry, management, other))
+    return ObserveRequests(DrainUnreadBody(Moorage(registry, management, other)), http_metrics)

@@ -71,13 +71,30 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option("--tls-cert", help="Serve HTTPS with this PEM certificate (chain); reloaded on SIGHUP."),
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The PEM private key of --tls-cert.")] = None,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="json, text, or auto (text on a terminal, else JSON).")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the registry."""
     from moorage.serve import run
 
     settings = _settings(
-        config, host=host, port=port, data_dir=data_dir, database_url=database_url, workers=workers, auth_enabled=auth
+        config,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        workers=workers,
+        auth_enabled=auth,
+        tls_cert_file=tls_cert,
+        tls_key_file=tls_key,
+        log_format=log_format,
     )
     run(settings)
 
