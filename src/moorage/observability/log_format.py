@@ -31,7 +31,7 @@ def _timestamp(record: logging.LogRecord) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """`{"time", "level", "logger", "message", "request_id"?, "job_id"?, ...fields, "exception"?}` per line."""
+    """`{"time", "level", "logger", "message", "process", "request_id"?, "job_id"?, ...fields, "exception"?}` per line."""
 
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {
@@ -39,6 +39,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "process": record.process,  # which HTTP worker, with several
         }
         for key in ("request_id", "job_id"):
             value = getattr(record, key, None)
