@@ -1,0 +1,89 @@
+"""The certificate and key checks `moorage serve` makes before serving HTTPS and before a reload."""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from moorage.tls import TlsConfigurationError, check_tls_files
+
+
+def self_signed(directory: Path, serial: int = 77) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert, key_file = directory / f"{serial}.crt", directory / f"{serial}.key"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.touch(mode=0o600)
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert, key_file
+
+
+def test_a_matching_pair_is_described_by_subject_and_serial(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    served = check_tls_files(cert, key)
+    assert served is not None and served.serial == 77 and served.subject == "CN=localhost"
+
+
+def test_no_files_means_plain_http_and_half_a_pair_is_refused(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    assert check_tls_files(None, None) is None
+    with pytest.raises(TlsConfigurationError, match="both"):
+        check_tls_files(cert, None)
+    with pytest.raises(TlsConfigurationError, match="both"):
+        check_tls_files(None, key)
+
+
+def test_a_key_other_users_may_read_is_refused_like_ssh_does(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    key.chmod(0o644)
+    with pytest.raises(TlsConfigurationError, match=r"accessible to other users \(mode 0644\)"):
+        check_tls_files(cert, key)
+
+
+def test_a_group_readable_key_is_served_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cert, key = self_signed(tmp_path)
+    key.chmod(0o640)
+    assert check_tls_files(cert, key) is not None
+    assert "readable by its group" in caplog.text
+
+
+def test_a_certificate_and_a_key_that_are_not_a_pair_are_refused_without_showing_the_key(tmp_path: Path) -> None:
+    cert, _ = self_signed(tmp_path, 1)
+    _, other_key = self_signed(tmp_path, 2)
+    with pytest.raises(TlsConfigurationError) as refused:
+        check_tls_files(cert, other_key)
+    message = str(refused.value.code)
+    assert "cannot use the TLS certificate" in message and "PRIVATE KEY" not in message
+
+
+def test_serve_refuses_to_start_with_an_unprotected_key(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    key.chmod(0o604)
+    command = [sys.executable, "-m", "moorage", "serve", "--port", "0", "--data-dir", str(tmp_path / "data")]
+    result = subprocess.run(
+        [*command, "--tls-cert", str(cert), "--tls-key", str(key)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "accessible to other users" in result.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was prepared
