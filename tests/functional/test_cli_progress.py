@@ -99,3 +99,12 @@ def test_json_and_piped_output_carry_no_progress(cli: Cli) -> None:
     piped = cli.run("lifecycle", "apply")
     assert "lifecycle run" not in piped.stderr and "\x1b[" not in piped.stdout + piped.stderr
     assert piped.stdout.startswith("run ")
+
+
+def test_commands_that_print_a_new_secret_also_speak_json(cli: Cli) -> None:
+    token = json.loads(cli.run("tokens", "create", "for-ci", "-s", "pull", "--json").stdout)
+    assert token["token"] and token["name"] == "for-ci" and "id" in token
+    robot = json.loads(cli.run("robots", "create", ADMIN, "bot", "-s", "pull", "--json").stdout)
+    assert robot["username"] == f"{ADMIN}+bot" and robot["secret"]
+    rotated = json.loads(cli.run("robots", "rotate", ADMIN, "bot", "--json").stdout)
+    assert rotated["secret"] and rotated["secret"] != robot["secret"]
