@@ -31,7 +31,8 @@ def _timestamp(record: logging.LogRecord) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """`{"time", "level", "logger", "message", "process", "request_id"?, "job_id"?, ...fields, "exception"?}` per line."""
+    """One JSON object per line: time, level, logger, message, process, request_id and job_id when set,
+    the structured fields, and the exception."""
 
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {

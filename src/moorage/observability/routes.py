@@ -26,21 +26,26 @@ def route_template(scope: Scope) -> str:
 
 
 def registry_route(path: str) -> str:
-    """The `/v2/` endpoint of a path (the OCI distribution spec's end-1 … end-13)."""
+    """The `/v2/` endpoint of a path (the OCI distribution spec's end-1 … end-13).
+
+    Told apart by the last one or two segments only: a repository name may itself contain
+    `blobs` or `manifests` components (`team/blobs/manifests/latest` is a manifest of `team/blobs`).
+    """
     if path in ("/v2", "/v2/"):
         return "/v2/"
     if path == "/v2/_catalog":
         return "/v2/_catalog"
-    if path.endswith("/tags/list"):
+    head, _, last = path.rpartition("/")
+    if not last:
+        return "/v2/{name}/blobs/uploads/" if head.endswith("/blobs/uploads") else "/v2/" + UNMATCHED
+    if last == "list" and head.endswith("/tags"):
         return "/v2/{name}/tags/list"
-    if path.endswith("/blobs/uploads") or path.endswith("/blobs/uploads/"):
-        return "/v2/{name}/blobs/uploads/"
-    if "/blobs/uploads/" in path:
+    if head.endswith("/blobs/uploads"):
         return "/v2/{name}/blobs/uploads/{reference}"
-    if "/blobs/" in path:
-        return "/v2/{name}/blobs/{digest}"
-    if "/manifests/" in path:
+    if head.endswith("/blobs"):
+        return "/v2/{name}/blobs/uploads/" if last == "uploads" else "/v2/{name}/blobs/{digest}"
+    if head.endswith("/manifests"):
         return "/v2/{name}/manifests/{reference}"
-    if "/referrers/" in path:
+    if head.endswith("/referrers"):
         return "/v2/{name}/referrers/{digest}"
     return "/v2/" + UNMATCHED
