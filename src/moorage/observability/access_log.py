@@ -61,10 +61,13 @@ class AccessRecord:
     duration: float
 
 
+def enabled() -> bool:
+    """Whether to build a record at all (the logger caches its level check)."""
+    return log.isEnabledFor(logging.INFO)
+
+
 def write(record: AccessRecord) -> None:
-    """Log one request; cheap when the access log is off (the level check comes first)."""
-    if not log.isEnabledFor(logging.INFO):
-        return
+    """Log one request."""
     query = loggable_query(record.query)
     target = f"{record.path}?{query}" if query else record.path
     milliseconds = round(record.duration * 1000, 2)

@@ -25,9 +25,18 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+_last_second: tuple[int, str] = (-1, "")
+
+
 def _timestamp(record: logging.LogRecord) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-    return f"{seconds}.{int(record.msecs):03d}Z"
+    """ISO 8601 in UTC with milliseconds; the part up to the second is formatted once a second."""
+    global _last_second
+    whole = int(record.created)
+    cached_second, text = _last_second
+    if whole != cached_second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _last_second = (whole, text)
+    return f"{text}.{int(record.msecs):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):

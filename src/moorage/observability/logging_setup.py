@@ -58,3 +58,15 @@ def logging_config(chosen: LogFormat = "auto", level: str = "info", access_log: 
 
 def configure_logging(chosen: LogFormat = "auto", level: str = "info", access_log: bool = True) -> None:
     logging.config.dictConfig(logging_config(chosen, level, access_log))
+    skip_caller_lookup()
+
+
+def skip_caller_lookup() -> None:
+    """No line shows the caller's file, function or thread: skip finding them for every record.
+
+    The logging HOWTO's "Optimization" section: with `logging._srcfile` None no stack frame is
+    inspected per record; about a fifth of the cost of one access-log line.
+    """
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False

@@ -73,19 +73,20 @@ class ObserveRequests:
             method = scope["method"]
             if self.metrics is not None:
                 self.metrics.observe(method, route_template(scope), status, duration, bytes_in, bytes_out)
-            client = scope.get("client")
-            access_log.write(
-                access_log.AccessRecord(
-                    request_id=chosen,
-                    remote=client[0] if client else None,
-                    identity=access_log.identity(scope.get("moorage.actor")),
-                    method=method,
-                    path=scope.get("path", ""),
-                    query=scope.get("query_string", b""),
-                    status=status,
-                    bytes_in=bytes_in,
-                    bytes_out=bytes_out,
-                    duration=duration,
+            if access_log.enabled():
+                client = scope.get("client")
+                access_log.write(
+                    access_log.AccessRecord(
+                        request_id=chosen,
+                        remote=client[0] if client else None,
+                        identity=access_log.identity(scope.get("moorage.actor")),
+                        method=method,
+                        path=scope.get("path", ""),
+                        query=scope.get("query_string", b""),
+                        status=status,
+                        bytes_in=bytes_in,
+                        bytes_out=bytes_out,
+                        duration=duration,
+                    )
                 )
-            )
             request_id.reset(token)
