@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,25 @@ def test_serve_refuses_to_start_with_an_unprotected_key(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "accessible to other users" in result.stderr
     assert not (tmp_path / "data").exists()  # refused before anything was prepared
+
+
+@pytest.mark.parametrize(
+    ("settings", "warned"),
+    [
+        ({"host": "0.0.0.0"}, True),
+        ({"host": "0.0.0.0", "tls_cert_file": "c.pem", "tls_key_file": "k.pem"}, False),
+        ({"host": "0.0.0.0", "external_url": "https://registry.example.com"}, False),
+        ({"host": "127.0.0.1", "auth_enabled": True}, False),
+        ({"host": "0.0.0.0", "auth_enabled": False, "allow_unauthenticated_network": True}, False),
+    ],
+)
+def test_credentials_over_plain_http_beyond_loopback_draw_a_warning(
+    settings: dict[str, object], warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    from moorage.config import Settings
+    from moorage.serve import warn_about_clear_text_credentials
+
+    with caplog.at_level(logging.WARNING):
+        warn_about_clear_text_credentials(Settings(**settings))  # type: ignore[arg-type]
+    assert ("unencrypted" in caplog.text) is warned
+    assert Settings(**settings).serves_tls() is ("tls_cert_file" in settings)  # type: ignore[arg-type]

@@ -38,7 +38,7 @@ class ObserveRequests:
         chosen = choose_request_id(incoming)
         token = request_id.set(chosen)
         header = (_HEADER, chosen.encode("ascii"))
-        status = 500  # what the server answers when the app raises before responding
+        status = 0  # no response started yet
         declared = 0
         bytes_in = bytes_out = 0
 
@@ -68,7 +68,12 @@ class ObserveRequests:
 
         try:
             await self.app(scope, counting_receive, observing_send)
+        except BaseException:
+            status = status or 500  # what the server answers when the app raises before responding
+            raise
         finally:
+            # No response and no error: the client went away first (nginx's 499, "client closed request").
+            status = status or 499
             duration = time.perf_counter() - started
             method = scope["method"]
             if self.metrics is not None:
