@@ -8,9 +8,7 @@ serial, while a download that was in progress on the old worker runs to its end.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
-import ipaddress
 import os
 import signal
 import socket
@@ -26,72 +24,14 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.functional.helpers import digest_of, push_blob
 from tests.support.clients import ClientError, container_tools, require_tools
 from tests.support.oci_layout import with_marker, write_image
+from tests.support.pki import PrivateCA
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class PrivateCA:
-    key: ec.EllipticCurvePrivateKey
-    certificate: x509.Certificate
-
-    @classmethod
-    def create(cls) -> PrivateCA:
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "moorage test CA")])
-        now = datetime.datetime.now(datetime.UTC)
-        certificate = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-            .sign(key, hashes.SHA256())
-        )
-        return cls(key, certificate)
-
-    def issue(self, serial: int, cert_file: Path, key_file: Path) -> None:
-        """A server certificate for 127.0.0.1 and localhost, written as PEM (the key mode 0600)."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.UTC)
-        names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-        certificate = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(self.certificate.subject)
-            .public_key(key.public_key())
-            .serial_number(serial)
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(self.key, hashes.SHA256())
-        )
-        pem_key = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        temporary = key_file.with_suffix(".new")
-        temporary.touch(mode=0o600)
-        temporary.write_bytes(pem_key)
-        temporary.replace(key_file)  # as a renewal tool does: whole files, never half-written ones
-        temporary = cert_file.with_suffix(".new")
-        temporary.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        temporary.replace(cert_file)
-
-    def write_ca(self, path: Path) -> None:
-        path.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
 
 
 @dataclass
@@ -150,6 +90,25 @@ def https_registry(data_dir: Path, cert: Path, key: Path, ca_file: Path) -> Iter
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+class Download:
+    """A blob read piece by piece, as slowly as the test wants."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self.pieces = pieces
+        self.digest = hashlib.sha256()
+        self.total = 0
+        self.finished = False
+
+    def read(self, pause: float) -> None:
+        piece = next(self.pieces, None)
+        if piece is None:
+            self.finished = True
+            return
+        self.digest.update(piece)
+        self.total += len(piece)
+        time.sleep(pause)
 
 
 def served_serial(host: str, port: int, ca_file: Path) -> int:
@@ -237,8 +196,6 @@ def test_sighup_serves_the_renewed_certificate_and_a_download_in_progress_comple
         base_url=registry.url, verify=ssl.create_default_context(cafile=str(ca_file)), timeout=60
     ) as client:
         blob = push_blob(client, "tls/big", data)
-    received = hashlib.sha256()
-    total = 0
     renewed = threading.Event()
     with (
         httpx.Client(
@@ -247,10 +204,8 @@ def test_sighup_serves_the_renewed_certificate_and_a_download_in_progress_comple
         downloader.stream("GET", f"/v2/tls/big/blobs/{blob.digest}") as response,
     ):
         assert response.status_code == 200
-        pieces = response.iter_raw(64 * 1024)
-        piece = next(pieces)
-        received.update(piece)
-        total += len(piece)
+        download = Download(response.iter_raw(64 * 1024))
+        download.read(pause=0)
         authority.issue(2002, directory / "server.crt", directory / "server.key")
         registry.process.send_signal(signal.SIGHUP)
 
@@ -266,25 +221,19 @@ def test_sighup_serves_the_renewed_certificate_and_a_download_in_progress_comple
         watcher = threading.Thread(target=watch)
         watcher.start()
         while not renewed.is_set() and watcher.is_alive():  # read slowly while the new worker starts
-            piece = next(pieces)
-            received.update(piece)
-            total += len(piece)
-            time.sleep(0.1)
+            download.read(pause=0.1)
         watcher.join()
         assert renewed.is_set(), f"the renewed certificate was never served:\n{registry.log()[-3000:]}"
-        assert total < len(data), "the download ended before the certificate was swapped: the test proves nothing"
+        assert not download.finished, "the download ended before the certificate was swapped: the test proves nothing"
         # granian stops the old worker gracefully once the new one has started (after its respawn interval).
         deadline = time.monotonic() + 30
         while "Stopping old worker" not in registry.log() and time.monotonic() < deadline:
-            piece = next(pieces)
-            received.update(piece)
-            total += len(piece)
-            time.sleep(0.05)
+            download.read(pause=0.05)
         assert "Stopping old worker" in registry.log()
-        for piece in pieces:
-            received.update(piece)
-            total += len(piece)
-    assert total == len(data)
+        while not download.finished:
+            download.read(pause=0)
+    assert download.total == len(data)
+    received = download.digest
     assert "sha256:" + received.hexdigest() == digest_of(data) == blob.digest
     assert served_serial("127.0.0.1", port, ca_file) == 2002
     assert "serial 7d2" in registry.log()  # 2002 in hex: the reload was announced, the key never shown

@@ -2,48 +2,28 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from moorage.tls import TlsConfigurationError, check_tls_files
+from tests.support.pki import PrivateCA
 
 
 def self_signed(directory: Path, serial: int = 77) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert, key_file = directory / f"{serial}.crt", directory / f"{serial}.key"
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.touch(mode=0o600)
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert, key_file
+    """A server certificate (issued by a throwaway CA) and its key file, mode 0600."""
+    cert, key = directory / f"{serial}.crt", directory / f"{serial}.key"
+    PrivateCA.create().issue(serial, cert, key)
+    return cert, key
 
 
 def test_a_matching_pair_is_described_by_subject_and_serial(tmp_path: Path) -> None:
     cert, key = self_signed(tmp_path)
     served = check_tls_files(cert, key)
-    assert served is not None and served.serial == 77 and served.subject == "CN=localhost"
+    assert served is not None and served.serial == 77 and served.subject == "CN=127.0.0.1"
 
 
 def test_no_files_means_plain_http_and_half_a_pair_is_refused(tmp_path: Path) -> None:

@@ -72,27 +72,31 @@ def size(count: float) -> str:
     return f"{count} B"  # unreachable
 
 
-def gc_status(registry: Registry) -> Callable[[], str | None]:
-    """The running GC pass's counts so far, from its run record."""
+def _running_run(registry: Registry, path: str, describe: Callable[[dict[str, Any]], str]) -> Callable[[], str | None]:
+    """A poll of the newest run record under `path`, described while it is running."""
 
     def status() -> str | None:
-        found = registry.call("GET", "/gc/runs", params={"limit": 1})
+        found = registry.call("GET", path, params={"limit": 1})
         if not found or found[0]["status"] != "running":
             return None
-        run = found[0]
-        return f"run {run['id']}: {run['blobs_deleted']} blobs, {size(run['bytes_freed'])} freed"
+        return describe(found[0])
 
     return status
+
+
+def gc_status(registry: Registry) -> Callable[[], str | None]:
+    """The running GC pass's counts so far, from its run record."""
+    return _running_run(
+        registry,
+        "/gc/runs",
+        lambda run: f"run {run['id']}: {run['blobs_deleted']} blobs, {size(run['bytes_freed'])} freed",
+    )
 
 
 def lifecycle_status(registry: Registry) -> Callable[[], str | None]:
     """The running lifecycle run's counts so far, from its run record."""
-
-    def status() -> str | None:
-        found = registry.call("GET", "/lifecycle/runs", params={"limit": 1})
-        if not found or found[0]["status"] != "running":
-            return None
-        run = found[0]
-        return f"run {run['id']}: {run['images_expired']} images expired, {size(run['bytes_freed'])} released"
-
-    return status
+    return _running_run(
+        registry,
+        "/lifecycle/runs",
+        lambda run: f"run {run['id']}: {run['images_expired']} images expired, {size(run['bytes_freed'])} released",
+    )
