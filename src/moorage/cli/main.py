@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -36,6 +37,15 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(maintenance.lifecycle_app, name="lifecycle")
 app.add_typer(maintenance.gc_app, name="gc")
 app.add_typer(tag_rules_app, name="tag-rules")
+
+
+class LogFormat(StrEnum):
+    """The choices of `--log-format` (the `log_format` setting)."""
+
+    auto = "auto"
+    json = "json"
+    text = "text"
+
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")
@@ -77,7 +87,7 @@ def serve(
     ] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The PEM private key of --tls-cert.")] = None,
     log_format: Annotated[
-        str | None, typer.Option("--log-format", help="json, text, or auto (text on a terminal, else JSON).")
+        LogFormat | None, typer.Option("--log-format", help="Log lines as JSON or text; auto: text on a terminal.")
     ] = None,
     config: ConfigOption = None,
 ) -> None:
@@ -94,7 +104,7 @@ def serve(
         auth_enabled=auth,
         tls_cert_file=tls_cert,
         tls_key_file=tls_key,
-        log_format=log_format,
+        log_format=log_format.value if log_format is not None else None,
     )
     run(settings)
 
