@@ -58,6 +58,7 @@ def logging_config(chosen: LogFormat = "auto", level: str = "info", access_log: 
 
 def configure_logging(chosen: LogFormat = "auto", level: str = "info", access_log: bool = True) -> None:
     logging.config.dictConfig(logging_config(chosen, level, access_log))
+    logging.captureWarnings(True)  # a library's warning becomes a line in the same format, not raw stderr
     skip_caller_lookup()
 
 
