@@ -76,8 +76,11 @@ def test_routes_are_templates_not_paths(server: RunningRegistry) -> None:
         push_blob(client, repo, b"layer bytes" * 100)
         assert client.get(f"/v2/{repo}/manifests/absent").status_code == 404
         assert client.get("/no/such/page").status_code == 404
+        for made_up in ("BREW", "PROPFIND-X1", "PROPFIND-X2"):  # a client picks the method: no new series
+            client.request(made_up, f"/v2/{repo}/tags/list")
     text = httpx.get(f"{server.url}/metrics").text
     assert repo not in text and "absent" not in text and "/no/such" not in text
+    assert "BREW" not in text and "PROPFIND" not in text and 'method="other"' in text
     samples = scrape(server)
     assert requests_counted(samples, "/v2/{name}/manifests/{reference}", "404") >= 1
     assert requests_counted(samples, "unmatched", "404") >= 1
