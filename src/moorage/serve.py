@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 
 from moorage.config import RESOLVED_SETTINGS_VARIABLE, Settings, is_loopback
 from moorage.data_dir import restrict_new_files
 from moorage.observability import MULTIPROCESS_DIRECTORY_VARIABLE
 from moorage.observability.logging_setup import configure_logging, logging_config
+from moorage.observability.metrics_directory import metrics_directory
 from moorage.tls import TlsConfigurationError, announce, check_tls_files
 
 log = logging.getLogger("moorage")
@@ -99,17 +98,13 @@ def run(settings: Settings) -> None:
     log.info("moorage listening on %s://%s:%d (data in %s)", scheme, settings.host, settings.port, settings.data_dir)
     if certificate is not None and settings.tls_cert_file is not None:
         announce(certificate, settings.tls_cert_file)
-    # Every worker writes its request metrics here and /metrics sums them (observability.metrics_endpoint);
-    # fresh at each start, so no file of an earlier run's process ids is counted.
-    metrics_directory = tempfile.mkdtemp(prefix="moorage-metrics-")
-    os.environ[MULTIPROCESS_DIRECTORY_VARIABLE] = metrics_directory
-    try:
+    # Every worker writes its request metrics here and /metrics sums them (observability.metrics_endpoint).
+    with metrics_directory() as directory:
+        os.environ[MULTIPROCESS_DIRECTORY_VARIABLE] = directory
         if settings.server == "uvicorn":
             _run_uvicorn(settings)
         else:
             _run_granian(settings)
-    finally:
-        shutil.rmtree(metrics_directory, ignore_errors=True)
 
 
 def _run_uvicorn(settings: Settings) -> None:
