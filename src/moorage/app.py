@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import anyio.to_thread
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -42,6 +41,11 @@ from moorage.governance.hook import GovernanceHook
 from moorage.governance.services import Governance
 from moorage.lifecycle.service import LifecycleService
 from moorage.metadata.database import Database
+from moorage.metadata.registry_stats import RegistryStats, registry_stats
+from moorage.observability.http_metrics import HttpMetrics
+from moorage.observability.metrics_endpoint import exposition_registry, in_process_registry, metrics_endpoint
+from moorage.observability.middleware import ObserveRequests
+from moorage.observability.registry_metrics import RegistryMetrics
 from moorage.proxy.cache import PullThroughCache
 from moorage.proxy.fill import CacheFill
 from moorage.proxy.metrics import ProxyMetrics
@@ -236,13 +240,14 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     schedule = MaintenanceSchedule(
         lifecycle, collector, settings.lifecycle_interval_seconds, settings.gc_interval_seconds
     )
-    metrics = CollectorRegistry(auto_describe=True)
-    metrics.register(MaintenanceMetrics(collector.totals))
-    metrics.register(webhooks.metrics)
 
-    async def metrics_endpoint(request: Request) -> Response:
-        body = await anyio.to_thread.run_sync(generate_latest, metrics)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+    def stats() -> RegistryStats:
+        with database.read() as connection:
+            return registry_stats(connection)
+
+    # Collectors that read shared state at scrape time (docs/operations.md, "Metrics"): add yours here.
+    metrics = exposition_registry([MaintenanceMetrics(collector.totals), RegistryMetrics(stats), webhooks.metrics])
+    http_metrics = HttpMetrics(in_process_registry(metrics))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -262,7 +267,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics_endpoint),
+        Route("/metrics", metrics_endpoint(metrics)),
     ]
     if auth is not None:
         registry = RegistryGuard(registry, auth.tokens, auth.roles, settings.token_service, settings.external_url)
@@ -297,4 +302,4 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     routers.append(cache_rules_api.router)
     management = create_management_api(state, routers)
     # Outermost: an early refusal (401, 404, 413…) reaches clients that send the whole body first.
-    return DrainUnreadBody(Moorage(registry, management, other))
+    return ObserveRequests(DrainUnreadBody(Moorage(registry, management, other)), http_metrics)

@@ -167,6 +167,17 @@ class Settings(BaseSettings):
         le=86400,
         description="Answer blob GETs with a 307 to a presigned URL valid this long; 0: bytes pass through the node.",
     )
+    # --- operations: TLS, logs and metrics (docs/operations.md) ---
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate chain to serve HTTPS with (with tls_key_file); reloaded on SIGHUP."
+    )
+    tls_key_file: Path | None = Field(
+        None, description="PEM private key of tls_cert_file; refused if other users may read it."
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="Log lines as JSON, or text for people; auto: text on a terminal, JSON elsewhere."
+    )
+    access_log: bool = Field(True, description="Write one access-log line per request (logger `moorage.access`).")
     # --- organisations (namespace ownership) ---
     organization_creation: Literal["admins", "users"] = Field(
         "admins",
@@ -200,6 +211,10 @@ class Settings(BaseSettings):
     def auth_is_enabled(self) -> bool:
         """Explicit setting, else on exactly when the registry is reachable beyond this machine."""
         return self.auth_enabled if self.auth_enabled is not None else not is_loopback(self.host)
+
+    def serves_tls(self) -> bool:
+        """Whether `moorage serve` answers HTTPS itself (cookies get `Secure`, clients need no insecure flag)."""
+        return self.tls_cert_file is not None and self.tls_key_file is not None
 
     def metadata_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'metadata.db'}"

@@ -17,6 +17,7 @@ from moorage.auth.secret_key_file import MissingSecretKey
 from moorage.config import Settings, settings_from_environment
 from moorage.data_dir import restrict_new_files, secure_data_dir
 from moorage.metadata.database import Database, SchemaState
+from moorage.observability.logging_setup import configure_logging
 from moorage.proxy.rule_service import reseal_credentials
 
 log = logging.getLogger("moorage")
@@ -93,10 +94,10 @@ def prepare(settings: Settings) -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = settings_from_environment()
+    configure_logging(settings.log_format, settings.log_level, settings.access_log)
     try:
-        prepare(settings_from_environment())
+        prepare(settings)
     except (SealedKeyUnreadable, MissingSecretKey, SchemaBehind) as error:
         log.error("%s", error)
         sys.exit(2)

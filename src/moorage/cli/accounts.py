@@ -142,10 +142,14 @@ def tokens_create(
     scope: Scopes,
     repository: Repositories = None,
     expires_in_days: ExpiresDays = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Create a token; its secret is printed once."""
+    """Create a token; its secret is printed once (with --json: its id, scopes and expiry too)."""
     body = {"name": name, **_scoped(scope, repository, expires_in_days)}
     created = registry.call("POST", f"/users/{registry.user()}/tokens", json=body)
+    if as_json:
+        emit(created, True)
+        return
     typer.echo(created["token"])
 
 
@@ -177,10 +181,14 @@ def robots_create(
     scope: Scopes,
     repository: Repositories = None,
     expires_in_days: ExpiresDays = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Create a robot; prints `USERNAME SECRET` once."""
+    """Create a robot; prints `USERNAME SECRET` once (with --json: the whole record)."""
     body = {"name": name, **_scoped(scope, repository, expires_in_days)}
     created = registry.call("POST", f"/namespaces/{namespace}/robots", json=body)
+    if as_json:
+        emit(created, True)
+        return
     typer.echo(f"{created['username']} {created['secret']}")
 
 
@@ -205,9 +213,13 @@ def robots_set_grants(
 
 @robots_app.command("rotate")
 @connected
-def robots_rotate(registry: Registry, namespace: str, name: str) -> None:
-    """Replace a robot's secret; prints the new one once."""
-    typer.echo(registry.call("POST", f"/namespaces/{namespace}/robots/{name}/secret")["secret"])
+def robots_rotate(registry: Registry, namespace: str, name: str, as_json: JsonOption = False) -> None:
+    """Replace a robot's secret; prints the new one once (with --json: the whole answer)."""
+    rotated = registry.call("POST", f"/namespaces/{namespace}/robots/{name}/secret")
+    if as_json:
+        emit(rotated, True)
+        return
+    typer.echo(rotated["secret"])
 
 
 @robots_app.command("delete")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from moorage.cli import progress
 from moorage.cli.client import Registry
 from moorage.cli.connection import connected
 from moorage.cli.errors import USAGE, CliError
 from moorage.cli.inputs import json_file
-from moorage.cli.output import JsonOption, emit
+from moorage.cli.output import JsonOption, emit, short_digest, table
 
 repo_app = typer.Typer(help="Create, describe, list, update and delete repositories.", no_args_is_help=True)
 tag_app = typer.Typer(help="Tag history.", no_args_is_help=True)
@@ -200,6 +201,9 @@ def tag_history(
         datetime | None,
         typer.Option("--at", help="Show what the tag pointed to at this time (UTC unless a zone is given)."),
     ] = None,
+    full_digests: Annotated[
+        bool, typer.Option("--full-digests", help="Whole digests in the table (default: sha256: and 12 digits).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Every creation, move and deletion of a tag, or what it pointed to at a time."""
@@ -219,8 +223,30 @@ def tag_history(
         if page["next"] is None:
             break
         params["after"] = page["next"]
-    rows = [{**e, "actor": e["actor"]["name"]} for e in events]
-    emit(events, as_json, ("at", "action", "old_digest", "new_digest", "actor", "source_address"), rows)
+    if as_json:
+        emit(events, True)
+        return
+    digest = (lambda d: d) if full_digests else short_digest
+    rows = [
+        {
+            "at": _utc_seconds(e["at"]),
+            "action": e["action"],
+            "old": digest(e["old_digest"]),
+            "new": digest(e["new_digest"]),
+            "actor": e["actor"]["name"],
+            "address": e["source_address"],
+        }
+        for e in events
+    ]
+    # Fits 100 columns: the time to the second, short digests; a long name or address is cut.
+    table(rows, ("at", "action", "old", "new", "actor", "address"), shrinkable=("actor", "address"))
+
+
+def _utc_seconds(moment: str) -> str:
+    parsed = datetime.fromisoformat(moment)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC)
+    return parsed.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 @images_app.command("list")
@@ -258,7 +284,11 @@ def images_delete(
 ) -> None:
     """Delete images by tag or digest (like `aws ecr batch-delete-image`), reporting each."""
     ids = [{"digest": r} if ":" in r else {"tag": r} for r in references]
-    answer = registry.call("POST", f"/repositories/{repository}/-/images/batch-delete", json={"image_ids": ids})
+    answer = progress.with_progress(
+        lambda: registry.call("POST", f"/repositories/{repository}/-/images/batch-delete", json={"image_ids": ids}),
+        f"deleting {len(ids)} image(s) from {repository}",
+        enabled=progress.wanted(as_json) and len(ids) > 1,
+    )
     emit(answer, as_json, ("reference", "deleted", "code", "message"), answer["results"])
     if not all(result["deleted"] for result in answer["results"]):
         raise typer.Exit(1)

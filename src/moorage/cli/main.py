@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -41,6 +42,15 @@ app.add_typer(tag_rules_app, name="tag-rules")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(cache_rule_app, name="cache-rule")
 
+
+class LogFormat(StrEnum):
+    """The choices of `--log-format` (the `log_format` setting)."""
+
+    auto = "auto"
+    json = "json"
+    text = "text"
+
+
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")
 ]
@@ -75,13 +85,30 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option("--tls-cert", help="Serve HTTPS with this PEM certificate (chain); reloaded on SIGHUP."),
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The PEM private key of --tls-cert.")] = None,
+    log_format: Annotated[
+        LogFormat | None, typer.Option("--log-format", help="Log lines as JSON or text; auto: text on a terminal.")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the registry."""
     from moorage.serve import run
 
     settings = _settings(
-        config, host=host, port=port, data_dir=data_dir, database_url=database_url, workers=workers, auth_enabled=auth
+        config,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        workers=workers,
+        auth_enabled=auth,
+        tls_cert_file=tls_cert,
+        tls_key_file=tls_key,
+        log_format=log_format.value if log_format is not None else None,
     )
     run(settings)
 

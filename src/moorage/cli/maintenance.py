@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from moorage.cli import progress
 from moorage.cli.client import Registry
 from moorage.cli.connection import connected
 from moorage.cli.inputs import json_file
@@ -121,7 +122,12 @@ def apply(
 ) -> None:
     """Apply the lifecycle policies now (the scheduled run, on demand), or one repository's."""
     path = "/lifecycle/runs" if repository is None else f"/repositories/{repository}/lifecycle-apply"
-    run = registry.call("POST", path, timeout=LONG)
+    run = progress.with_progress(
+        lambda: registry.call("POST", path, timeout=LONG),
+        "lifecycle run",
+        progress.lifecycle_status(registry),
+        enabled=progress.wanted(as_json),
+    )
     if as_json:
         typer.echo(json.dumps(run, indent=2, default=str))
         return
@@ -153,7 +159,12 @@ def gc(
     if context.invoked_subcommand is not None:
         return  # `moorage gc runs`: the subcommand does the work
     params = {"dry_run": "true"} if dry_run else None
-    report = registry.call("POST", "/gc", params=params, timeout=LONG)
+    report = progress.with_progress(
+        lambda: registry.call("POST", "/gc", params=params, timeout=LONG),
+        "garbage collection" + (" (dry run)" if dry_run else ""),
+        None if dry_run else progress.gc_status(registry),
+        enabled=progress.wanted(as_json),
+    )
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from moorage.gc.collector import CollectionBusy, GarbageCollector
 from moorage.lifecycle.service import LifecycleBusy, LifecycleService
 from moorage.metadata.common import now
+from moorage.observability.request_context import bound_job
 
 log = logging.getLogger("moorage.maintenance")
 
@@ -65,10 +66,10 @@ class MaintenanceSchedule:
         server) does not apply policies the moment it boots.
         """
         if self.lifecycle_interval and self._due(self.lifecycle.last_run_started(), self.lifecycle_interval):
-            with contextlib.suppress(LifecycleBusy):
+            with contextlib.suppress(LifecycleBusy), bound_job("scheduled-lifecycle"):
                 self.lifecycle.apply_all()
         if self.gc_interval and self._due(self.collector.last_run_started(), self.gc_interval):
-            with contextlib.suppress(CollectionBusy):
+            with contextlib.suppress(CollectionBusy), bound_job("scheduled-gc"):
                 self.collector.run()
 
     def _due(self, last: datetime | None, interval: float) -> bool:

@@ -1,0 +1,56 @@
+"""`/metrics`: the in-process metrics of every worker plus the collectors that read shared state.
+
+Two kinds of metrics, and where to add one:
+- **Facts in the metadata store** (storage used, uploads in progress, GC and lifecycle runs, a job
+  queue's depth, webhook deliveries): a `prometheus_client` `Collector` whose `collect()` queries
+  at scrape time. It is right across processes, nodes and restarts by construction; pass it in the
+  `collectors` list where the app is composed (`app.py`).
+- **Events counted as they happen in one process** (requests, retries): `prometheus_client`
+  `Counter`/`Histogram` objects created with `registry=in_process_registry(...)`. When the
+  `PROMETHEUS_MULTIPROC_DIR` variable is set (as `moorage serve` does) they live in files shared by
+  the workers; otherwise in the exposition registry directly. A custom `Collector` that keeps
+  in-process counts would show only the answering worker's part: use metric objects instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Iterable
+
+import anyio.to_thread
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+from moorage.observability import MULTIPROCESS_DIRECTORY_VARIABLE
+
+
+def multiprocess_directory() -> str | None:
+    return os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE) or None
+
+
+def exposition_registry(collectors: Iterable[Collector]) -> CollectorRegistry:
+    """What `/metrics` serves: every worker's in-process metrics (or this process's) and the shared collectors."""
+    registry = CollectorRegistry(auto_describe=True)
+    directory = multiprocess_directory()
+    if directory is not None:
+        MultiProcessCollector(registry, directory)  # type: ignore[no-untyped-call]
+    for collector in collectors:
+        registry.register(collector)
+    return registry
+
+
+def in_process_registry(exposition: CollectorRegistry) -> CollectorRegistry | None:
+    """Where in-process metric objects register: nowhere in multiprocess mode (their files are read instead)."""
+    return None if multiprocess_directory() is not None else exposition
+
+
+def metrics_endpoint(registry: CollectorRegistry) -> Callable[[Request], Awaitable[Response]]:
+    async def metrics(request: Request) -> Response:
+        # Collectors query the metadata store: off the event loop.
+        body = await anyio.to_thread.run_sync(generate_latest, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return metrics

@@ -1,0 +1,132 @@
+"""`/metrics` of a server with two HTTP workers: requests by route template and status, latency,
+bytes, storage and uploads; every scrape sums all workers; the shipped dashboard and alert rules
+use only metrics the server exports."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.functional.helpers import push_blob, start_upload, unique_repo
+from tests.support.server import RunningRegistry, start_server
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+# Exported by features merged beside this one (webhooks: events/metrics.py; background jobs); the
+# drift check below skips them only while the server does not export them yet. Remove at merge.
+PENDING_FROM_OTHER_FEATURES = {
+    "moorage_webhook_deliveries_total",
+    "moorage_webhook_delivery_failures_total",
+    "moorage_webhook_deliveries_failed_total",
+    "moorage_webhook_queue_depth",
+    "moorage_jobs_queued",
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    settings = {"workers": "2", "gc_interval_seconds": "0", "lifecycle_interval_seconds": "0"}
+    with start_server(tmp_path_factory.mktemp("metrics") / "data", **settings) as running:
+        yield running
+
+
+def scrape(server: RunningRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Each sample of one scrape, on a new connection (so either worker may answer)."""
+    response = httpx.get(f"{server.url}/metrics", headers={"Connection": "close"})
+    assert response.status_code == 200
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def requests_counted(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], route: str, status: str) -> float:
+    labels = (("method", "GET"), ("route", route), ("status", status))
+    return samples.get(("moorage_http_requests_total", labels), 0.0)
+
+
+def worker_processes(server: RunningRegistry, path: str) -> set[int]:
+    lines = [json.loads(line) for line in server.log().splitlines() if '"moorage.access"' in line]
+    return {line["process"] for line in lines if line["path"] == path}
+
+
+def test_every_scrape_counts_the_requests_of_every_worker(server: RunningRegistry) -> None:
+    path = "/v2/_catalog"
+    sent = 0
+    while len(worker_processes(server, path)) < 2:  # the kernel spreads new connections over the workers
+        assert sent < 400, "one worker answered every request"
+        for _ in range(10):
+            assert httpx.get(f"{server.url}{path}", headers={"Connection": "close"}).status_code == 200
+        sent += 10
+    for _ in range(6):
+        assert requests_counted(scrape(server), "/v2/_catalog", "200") == sent
+
+
+def test_routes_are_templates_not_paths(server: RunningRegistry) -> None:
+    repo = unique_repo("metrics")
+    with httpx.Client(base_url=server.url) as client:
+        push_blob(client, repo, b"layer bytes" * 100)
+        assert client.get(f"/v2/{repo}/manifests/absent").status_code == 404
+        assert client.get("/no/such/page").status_code == 404
+        for made_up in ("BREW", "PROPFIND-X1", "PROPFIND-X2"):  # a client picks the method: no new series
+            client.request(made_up, f"/v2/{repo}/tags/list")
+    text = httpx.get(f"{server.url}/metrics").text
+    assert repo not in text and "absent" not in text and "/no/such" not in text
+    assert "BREW" not in text and "PROPFIND" not in text and 'method="other"' in text
+    samples = scrape(server)
+    assert requests_counted(samples, "/v2/{name}/manifests/{reference}", "404") >= 1
+    assert requests_counted(samples, "unmatched", "404") >= 1
+    uploads = (("route", "/v2/{name}/blobs/uploads/{reference}"),)
+    assert samples[("moorage_http_request_bytes_total", uploads)] >= 1100
+    latency = (("le", "+Inf"), ("method", "GET"), ("route", "/v2/{name}/manifests/{reference}"))
+    assert samples[("moorage_http_request_duration_seconds_bucket", latency)] >= 1
+
+
+def test_storage_and_uploads_in_progress_come_from_the_metadata_store(server: RunningRegistry) -> None:
+    repo = unique_repo("metrics")
+    before = scrape(server)
+    with httpx.Client(base_url=server.url) as client:
+        push_blob(client, repo, b"x" * 5000)
+        start_upload(client, repo)
+    after = scrape(server)
+    assert after[("moorage_storage_bytes", ())] - before[("moorage_storage_bytes", ())] == 5000
+    assert after[("moorage_uploads_in_progress", ())] == before[("moorage_uploads_in_progress", ())] + 1
+    assert after[("moorage_gc_runs_failed_total", ())] == 0
+
+
+def _metric_names(expression: str) -> set[str]:
+    return set(re.findall(r"\bmoorage_[a-z0-9_]+", expression))
+
+
+def _dashboard_expressions() -> list[str]:
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    assert dashboard["panels"] and dashboard["schemaVersion"] >= 30
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
+    expressions += [str(variable.get("definition", "")) for variable in dashboard["templating"]["list"]]
+    return expressions
+
+
+def _alert_expressions() -> list[str]:
+    rules = yaml.safe_load((DOCS / "prometheus-alerts.yml").read_text())
+    expressions = []
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            assert rule["alert"] and rule["expr"] and rule["annotations"]["summary"], rule
+            expressions.append(rule["expr"])
+    return expressions
+
+
+def test_the_dashboard_and_alert_rules_use_only_metrics_the_server_exports(server: RunningRegistry) -> None:
+    exported = {name for name, _labels in scrape(server)}
+    used = set().union(*map(_metric_names, _dashboard_expressions() + _alert_expressions()))
+    assert {"moorage_http_requests_total", "moorage_storage_bytes", "moorage_gc_runs_failed_total"} <= used
+    missing = used - exported - (PENDING_FROM_OTHER_FEATURES - exported)
+    assert not missing, f"used by docs/grafana-dashboard.json or docs/prometheus-alerts.yml, not exported: {missing}"
