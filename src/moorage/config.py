@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     gc_lease_seconds: float = Field(
         300, gt=0, description="A GC or lifecycle pass that stops renewing its lease for this long is presumed dead."
     )
+    # --- vulnerability database (scan on push: OSV imports, docs/scanning.md) ---
+    vulndb_import_max_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=1024,
+        description="Largest OSV file (an all.zip or a JSON record) `moorage vulndb import` may upload.",
+    )
     # --- organisations (namespace ownership) ---
     organization_creation: Literal["admins", "users"] = Field(
         "admins",
