@@ -69,17 +69,21 @@ def _zip_records(stream: IO[bytes], filename: str) -> Iterator[StoredRecord]:
 
 
 def _file_records(data: bytes, filename: str) -> Iterator[StoredRecord]:
-    document = _json(data, filename)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidArchive(f"{filename}: not UTF-8 JSON ({error})") from None
+    document = _json(text, filename)
     if isinstance(document, Mapping) and "id" not in document and isinstance(document.get("vulns"), list):
         document = document["vulns"]
     if isinstance(document, list):
         for index, item in enumerate(document):
             yield stored_record(item, f"{filename}[{index}]", _dump(item))
     else:
-        yield stored_record(document, filename, data.decode("utf-8"))
+        yield stored_record(document, filename, text)
 
 
-def _json(data: bytes, where: str) -> Any:
+def _json(data: bytes | str, where: str) -> Any:
     try:
         return json.loads(data)
     except (UnicodeDecodeError, ValueError) as error:
@@ -92,8 +96,11 @@ def _dump(document: Any) -> str:
 
 def record_from_json(data: bytes, where: str) -> StoredRecord:
     """One record from its file's bytes; the stored document is those bytes as text."""
-    document = _json(data, where)
-    return stored_record(document, where, data.decode("utf-8"))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidArchive(f"{where}: not UTF-8 JSON ({error})") from None
+    return stored_record(_json(text, where), where, text)
 
 
 def parse_time(value: object, where: str, field: str) -> datetime:
