@@ -218,3 +218,47 @@ def test_status_counts_records_per_ecosystem_and_source(vulndb: VulnerabilityDat
         ("synthetic", 6, "synthetic.zip", 1),
     ]
     assert status.version == vulndb.version() and status.changed_at is not None
+
+
+def test_a_newer_copy_in_a_later_batch_of_the_same_upload_replaces_the_earlier(vulndb: VulnerabilityDatabase) -> None:
+    first = [{"id": f"TEST-{n}", "modified": "2026-01-01T00:00:00Z"} for n in range(1100)]
+    again = {"id": "TEST-0", "modified": "2026-03-01T00:00:00Z", "summary": "the newer copy"}
+    report = vulndb.import_archive(zipped(*first, again), "dup.zip", "test")
+    assert (report.records_read, report.records_added, report.records_updated, report.records_skipped) == (
+        1101,
+        1100,
+        0,
+        1,
+    )
+    assert vulndb.status().records == 1100
+
+
+class WritingWhileRead(io.BytesIO):
+    """An upload that, while the import reads it, has another writer commit to the metadata store."""
+
+    def __init__(self, data: bytes, database: Database) -> None:
+        super().__init__(data)
+        self.database = database
+        self.wrote = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        if not self.wrote and self.tell() > 0:
+            self.wrote = True
+            with self.database.write() as connection:  # would wait forever for a lock the import held
+                connection.execute(
+                    sa.insert(vulnerability_sources).values(
+                        name="other-writer",
+                        imported_at=sa.func.now(),
+                        filename="-",
+                        records_read=0,
+                        records_stored=0,
+                        imports=1,
+                    )
+                )
+        return super().read(size)
+
+
+def test_reading_and_checking_an_upload_holds_no_write_lock(vulndb: VulnerabilityDatabase) -> None:
+    upload = WritingWhileRead(files(*SYNTHETIC).getvalue(), vulndb.database)
+    assert vulndb.import_archive(upload, "all.zip", "test").records_added == len(SYNTHETIC)
+    assert upload.wrote and {source.name for source in vulndb.status().sources} == {"other-writer", "test"}

@@ -1,0 +1,57 @@
+"""Checked records waiting to be written: a temporary file, so an import holds no write lock while it parses.
+
+Parsing and checking an `all.zip` is most of an import's work (tens of thousands of JSON
+documents). Doing it inside the write transaction would hold SQLite's one write lock for that long
+and make pushes wait; keeping the records in memory would cost hundreds of megabytes. So an import
+checks everything first and stages what it will write here (`marshal`: a flat, fast encoding of
+strings and tuples), then writes the staged records in one short transaction.
+"""
+
+from __future__ import annotations
+
+import marshal
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from moorage.metadata.vulndb import StoredRecord
+
+
+class StagedRecords:
+    """An append-only spool of `StoredRecord`s, read back in batches in the order they were added."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+        self._file = tempfile.TemporaryFile(dir=directory, prefix="vulndb-staged-")  # noqa: SIM115 - closed by close()
+        self.count = 0
+
+    def __enter__(self) -> StagedRecords:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def add(self, record: StoredRecord) -> None:
+        row = (record.id, record.modified.isoformat(), record.withdrawn, record.document, record.packages)
+        marshal.dump(row, self._file)
+        self.count += 1
+
+    def batches(self, size: int) -> Iterator[list[StoredRecord]]:
+        self._file.seek(0)
+        batch: list[StoredRecord] = []
+        for _ in range(self.count):
+            record_id, modified, withdrawn, document, packages = marshal.load(self._file)
+            batch.append(StoredRecord(record_id, datetime.fromisoformat(modified), withdrawn, document, packages))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
