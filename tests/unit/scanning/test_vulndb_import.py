@@ -149,6 +149,18 @@ def test_within_one_upload_the_newest_copy_of_a_record_wins(vulndb: Vulnerabilit
         (io.BytesIO(b"PK\x03\x04 this is no zip"), "not a readable zip"),
         (zipped(names=[]), "no OSV records"),
         (io.BytesIO((DATA / "real" / "DSA-3029-1.json").read_bytes()), "`modified`"),
+        (zipped({"id": "NUL\u0000ID", "modified": "2026-01-01T00:00:00Z"}), "printable"),
+        (zipped({"id": "X", "modified": "9999-12-31T23:00:00-05:00"}), "RFC 3339"),
+        (
+            zipped(
+                {
+                    "id": "X",
+                    "modified": "2026-01-01T00:00:00Z",
+                    "affected": [{"package": {"ecosystem": "npm", "name": "a\nb"}}],
+                }
+            ),
+            "control",
+        ),
     ],
     ids=[
         "bad-json",
@@ -160,6 +172,9 @@ def test_within_one_upload_the_newest_copy_of_a_record_wins(vulndb: Vulnerabilit
         "bad-zip",
         "empty",
         "real-no-modified",
+        "nul-in-id",
+        "time-overflow",
+        "control-in-name",
     ],
 )
 def test_malformed_data_is_refused_and_nothing_is_imported(

@@ -26,6 +26,8 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 _LIMITS = {"id": 255, "ecosystem": 64, "release": 255, "name": 512}
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+_PRINTABLE = re.compile(r"\A[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*\Z")
+"""Not empty, not only spaces, no control characters (PostgreSQL text holds no NUL)."""
 
 
 class InvalidArchive(Exception):
@@ -110,9 +112,9 @@ def parse_time(value: object, where: str, field: str) -> datetime:
     text = _FRACTION.sub(r"\1", value.strip()).replace("z", "Z")
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved past the end by its offset
         raise InvalidArchive(f"{where}: `{field}` {value[:64]!r} is not an RFC 3339 timestamp") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def stored_record(document: Any, where: str, text: str) -> StoredRecord:
@@ -120,8 +122,8 @@ def stored_record(document: Any, where: str, text: str) -> StoredRecord:
     if not isinstance(document, Mapping):
         raise InvalidArchive(f"{where}: an OSV record is a JSON object")
     record_id = document.get("id")
-    if not isinstance(record_id, str) or not record_id.strip() or len(record_id) > _LIMITS["id"]:
-        raise InvalidArchive(f"{where}: `id` must be a non-empty string of at most {_LIMITS['id']} characters")
+    if not isinstance(record_id, str) or len(record_id) > _LIMITS["id"] or not _PRINTABLE.match(record_id):
+        raise InvalidArchive(f"{where}: `id` must be a printable string of 1 to {_LIMITS['id']} characters")
     where = f"{where} ({record_id})"
     modified = parse_time(document.get("modified"), where, "modified")
     affected = document.get("affected", [])
@@ -155,4 +157,6 @@ def _package_key(package: Any, where: str) -> tuple[str, str, str]:
     for field, value in (("ecosystem", base), ("release", release), ("name", normalised)):
         if len(value) > _LIMITS[field]:
             raise InvalidArchive(f"{where}: package {field} longer than {_LIMITS[field]} characters")
+        if value and not _PRINTABLE.match(value):
+            raise InvalidArchive(f"{where}: package {field} holds control characters")
     return base, release, normalised

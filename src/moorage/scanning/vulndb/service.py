@@ -34,6 +34,7 @@ EMPTY = "empty"
 """The `database_version` of matches made before anything was imported."""
 MAX_LINKS = 20
 _SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class InvalidSource(ValueError):
@@ -111,7 +112,7 @@ class VulnerabilityDatabase:
         if not _SOURCE.match(source):
             raise InvalidSource("a source is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         started = time.monotonic()
-        filename = Path(filename).name[:255] or "upload"
+        filename = _CONTROL.sub("", Path(filename).name)[:255] or "upload"
         counts = {"read": 0, "added": 0, "updated": 0, "skipped": 0}
         with StagedRecords(self.staging_dir) as staged:
             self._check_and_stage(stream, filename, staged, counts)
