@@ -272,7 +272,7 @@ def match_entry(
     problems: list[str] = []
     listed = affected.get("versions") or []
     if version in listed:
-        return _match(record, affected, package, name, version, None, "versions list"), problems
+        return Match(record, package, affected, name, version, None, "versions list"), problems
     for range_ in affected.get("ranges") or []:
         if not isinstance(range_, Mapping):
             continue
@@ -283,20 +283,8 @@ def match_entry(
                 problems.append(str(error))
             continue
         if hit:
-            return _match(record, affected, package, name, version, fixed, description), problems
+            return Match(record, package, affected, name, version, fixed, description), problems
     return None, problems
-
-
-def _match(
-    record: Mapping[str, Any],
-    affected: Mapping[str, Any],
-    package: Package,
-    name: str,
-    version: str,
-    fixed: str | None,
-    reason: str,
-) -> Match:
-    return Match(record, package, affected, name, version, fixed, reason)
 
 
 def match_packages(packages: Sequence[Package], records: Iterable[Mapping[str, Any]]) -> MatchOutcome:
