@@ -72,23 +72,12 @@ _ORDERINGS: dict[str, type[Version]] = {
 }
 """The version ordering of each OSV ecosystem (by base name) that `ECOSYSTEM` ranges use."""
 
-OS_ECOSYSTEMS = frozenset(
-    {
-        "Debian",
-        "Ubuntu",
-        "Alpine",
-        "Wolfi",
-        "Chainguard",
-        "Red Hat",
-        "Rocky Linux",
-        "AlmaLinux",
-        "openSUSE",
-        "SUSE",
-        "Mageia",
-        "openEuler",
-        "Photon OS",
-    }
+_PACKAGE_MANAGERS_OF_DISTRIBUTIONS = (
+    univers_versions.DebianVersion,
+    univers_versions.AlpineLinuxVersion,
+    univers_versions.RpmVersion,
 )
+OS_ECOSYSTEMS = frozenset(name for name, order in _ORDERINGS.items() if order in _PACKAGE_MANAGERS_OF_DISTRIBUTIONS)
 """Distributions: their advisories name source packages and may carry the distribution's own rating."""
 
 
