@@ -121,7 +121,7 @@ class VulnerabilityDatabase:
             with self.database.write() as connection:
                 queries.lock_for_import(connection)
                 written: set[str] = set()
-                for batch in staged.batches(BATCH):
+                for batch in staged.batches():
                     self._write(connection, batch, source, counts, written)
                 stored = counts["added"] + counts["updated"]
                 generation = queries.advance_generation(connection) if stored else queries.generation(connection)
@@ -159,11 +159,9 @@ class VulnerabilityDatabase:
     def _stage(self, batch: list[StoredRecord], staged: StagedRecords, counts: dict[str, int]) -> None:
         with self.database.read() as connection:
             stored = queries.stored_modified(connection, [record.id for record in batch])
-        for record in batch:
-            if record.id in stored and record.modified <= stored[record.id]:
-                counts["skipped"] += 1
-            else:
-                staged.add(record)
+        newer = [record for record in batch if record.id not in stored or record.modified > stored[record.id]]
+        counts["skipped"] += len(batch) - len(newer)
+        staged.add(newer)
 
     @staticmethod
     def _write(

@@ -20,13 +20,14 @@ from moorage.metadata.vulndb import StoredRecord
 
 
 class StagedRecords:
-    """An append-only spool of `StoredRecord`s, read back in batches in the order they were added."""
+    """An append-only spool of batches of `StoredRecord`s, read back in the order they were added."""
 
     def __init__(self, directory: Path | None = None) -> None:
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
         self._file = tempfile.TemporaryFile(dir=directory, prefix="vulndb-staged-")  # noqa: SIM115 - closed by close()
         self.count = 0
+        self._batches = 0
 
     def __enter__(self) -> StagedRecords:
         return self
@@ -39,19 +40,21 @@ class StagedRecords:
     def close(self) -> None:
         self._file.close()
 
-    def add(self, record: StoredRecord) -> None:
-        row = (record.id, record.modified.isoformat(), record.withdrawn, record.document, record.packages)
-        marshal.dump(row, self._file)
-        self.count += 1
+    def add(self, records: list[StoredRecord]) -> None:
+        """Stage a batch (one `marshal` call per batch: per-record calls cost more than the encoding)."""
+        if not records:
+            return
+        rows = [(r.id, r.modified.isoformat(), r.withdrawn, r.document, r.packages) for r in records]
+        marshal.dump(rows, self._file)
+        self.count += len(records)
+        self._batches += 1
 
-    def batches(self, size: int) -> Iterator[list[StoredRecord]]:
+    def batches(self) -> Iterator[list[StoredRecord]]:
+        """The staged batches, in the order they were added."""
         self._file.seek(0)
-        batch: list[StoredRecord] = []
-        for _ in range(self.count):
-            record_id, modified, withdrawn, document, packages = marshal.load(self._file)
-            batch.append(StoredRecord(record_id, datetime.fromisoformat(modified), withdrawn, document, packages))
-            if len(batch) >= size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+        for _ in range(self._batches):
+            rows = marshal.load(self._file)
+            yield [
+                StoredRecord(record_id, datetime.fromisoformat(modified), withdrawn, document, packages)
+                for record_id, modified, withdrawn, document, packages in rows
+            ]
