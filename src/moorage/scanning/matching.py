@@ -182,7 +182,10 @@ def ordering_for(range_type: str, ecosystem_base: str) -> type[Version] | None:
     return None
 
 
-def _event(event: Mapping[str, Any]) -> tuple[str, str] | None:
+def _event(event: object) -> tuple[str, str] | None:
+    """(kind, version) of one event; None for anything that is not an event object (ignored)."""
+    if not isinstance(event, Mapping):
+        return None
     for kind in ("introduced", "fixed", "last_affected", "limit"):
         value = event.get(kind)
         if isinstance(value, str):
@@ -206,7 +209,8 @@ def in_range(version: str, range_: Mapping[str, Any], ecosystem_base: str) -> tu
             raise _CannotCompare("GIT ranges name commits, not versions")
         raise _CannotCompare(f"no version ordering for {range_type} ranges of {ecosystem_base or 'no ecosystem'}")
     installed = _parse(ordering, version)
-    events = [parsed for parsed in map(_event, range_.get("events") or []) if parsed is not None]
+    listed = range_.get("events")
+    events = [parsed for parsed in map(_event, listed if isinstance(listed, list) else []) if parsed is not None]
     limits = [value for kind, value in events if kind == "limit"]
     if limits and not any("*" in limit or installed < _parse(ordering, limit) for limit in limits):
         return False, None, f"{range_type} range: at or above every limit"
@@ -259,8 +263,8 @@ def match_entry(
     """
     ecosystem_base, _ = split_ecosystem(str((affected.get("package") or {}).get("ecosystem", "")))
     problems: list[str] = []
-    listed = affected.get("versions") or []
-    if version in listed:
+    listed = affected.get("versions")
+    if isinstance(listed, list) and version in listed:
         return Match(record, package, affected, name, version, None, "versions list"), problems
     for range_ in affected.get("ranges") or []:
         if not isinstance(range_, Mapping):
