@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from moorage.metadata.database import Database
+from moorage.metadata.vulndb import stored_modified
 from moorage.metadata.vulndb_schema import (
     vulnerability_database_state,
     vulnerability_packages,
@@ -277,3 +279,28 @@ def test_reading_and_checking_an_upload_holds_no_write_lock(vulndb: Vulnerabilit
     upload = WritingWhileRead(files(*SYNTHETIC).getvalue(), vulndb.database)
     assert vulndb.import_archive(upload, "all.zip", "test").records_added == len(SYNTHETIC)
     assert upload.wrote and {source.name for source in vulndb.status().sources} == {"other-writer", "test"}
+
+
+def test_two_imports_at_once_queue_and_the_newest_copies_win(vulndb: VulnerabilityDatabase) -> None:
+    older = zipped(*({"id": f"TEST-{n}", "modified": "2026-01-01T00:00:00Z"} for n in range(0, 1500)))
+    newer = zipped(*({"id": f"TEST-{n}", "modified": "2026-02-01T00:00:00Z"} for n in range(500, 2000)))
+    reports: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def load(name: str, upload: io.BytesIO) -> None:
+        try:
+            reports[name] = vulndb.import_archive(upload, f"{name}.zip", name)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=load, args=args) for args in (("older", older), ("newer", newer))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors and set(reports) == {"older", "newer"}
+    assert reports["older"].records_added + reports["newer"].records_added == 2000
+    with vulndb.database.read() as connection:
+        stored = stored_modified(connection, [f"TEST-{n}" for n in range(2000)])
+    assert {moment.month for key, moment in stored.items() if int(key.split("-")[1]) >= 500} == {2}
+    assert vulndb.status().records == 2000
