@@ -19,6 +19,7 @@ from moorage.api.manage import gc as gc_api
 from moorage.api.manage import issuers as oidc_issuers_api
 from moorage.api.manage import lifecycle as lifecycle_api
 from moorage.api.manage import signing_keys as signing_keys_api
+from moorage.api.manage import vulndb as vulndb_api
 from moorage.api.manage import webhooks as webhooks_api
 from moorage.api.manage.accounts import ACCOUNT_ROUTERS
 from moorage.api.manage.app import create_management_api
@@ -55,6 +56,7 @@ from moorage.registry.hooks import RegistryHook
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
+from moorage.scanning.vulndb import VulnerabilityDatabase
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.filesystem import FilesystemBlobStore
 from moorage.storage.s3 import S3BlobStore, s3_client
@@ -294,12 +296,17 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         "gc": collector,
         "webhooks": webhooks,
         "cache_rules": cache_rules,
+        # Scanning's vulnerability database: uploads spool under the data directory (docs/scanning.md).
+        "vulndb": VulnerabilityDatabase(
+            database, settings.data_dir.resolve() / "vulndb-imports", settings.vulndb_import_max_bytes
+        ),
     }
     # Lifecycle and GC routes first: governance's `/repositories/{name:path}` would swallow theirs.
     routers = [lifecycle_api.router, gc_api.router, *governance_routers(), *ACCOUNT_ROUTERS, oidc_issuers_api.router]
     routers.append(signing_keys_api.router)
     routers.append(webhooks_api.router)
     routers.append(cache_rules_api.router)
+    routers.append(vulndb_api.router)
     management = create_management_api(state, routers)
     # Outermost: an early refusal (401, 404, 413…) reaches clients that send the whole body first.
     return ObserveRequests(DrainUnreadBody(Moorage(registry, management, other)), http_metrics)

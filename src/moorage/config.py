@@ -178,6 +178,12 @@ class Settings(BaseSettings):
         "auto", description="Log lines as JSON, or text for people; auto: text on a terminal, JSON elsewhere."
     )
     access_log: bool = Field(True, description="Write one access-log line per request (logger `moorage.access`).")
+    # --- vulnerability database (scan on push: OSV imports, docs/scanning.md) ---
+    vulndb_import_max_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=1024,
+        description="Largest OSV file (an all.zip or a JSON record) `moorage vulndb import` may upload.",
+    )
     # --- organisations (namespace ownership) ---
     organization_creation: Literal["admins", "users"] = Field(
         "admins",

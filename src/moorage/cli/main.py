@@ -21,6 +21,7 @@ from moorage.cli.issuers import issuers_app
 from moorage.cli.keys import keys_app
 from moorage.cli.session import register as register_session_commands
 from moorage.cli.tag_rules import tag_rules_app
+from moorage.cli.vulndb import vulndb_app
 from moorage.cli.webhooks import webhook_app
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class LogFormat(StrEnum):
     json = "json"
     text = "text"
 
+
+app.add_typer(vulndb_app, name="vulndb")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")
