@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from moorage.metadata.database import Database
 from moorage.scanning.model import Inventory
 from moorage.scanning.seams import LayerBlob, Match
+from moorage.scanning.vulndb import VulnerabilityDatabase
 
 SBOM_MEDIA_TYPE = "application/vnd.cyclonedx+json"
 
@@ -15,14 +16,16 @@ SBOM_MEDIA_TYPE = "application/vnd.cyclonedx+json"
 class OsvScanner:
     sbom_media_type = SBOM_MEDIA_TYPE
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, vulnerabilities: VulnerabilityDatabase) -> None:
         self.database = database
+        self.vulnerabilities = vulnerabilities
 
     def inventory(self, layers: Sequence[LayerBlob]) -> Inventory:
         raise NotImplementedError("the inventory (scanning/inventory) is not merged yet")
 
     def match(self, inventory: Inventory) -> Match:
-        raise NotImplementedError("the vulnerability database (scanning/vulndb) is not merged yet")
+        result = self.vulnerabilities.match(inventory)
+        return Match(result.findings, result.database_version)
 
     def sbom(self, inventory: Inventory, image_name: str, image_digest: str) -> bytes:
         raise NotImplementedError("the SBOM writer (scanning/sbom) is not merged yet")
