@@ -45,9 +45,10 @@ from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
 from moorage.scanning.results import ScanResults
+from moorage.scanning.sbom import SBOM_MEDIA_TYPE
 from moorage.scanning.sbom_referrer import SbomPublisher
 from moorage.scanning.scan_job import ScanJob
-from moorage.scanning.scanner import SBOM_MEDIA_TYPE, OsvScanner
+from moorage.scanning.scanner import OsvScanner
 from moorage.scanning.service import ScanHook, ScanningService
 from moorage.scanning.vulndb import VulnerabilityDatabase
 from moorage.storage.blobstore import BlobStore

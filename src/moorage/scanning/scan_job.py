@@ -39,7 +39,14 @@ from moorage.registry.manifests import ManifestService
 from moorage.scanning.model import Inventory, ScanStatus
 from moorage.scanning.records import finding_document, inventory_document
 from moorage.scanning.sbom_referrer import SbomPublisher
-from moorage.scanning.seams import IMAGE_CONFIGS, LAYER_PREFIXES, ImageNotScannable, LayerBlob, Scanner
+from moorage.scanning.seams import (
+    IMAGE_CONFIGS,
+    LAYER_PREFIXES,
+    ImageNotReadable,
+    ImageNotScannable,
+    LayerBlob,
+    Scanner,
+)
 from moorage.storage.blobstore import BlobNotFound
 
 log = logging.getLogger("moorage.scanning")
@@ -130,6 +137,10 @@ class ScanJob:
             inventory = self.scanner.inventory(layers)
         except ImageNotScannable as error:
             self._finish_unsupported(digest, str(error))
+            return
+        except ImageNotReadable as error:
+            with self.database.write() as connection:
+                scans.finish(connection, digest, ScanStatus.FAILED, str(error))
             return
         except (BlobNotFound, RegistryError, FileNotFoundError):
             self._holder(digest, repository)  # raises ImageGone when it was deleted meanwhile
