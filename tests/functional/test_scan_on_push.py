@@ -197,22 +197,33 @@ def test_the_sbom_is_a_referrer_of_the_image_and_a_cyclonedx_document_that_is_no
     assert len(scanner_sboms(registry, repo, image.digest)) == 1
 
 
-def test_a_rescan_on_demand_replaces_the_scanners_sbom(admin_api: httpx.Client, registry: httpx.Client) -> None:
+def test_a_rescan_after_a_database_import_replaces_the_result_and_the_scanners_sbom(
+    admin_api: httpx.Client, registry: httpx.Client
+) -> None:
     repo = create_scanned_repository(admin_api)
-    image = push_debian_image(registry, repo, "v1", VULNERABLE)
-    finished(admin_api, repo, "v1")
+    image = push_debian_image(registry, repo, "v1", [*VULNERABLE, Deb("moorage-rescanned", "1.0-1")])
+    old_version = finished(admin_api, repo, "v1")["scan"]["database_version"]
     [before] = eventually(lambda: scanner_sboms(registry, repo, image.digest))
+    record = synthetic_record(
+        f"MOORAGE-TEST-{uuid.uuid4().hex[:8]}", "Debian:12", "moorage-rescanned", "2", MEDIUM_VECTOR
+    )
+    imported = admin_api.post("/vulnerability-database/imports", params={"source": "synthetic"}, json=record)
+    assert imported.status_code == 200, imported.text
     response = admin_api.post(f"/repositories/{repo}/-/scans/v1")
     assert response.status_code == 202 and response.json()["scans"] == [image.digest], response.text
-    assert scan_of(admin_api, repo, "v1")["scan"]["status"] == "COMPLETE"  # the old result stands meanwhile
-    after = eventually(
-        lambda: (
-            [s for s in scanner_sboms(registry, repo, image.digest) if s["digest"] != before["digest"]]
-            if len(scanner_sboms(registry, repo, image.digest)) == 1
-            else None
-        )
+
+    def rescanned() -> dict[str, Any] | None:
+        answer = scan_of(admin_api, repo, "v1")
+        assert answer["scan"]["status"] == "COMPLETE"  # the old result stands until the new one replaces it
+        return answer if answer["scan"]["database_version"] != old_version else None
+
+    answer = eventually(rescanned, timeout=60)
+    assert record["id"] in [f["id"] for f in answer["findings"]]
+    [after] = eventually(
+        lambda: [s for s in scanner_sboms(registry, repo, image.digest) if s["digest"] != before["digest"]]
     )
-    assert len(after) == 1
+    assert after["annotations"]["dev.moorage.scan.database-version"] == answer["scan"]["database_version"]
+    assert scanner_sboms(registry, repo, image.digest) == [after]
 
 
 def test_a_repository_without_scan_on_push_is_scanned_only_when_asked(
@@ -313,9 +324,7 @@ def test_the_cli_scans_and_lists_findings_with_authentication_on(
 ) -> None:
     repo = create_scanned_repository(admin_api, scan_on_push=False)
     image = push_debian_image(registry, repo, "v1", VULNERABLE, {"moorage-testpy": "1.5.0"})
-    cli = Cli(server, tmp_path / "config")
-    refused = cli.run("findings", f"{repo}:v1", expect=None)
-    assert refused.returncode != 0 and "login" in refused.stderr
+    cli = Cli(server, tmp_path / "config")  # each command costs a second or two here: few of them
     cli.login()
     waited = cli.run("scan", f"{repo}:v1", "--wait", "--timeout", "60").stdout
     assert f"{repo}@{image.digest}: COMPLETE" in waited and "CRITICAL=1" in waited
@@ -324,11 +333,4 @@ def test_the_cli_scans_and_lists_findings_with_authentication_on(
     assert table[2].split()[:3] == ["MOORAGE-TEST-0001", "CRITICAL", "moorage-testlib"] and len(table) == 4
     high = json.loads(cli.run("findings", f"{repo}@{image.digest}", "--severity", "high", "--json").stdout)
     assert [f["id"] for f in high["findings"]] == ["MOORAGE-TEST-0001"]
-    assert cli.run("findings", f"{repo}:v1", "--severity", "SEVERE", expect=2).returncode == 2
     assert "re-scanning" in cli.run("scan", "--all").stdout
-    reader = create_user(server)
-    grant(server, "user", reader[0], repo, "read")
-    other = Cli(server, tmp_path / "reader")
-    other.login(*reader)
-    assert "MOORAGE-TEST-0001" in other.run("findings", f"{repo}:v1").stdout
-    assert "may not push" in other.run("scan", f"{repo}:v1", expect=1).stderr
