@@ -20,6 +20,7 @@ from moorage.cli.keys import keys_app
 from moorage.cli.scans import register as register_scan_commands
 from moorage.cli.session import register as register_session_commands
 from moorage.cli.tag_rules import tag_rules_app
+from moorage.cli.vulndb import vulndb_app
 
 if TYPE_CHECKING:
     from moorage.config import Settings
@@ -38,6 +39,7 @@ app.add_typer(maintenance.lifecycle_app, name="lifecycle")
 app.add_typer(maintenance.gc_app, name="gc")
 app.add_typer(tag_rules_app, name="tag-rules")
 register_scan_commands(app)
+app.add_typer(vulndb_app, name="vulndb")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")

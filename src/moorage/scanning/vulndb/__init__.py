@@ -7,6 +7,7 @@ The entry module of the part: the scan job and the HTTP layer use these names on
 - the tables are `metadata/vulndb_schema.py`, the queries `metadata/vulndb.py`.
 """
 
+from moorage.metadata.vulndb import SourceRow as SourceStatus
 from moorage.scanning.matching import Unmatchable
 from moorage.scanning.vulndb.archive import InvalidArchive
 from moorage.scanning.vulndb.service import (
@@ -15,7 +16,6 @@ from moorage.scanning.vulndb.service import (
     ImportReport,
     InvalidSource,
     MatchResult,
-    SourceStatus,
     VulnerabilityDatabase,
 )
 

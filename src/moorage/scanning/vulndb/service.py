@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from moorage.metadata import vulndb as queries
 from moorage.metadata.database import Database
-from moorage.metadata.vulndb import Generation, StoredRecord
+from moorage.metadata.vulndb import Generation, SourceRow, StoredRecord
 from moorage.scanning.matching import Match, Unmatchable, lookup_keys, match_packages
 from moorage.scanning.model import Finding, Inventory
 from moorage.scanning.severity import alias_ids, rate
@@ -67,24 +67,13 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
-class SourceStatus:
-    name: str
-    imported_at: datetime
-    filename: str
-    records_read: int
-    records_stored: int
-    imports: int
-    records: int
-
-
-@dataclass(frozen=True)
 class DatabaseStatus:
     version: str | None
     changed_at: datetime | None
     records: int
     withdrawn: int
     ecosystems: dict[str, int] = field(default_factory=dict)
-    sources: tuple[SourceStatus, ...] = ()
+    sources: tuple[SourceRow, ...] = ()
 
 
 def version_name(generation: Generation | None) -> str | None:
@@ -193,18 +182,7 @@ class VulnerabilityDatabase:
             generation = queries.generation(connection)
             records, withdrawn = queries.record_count(connection)
             ecosystems = queries.records_per_ecosystem(connection)
-            sources = tuple(
-                SourceStatus(
-                    row.name,
-                    row.imported_at,
-                    row.filename,
-                    row.records_read,
-                    row.records_stored,
-                    row.imports,
-                    row.records,
-                )
-                for row in queries.sources(connection)
-            )
+            sources = tuple(queries.sources(connection))
         return DatabaseStatus(
             version=version_name(generation),
             changed_at=generation.changed_at if generation is not None else None,
