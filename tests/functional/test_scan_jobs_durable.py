@@ -33,6 +33,25 @@ def slow_layer(mebibytes: int) -> bytes:
     return gzip.compress(header.tobuf(tarfile.USTAR_FORMAT), mtime=0) + one_mebibyte * mebibytes + end
 
 
+def push_slow_image(client: httpx.Client, repo: str) -> str:
+    """An image whose scan takes seconds; its digest."""
+    base = gzip_layer(debian_rootfs([Deb("moorage-durable", "1.0-1")]))
+    layers = [
+        push_blob(client, repo, base.data, media_type=base.media_type),
+        push_blob(client, repo, slow_layer(ZEROS_MIB), media_type=MEDIA_TYPE),
+    ]
+    config = push_blob(client, repo, canonical_json({"architecture": "amd64", "os": "linux", "repo": repo}))
+    return push_manifest(client, repo, image_manifest(config, layers), "v1").digest
+
+
+def wait_until_in_progress(client: httpx.Client, repo: str) -> None:
+    deadline = time.monotonic() + 60
+    while (status := scan_status(client, repo)) != "IN_PROGRESS":
+        assert status in (None, "PENDING"), "the scan finished before the test could interrupt it"
+        assert time.monotonic() < deadline, "the scan never started"
+        time.sleep(0.02)
+
+
 def scan_status(client: httpx.Client, repo: str) -> str | None:
     response = client.get(f"/api/v1/repositories/{repo}/-/scans/v1")
     assert response.status_code == 200, response.text
@@ -47,18 +66,8 @@ def test_a_scan_killed_with_the_server_mid_run_is_run_again_after_the_restart(
     repo = unique_repo("durable")
     server = start_registry(data_dir, job_poll_seconds="0.05", scan_on_push="true")
     with httpx.Client(base_url=server.url, timeout=60) as client:
-        base = gzip_layer(debian_rootfs([Deb("moorage-durable", "1.0-1")]))
-        layers = [
-            push_blob(client, repo, base.data, media_type=base.media_type),
-            push_blob(client, repo, slow_layer(ZEROS_MIB), media_type=MEDIA_TYPE),
-        ]
-        config = push_blob(client, repo, canonical_json({"architecture": "amd64", "os": "linux"}))
-        push_manifest(client, repo, image_manifest(config, layers), "v1")
-        deadline = time.monotonic() + 60
-        while (status := scan_status(client, repo)) != "IN_PROGRESS":
-            assert status in (None, "PENDING"), "the scan finished before it could be killed"
-            assert time.monotonic() < deadline, "the scan never started"
-            time.sleep(0.02)
+        push_slow_image(client, repo)
+        wait_until_in_progress(client, repo)
     server.kill()
 
     restarted = start_registry(data_dir, job_poll_seconds="0.05", scan_on_push="true")
@@ -68,3 +77,17 @@ def test_a_scan_killed_with_the_server_mid_run_is_run_again_after_the_restart(
         [sbom] = eventually(lambda: client.get(f"/v2/{repo}/referrers/{image['digest']}").json()["manifests"])
         assert sbom["artifactType"] == "application/vnd.cyclonedx+json"  # the job ran again to its end
     assert "re-running 1 job(s) whose worker died" in restarted.log()
+
+
+def test_an_image_deleted_while_it_is_scanned_ends_the_job_quietly_without_an_sbom(
+    start_registry: StartRegistry, tmp_path: Path
+) -> None:
+    repo = unique_repo("deleted")
+    server = start_registry(tmp_path / "data", job_poll_seconds="0.05", scan_on_push="true")
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        digest = push_slow_image(client, repo)
+        wait_until_in_progress(client, repo)
+        assert client.delete(f"/v2/{repo}/manifests/{digest}").status_code == 202
+        assert eventually(lambda: "the image was deleted meanwhile" in server.log(), timeout=120)
+        assert client.get(f"/v2/{repo}/referrers/{digest}").json()["manifests"] == []
+    assert "failed" not in server.log()
