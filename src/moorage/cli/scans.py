@@ -51,6 +51,14 @@ def _counts(scan: dict[str, Any]) -> str:
     return " ".join(f"{severity}={counts.get(severity, 0)}" for severity in SEVERITIES)
 
 
+def _status_line(name: str, digest: str, scan: dict[str, Any]) -> str:
+    """`REPO@DIGEST: STATUS` with the counts and database of a complete scan, or the reason of another."""
+    line = f"{name}@{digest}: {scan['status']}"
+    if scan["status"] == "COMPLETE":
+        return f"{line}  {_counts(scan)}  database {scan.get('database_version') or '-'}"
+    return f"{line}: {scan['reason']}" if scan.get("reason") else line
+
+
 def _read_findings(registry: Registry, name: str, reference: str, severity: str) -> dict[str, Any]:
     params: dict[str, Any] = {"limit": 1000, "severity": severity}
     answer = registry.call("GET", f"/repositories/{name}/-/scans/{reference}", params=params)
@@ -104,12 +112,7 @@ def scan(
             emit({**answer, "scan": done["scan"]}, True)
             return
         scan_result = done["scan"]
-        line = f"{name}@{answer['digest']}: {scan_result['status']}"
-        if scan_result["status"] == "COMPLETE":
-            line += f" ({_counts(scan_result)})"
-        elif scan_result.get("reason"):
-            line += f": {scan_result['reason']}"
-        typer.echo(line)
+        typer.echo(_status_line(name, answer["digest"], scan_result))
         if scan_result["status"] == "FAILED":
             raise typer.Exit(REFUSED)
         return
@@ -138,12 +141,7 @@ def findings(
     if scan_result is None:
         typer.echo(f"{name}@{answer['digest']}: not scanned (run `moorage scan {name}@{answer['digest']}`)")
         return
-    header = f"{name}@{answer['digest']}: {scan_result['status']}"
-    if scan_result["status"] == "COMPLETE":
-        header += f"  {_counts(scan_result)}  database {scan_result.get('database_version') or '-'}"
-    elif scan_result.get("reason"):
-        header += f": {scan_result['reason']}"
-    typer.echo(header)
+    typer.echo(_status_line(name, answer["digest"], scan_result))
     if not answer["findings"]:
         return
     rows = [

@@ -81,6 +81,13 @@ def all_jobs(database: Database) -> list[jobs.JobRow]:
     return JobQueue(database).listing(limit=10_000)
 
 
+def wait_until_done(database: Database, failure: str) -> None:
+    deadline = time.monotonic() + 60
+    while all_jobs(database):
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.05)
+
+
 def test_a_job_commits_with_the_change_that_enqueued_it_or_not_at_all(database: Database) -> None:
     with pytest.raises(RuntimeError), database.write() as connection:
         jobs.enqueue(connection, "test", {"n": 1})
@@ -158,10 +165,7 @@ def test_two_runners_never_run_the_same_job(database: Database) -> None:
     for runner in runners:
         runner.start()
     try:
-        deadline = time.monotonic() + 60
-        while all_jobs(database):
-            assert time.monotonic() < deadline, "the runners did not finish the jobs"
-            time.sleep(0.05)
+        wait_until_done(database, "the runners did not finish the jobs")
     finally:
         for runner in runners:
             runner.stop()
@@ -209,10 +213,7 @@ def test_a_job_whose_worker_was_killed_mid_run_is_run_again_at_once_by_the_next_
     runner = JobRunner(JobQueue(database), [handler], poll_interval=0.05)
     runner.start()
     try:
-        deadline = time.monotonic() + 30
-        while all_jobs(database):
-            assert time.monotonic() < deadline, "the killed job was not run again"
-            time.sleep(0.05)
+        wait_until_done(database, "the killed job was not run again")
     finally:
         runner.stop()
     assert handler.runs == [row.id]
