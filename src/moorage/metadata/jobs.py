@@ -77,7 +77,8 @@ def enqueue(
     max_attempts: int = 3,
     delay: timedelta = timedelta(0),
 ) -> None:
-    """Add a job on the caller's transaction; with `dedup_key`, nothing if one with that key is pending."""
+    """Add a job on the caller's transaction; with `dedup_key`, nothing if one with that key is pending
+    (and a failed one with that key is dropped: the new job supersedes it)."""
     moment = now()
     row: dict[str, object] = {
         "kind": kind,
@@ -96,6 +97,8 @@ def enqueue(
     if dedup_key is None:
         connection.execute(sa.insert(jobs).values(row))
     else:
+        # A failed job of the same key is superseded by the new one: failures stay bounded, one per key.
+        connection.execute(sa.delete(jobs).where(jobs.c.dedup_key == dedup_key, jobs.c.status == FAILED))
         insert_ignoring_duplicates(connection, jobs, [row])
 
 

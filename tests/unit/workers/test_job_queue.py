@@ -156,6 +156,17 @@ def test_a_failing_job_is_retried_with_a_back_off_then_given_up(database: Databa
     assert handler.given_up == [(row.id, "RuntimeError: attempt 3 fails")]
 
 
+def test_a_new_job_supersedes_a_failed_one_of_the_same_key(database: Database) -> None:
+    queue = JobQueue(database)
+    with database.write() as connection:
+        jobs.enqueue(connection, "test", {"try": 1}, dedup_key="test:k", max_attempts=1)
+    claimed = queue.claim(["test"], new_holder("t"), LEASE).job
+    assert claimed is not None and queue.fail(claimed, "boom")
+    with database.write() as connection:
+        jobs.enqueue(connection, "test", {"try": 2}, dedup_key="test:k")
+    assert [(r.status, r.payload) for r in all_jobs(database)] == [("pending", {"try": 2})]
+
+
 def test_two_runners_never_run_the_same_job(database: Database) -> None:
     handler = Recording(pause=0.002)
     with database.write() as connection:
