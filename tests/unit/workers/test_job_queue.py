@@ -23,7 +23,7 @@ from moorage.metadata.database import Database
 from moorage.metadata.holders import new_holder
 from moorage.metadata.jobs import Job, JobQueue
 from moorage.metadata.jobs_schema import jobs as jobs_table
-from moorage.workers.jobs import JobRunner, backoff
+from moorage.workers.jobs import WORKER_NICENESS, JobRunner, backoff
 from tests.support.server import postgres_database
 
 LEASE = timedelta(minutes=5)
@@ -241,3 +241,26 @@ def test_an_idle_runner_polls_without_waiting_for_a_push_in_progress(database: D
         poll.join(timeout=5)
         assert answers == [False], "the poll waited for the write transaction"
     assert queue.has_due(["test"])
+
+
+def test_workers_run_at_a_lower_cpu_priority_than_the_threads_serving_requests(database: Database) -> None:
+    niceness: list[int] = []
+
+    class Probe:
+        kind = "test"
+
+        def run(self, job: Job) -> None:
+            niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+        def gave_up(self, job: Job, reason: str) -> None:
+            pass
+
+    with database.write() as connection:
+        jobs.enqueue(connection, "test", {})
+    runner = JobRunner(JobQueue(database), [Probe()], poll_interval=0.05)
+    runner.start()
+    try:
+        wait_until_done(database, "the job did not run")
+    finally:
+        runner.stop()
+    assert niceness == [min(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + WORKER_NICENESS, 19)]
