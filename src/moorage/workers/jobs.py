@@ -30,6 +30,7 @@ log = logging.getLogger("moorage.jobs")
 
 MAX_BACKOFF = timedelta(hours=1)
 WORKER_NICENESS = 10
+"""How much nicer than the serving threads a worker thread runs (at most 19, the kernel's limit)."""
 
 
 class JobHandler(Protocol):
@@ -99,7 +100,8 @@ class JobRunner:
 
     def _work(self) -> None:
         with contextlib.suppress(OSError, AttributeError):  # Linux: a thread is a task with its own niceness
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+            thread = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, thread, min(os.getpriority(os.PRIO_PROCESS, thread) + WORKER_NICENESS, 19))
         holder = new_holder(self.name)
         self._recover()
         while not self._stop.is_set():
