@@ -178,6 +178,7 @@ class ScanJob:
                 if repository not in self._holders(digest):
                     continue  # the image left this repository meanwhile
                 raise RuntimeError(f"pushing the SBOM of {digest} into {repository} failed: {error.message}") from None
+            log.info("scan of %s: SBOM %s pushed into %s (database %s)", digest, sbom, repository, version)
             if repository not in self._holders(digest):
                 # The image went between the check and the push: take back the SBOM that refers to nothing.
                 with contextlib.suppress(RegistryError):
