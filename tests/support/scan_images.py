@@ -3,16 +3,13 @@
 Layers are tar blobs (plain, gzip or zstd) made from a mapping path -> content, where content is
 bytes (a regular file) or a `Symlink` / `Hardlink` / `Directory` / `Raw` entry; whiteouts are just
 files named `.wh.NAME` or `.wh..wh..opq`. Root file systems are mappings too, so a test composes
-an image as `[debian_rootfs(...), {**python_site_packages(...)}]` and reads it with
-`inventory_layers(...)`, or writes it as an OCI layout for skopeo with `write_scan_image(...)`.
+an image as `[debian_rootfs(...), {**python_dist_info(...), "app/tool": Executable(...)}]` and
+reads it with `inventory_layers(...)`, or writes it as an OCI layout for skopeo with `write_scan_image(...)`.
 
 Package databases are written in their real formats: dpkg `status` stanzas and `info/*.list`, apk
 `installed` paragraphs, an rpm `rpmdb.sqlite` whose `Packages` blobs are rpm headers built here
-(`rpm_header`), Python `METADATA`, npm `package.json`, a jar (a real zip) and a Go binary: built by
-the Go toolchain when it is installed (`build_go_binary`), and otherwise `synthetic_go_binary`, a
-file that is *not* a runnable program: an ELF magic, padding, and a `.go.buildinfo` blob written
-from the documented format (`debug/buildinfo`: 32-byte header `\\xff Go buildinf:`, pointer size,
-flags 0x2, then varint-prefixed version and module-information strings inside 16-byte sentinels).
+(`rpm_header`), Python `METADATA`, npm `package.json` and a jar (a real zip); Go binaries come from
+`tests.support.go_binaries`. `sample_image` puts one package of every kind in a three-layer image.
 """
 
 from __future__ import annotations
@@ -21,24 +18,22 @@ import gzip
 import hashlib
 import io
 import json
-import os
-import shutil
 import sqlite3
 import struct
-import subprocess
 import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import zstandard
 
 from moorage.domain import media_types
 from moorage.scanning.inventory import Layer
-from tests.support.oci_layout import Image, LayerBlob, sha256_digest, write_image_from_blobs
+from tests.support.go_binaries import go_modinfo, synthetic_go_binary
+from tests.support.oci_layout import Image, LayerBlob, blob_path, sha256_digest, write_image_from_blobs
 
 # --- entries and layers -------------------------------------------------------------------------------
 
@@ -142,9 +137,20 @@ def inventory_layers(files_per_layer: Iterable[Files], make: Callable[[Files], L
     return [as_layer(make(files)) for files in files_per_layer]
 
 
-def write_scan_image(layout_dir: Path, tag: str, blobs: Sequence[LayerBlob], **options: object) -> Image:
-    """Write an image of these layer blobs into an OCI layout, for skopeo's `oci:DIR:TAG`."""
-    return write_image_from_blobs(layout_dir, tag, blobs, **options)  # type: ignore[arg-type]
+def write_scan_image(layout_dir: Path, tag: str, blobs: Sequence[LayerBlob], **options: Any) -> Image:
+    """Write an image of these layer blobs into an OCI layout, for skopeo's `oci:DIR:TAG`.
+
+    Options go to `oci_layout.write_image_from_blobs` (`platform`, `config_extra`, `annotations`).
+    """
+    return write_image_from_blobs(layout_dir, tag, blobs, **options)
+
+
+def layout_layers(layout_dir: Path, image: Image) -> list[Layer]:
+    """The scanner's view of an image written into a layout, reading the blobs from disk as a registry would."""
+    return [
+        Layer(layer.digest, layer.media_type, lambda digest=layer.digest: blob_path(layout_dir, digest).open("rb"))
+        for layer in image.layers
+    ]
 
 
 # --- distributions ------------------------------------------------------------------------------------
@@ -348,89 +354,71 @@ def jar(
     return buffer.getvalue()
 
 
-# --- Go -----------------------------------------------------------------------------------------------
-
-GO_INFO_START = b"0w\xaf\x0c\x92t\x08\x02A\xe1\xc1\x07\xe6\xd6\x18\xe6"
-GO_INFO_END = b"\xf92C1\x86\x18 r\x00\x82B\x10A\x16\xd8\xf2"
+# --- a sample image -----------------------------------------------------------------------------------
 
 
-def _uvarint(value: int) -> bytes:
-    out = b""
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out += bytes([byte | 0x80])
-        else:
-            return out + bytes([byte])
+@dataclass(frozen=True)
+class SampleImage:
+    """A small image with a package of every kind, and the packages its inventory must list."""
+
+    blobs: tuple[LayerBlob, ...]
+    packages: frozenset[tuple[str, str, str]]
+    """(ecosystem, name, version) of every package the inventory must list."""
 
 
-def go_buildinfo_blob(go_version: str, modinfo: str) -> bytes:
-    """A `.go.buildinfo` section (Go >= 1.18 layout: inline strings)."""
-    header = b"\xff Go buildinf:" + bytes([8, 0x2])
-    header += b"\0" * (32 - len(header))
-    mod = GO_INFO_START + modinfo.encode() + GO_INFO_END
-    return header + _uvarint(len(go_version)) + go_version.encode() + _uvarint(len(mod)) + mod
+def sample_image(*, marker: str | None = None, make: Callable[[Files], LayerBlob] = gzip_layer) -> SampleImage:
+    """Debian 12 with dpkg packages, then Python, npm, Java and Go packages, then an upper layer that
+    upgrades one Python package (a whiteout) and adds another, as a zstd layer.
 
-
-def go_modinfo(main: str, main_version: str = "(devel)", deps: Sequence[tuple[str, str]] = ()) -> str:
-    lines = [f"path\t{main}", f"mod\t{main}\t{main_version}\t"]
-    lines += [f"dep\t{path}\t{version}\th1:{'x' * 43}=" for path, version in deps]
-    lines += ["build\t-compiler=gc", "build\tGOOS=linux"]
-    return "\n".join(lines) + "\n"
-
-
-def synthetic_go_binary(go_version: str, modinfo: str, *, padding: int = 8192, decoy: bool = True) -> bytes:
-    """Not a runnable program: an ELF header's magic, padding and a 16-aligned build info blob.
-
-    With `decoy`, the magic string first appears unaligned and without a valid header (as it does in
-    the `go` command's read-only data), so the reader must skip a false match.
+    The versions are old ones that published OSV advisories name (openssl's `3.0.11-1~deb12u1`,
+    jinja2 2.10, lodash 4.17.20, log4j-core 2.14.1, golang.org/x/net 0.1.0, Go 1.20.0), so tests of the
+    matcher can use real records. `python3-six`'s dist-info is owned by its deb, so six is not a PyPI
+    package. With `marker`, every layer also holds `.moorage-marker` (fresh digests per test run, as
+    `oci_layout.with_marker` explains).
     """
-    start = b"\x7fELF\x02\x01\x01" + b"\0" * 57
-    fake = b"\x03" + b"\xff Go buildinf:" + b"garbage" if decoy else b""
-    body = start + fake
-    body += b"\0" * max(0, padding - len(body))
-    body += b"\0" * (-len(body) % 16)
-    return body + go_buildinfo_blob(go_version, modinfo) + b"\0" * 512
-
-
-GO_TEST_PROGRAM = {
-    "go.mod": "module example.com/scanme\n\ngo 1.19\n\nrequire example.com/greeting v1.2.3\n",
-    "main.go": 'package main\n\nimport "example.com/greeting"\n\nfunc main() { println(greeting.Hello()) }\n',
-    "vendor/example.com/greeting/greeting.go": 'package greeting\n\nfunc Hello() string { return "hello" }\n',
-    "vendor/modules.txt": "# example.com/greeting v1.2.3\n## explicit\nexample.com/greeting\n",
-}
-"""A program with one dependency, vendored so the build needs no network (a real module version)."""
-
-
-def go_toolchain() -> str | None:
-    return shutil.which("go")
-
-
-def build_go_binary(work_dir: Path) -> bytes:
-    """Build `GO_TEST_PROGRAM` with the installed Go toolchain (static, stripped) and return the binary."""
-    go = go_toolchain()
-    assert go is not None, "the Go toolchain is not installed"
-    source = work_dir / "src"
-    for name, text in GO_TEST_PROGRAM.items():
-        (source / name).parent.mkdir(parents=True, exist_ok=True)
-        (source / name).write_text(text)
-    environment = {
-        **os.environ,
-        "CGO_ENABLED": "0",
-        "GOFLAGS": "-mod=vendor",
-        "GOPROXY": "off",
-        "GOTOOLCHAIN": "local",
-        "GOPATH": str(work_dir / "gopath"),
-    }
-    environment.setdefault("GOCACHE", str(Path(environment.get("HOME", str(work_dir))) / ".cache" / "go-build"))
-    output = work_dir / "scanme"
-    subprocess.run(
-        [go, "build", "-trimpath", "-ldflags=-s", "-o", str(output), "."],
-        cwd=source,
-        env=environment,
-        check=True,
-        capture_output=True,
-        timeout=300,
+    site = "usr/local/lib/python3.11/site-packages"
+    debian_site = "usr/lib/python3/dist-packages"
+    six = Deb(
+        "python3-six", "1.16.0-4", arch="all", source="six", files=(f"/{debian_site}/six-1.16.0.dist-info/METADATA",)
     )
-    return output.read_bytes()
+    base = debian_rootfs(
+        [
+            Deb("libssl3", "3.0.11-1~deb12u1", source="openssl"),
+            Deb("zlib1g", "1:1.2.13.dfsg-1", source="zlib"),
+            six,
+        ]
+    )
+    base.update(python_dist_info(debian_site, "six", "1.16.0"))
+    go_tool = synthetic_go_binary("go1.20", go_modinfo("example.com/tool", "v1.0.0", [("golang.org/x/net", "v0.1.0")]))
+    applications: dict[str, Entry] = {
+        **python_dist_info(site, "Jinja2", "2.10"),
+        **python_dist_info(site, "urllib3", "1.26.4"),
+        **npm_package("app", "lodash", "4.17.20"),
+        "app/app.jar": jar([("org.apache.logging.log4j", "log4j-core", "2.14.1")]),
+        "usr/local/bin/tool": Executable(go_tool),
+    }
+    upgrade: dict[str, Entry] = {
+        f"{site}/.wh.urllib3-1.26.4.dist-info": b"",
+        **python_dist_info(site, "urllib3", "2.2.2"),
+        **python_dist_info(site, "requests", "2.31.0"),
+    }
+    layers: list[dict[str, Entry]] = [base, applications, upgrade]
+    if marker is not None:
+        layers = [{**files, ".moorage-marker": f"{marker}/{n}".encode()} for n, files in enumerate(layers)]
+    blobs = (make(layers[0]), make(layers[1]), zstd_layer(layers[2]))
+    packages = frozenset(
+        {
+            ("Debian:12", "libssl3", "3.0.11-1~deb12u1"),
+            ("Debian:12", "zlib1g", "1:1.2.13.dfsg-1"),
+            ("Debian:12", "python3-six", "1.16.0-4"),
+            ("PyPI", "jinja2", "2.10"),
+            ("PyPI", "urllib3", "2.2.2"),
+            ("PyPI", "requests", "2.31.0"),
+            ("npm", "lodash", "4.17.20"),
+            ("Maven", "org.apache.logging.log4j:log4j-core", "2.14.1"),
+            ("Go", "stdlib", "1.20.0"),
+            ("Go", "example.com/tool", "1.0.0"),
+            ("Go", "golang.org/x/net", "0.1.0"),
+        }
+    )
+    return SampleImage(blobs, packages)

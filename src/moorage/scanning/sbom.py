@@ -4,11 +4,18 @@ The document is pushed as a referrer of the image (`artifactType` `SBOM_MEDIA_TY
 discover` lists it and any CycloneDX tool reads it. It describes the image as the BOM's subject
 (`metadata.component`: a `container` with a `pkg:oci` purl naming the digest), the distribution as
 an `operating-system` component and every package as a `library` with its purl and, as `moorage:`
-properties, where it was found (path, layer, OSV ecosystem, source package).
+properties, where it was found (path, layer, OSV ecosystem, source package); moorage itself is
+named as the tool that wrote it.
 
 The bytes are a function of the inventory and the image alone: the serial number is derived from
 them and the timestamp is left out, so re-scanning an unchanged image yields the same document (and
 digest), and pushing it again adds no second referrer.
+
+Each element (the metadata, every component) is built and serialised by cyclonedx-python-lib; the
+document around them (components in inventory order, a flat dependency graph: the image depends on
+every component) is assembled here, because the library's whole-BOM output sorts components with an
+expensive comparison and validates the dependency graph in quadratic time (measured: about 200 s for
+5,000 packages, where this takes seconds). The tests validate the result against the CycloneDX schema.
 """
 
 from __future__ import annotations
@@ -16,18 +23,22 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from cyclonedx.model import Property
-from cyclonedx.model.bom import Bom, BomMetaData
+from cyclonedx.model.bom import BomMetaData
 from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.output.json import JsonV1Dot6
+from cyclonedx.model.tool import ToolRepository
+from cyclonedx.schema.schema import SchemaVersion1Dot6
 from packageurl import PackageURL
 
+from moorage import __version__
 from moorage.scanning.model import Inventory, Package
 
 SBOM_MEDIA_TYPE = "application/vnd.cyclonedx+json"
 """The artifact type of the SBOM referrer, and the media type of its one layer."""
 
+_SCHEMA_URI = "http://cyclonedx.org/schema/bom-1.6.schema.json"
 _NAMESPACE = uuid.UUID("5b0f7c0e-8e5e-4d64-9a55-6a1f8f5c2a10")  # moorage's namespace for serial numbers
 
 
@@ -53,14 +64,27 @@ def cyclonedx_sbom(inventory: Inventory, image_name: str, image_digest: str) -> 
             )
         )
     components.extend(_package_component(number, package) for number, package in enumerate(inventory.packages))
-    bom = Bom(
-        metadata=BomMetaData(component=image),
-        components=components,
-        serial_number=uuid.uuid5(_NAMESPACE, image_digest + "\n" + "\n".join(_identity(inventory))),
-    )
-    bom.register_dependency(image, components)
-    text = JsonV1Dot6(bom).output_as_string(indent=None)
-    return _without_timestamp(text).encode()
+    tool = Component(type=ComponentType.APPLICATION, name="moorage", version=__version__)
+    metadata = _element(BomMetaData(component=image, tools=ToolRepository(components=[tool])))
+    metadata.pop("timestamp", None)  # optional; the library always sets it to now
+    refs = [str(component.bom_ref.value) for component in components]
+    document = {
+        "$schema": _SCHEMA_URI,
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "serialNumber": uuid.uuid5(_NAMESPACE, image_digest + "\n" + "\n".join(_identity(inventory))).urn,
+        "version": 1,
+        "metadata": metadata,
+        "components": [_element(component) for component in components],
+        "dependencies": [{"ref": str(image.bom_ref.value), "dependsOn": refs}, *({"ref": ref} for ref in refs)],
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _element(value: Any) -> dict[str, Any]:
+    """One model object as the library serialises it for CycloneDX 1.6."""
+    serialised: dict[str, Any] = json.loads(value.as_json(view_=SchemaVersion1Dot6))
+    return serialised
 
 
 def _package_component(number: int, package: Package) -> Component:
@@ -96,10 +120,3 @@ def _identity(inventory: Inventory) -> Iterable[str]:
         yield f"os {inventory.distro.id} {inventory.distro.version_id}"
     for package in inventory.packages:
         yield f"{package.purl} {package.path} {package.layer_digest}"
-
-
-def _without_timestamp(text: str) -> str:
-    """Drop `metadata.timestamp` (optional in CycloneDX), which the library always sets to now."""
-    document = json.loads(text)
-    document.get("metadata", {}).pop("timestamp", None)
-    return json.dumps(document, separators=(",", ":"), sort_keys=False)

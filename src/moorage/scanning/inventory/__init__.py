@@ -32,9 +32,10 @@ class LayerCache(Protocol):
     """Where layer summaries are kept between scans, keyed by layer digest.
 
     `get` returns None for a digest never stored; a stored summary of another `SCHEMA_VERSION` must
-    not be returned as if it were current (store `to_json()` and let `from_json` refuse it, or
-    return None). `put` may replace an existing entry; it is called only after a layer was read
-    completely, so a cache never holds a partial summary.
+    not be returned as if it were current: store `to_json()` and read with `from_json`, whose
+    `SummaryFormatError` (corrupt, or another version) `inventory_image` takes as a miss, reading the
+    layer again and `put`ting the new summary. `put` may replace an existing entry; it is called only
+    after a layer was read completely, so a cache never holds a partial summary.
     """
 
     def get(self, digest: str) -> LayerSummary | None: ...
@@ -53,15 +54,27 @@ def inventory_image(
     """
     for layer in layers:
         check_media_type(layer)
-    summaries: list[tuple[str, LayerSummary]] = []
+    read: dict[str, LayerSummary] = {}  # a manifest may list the same layer twice (empty layers)
     for layer in layers:
-        summary = cache.get(layer.digest) if cache is not None else None
+        if layer.digest in read:
+            continue
+        summary = _cached(cache, layer.digest)
         if summary is None:
             summary = summarise_layer(layer, limits)
             if cache is not None:
                 cache.put(layer.digest, summary)
-        summaries.append((layer.digest, summary))
-    return resolve_inventory(summaries)
+        read[layer.digest] = summary
+    return resolve_inventory([(layer.digest, read[layer.digest]) for layer in layers])
+
+
+def _cached(cache: LayerCache | None, digest: str) -> LayerSummary | None:
+    """The cached summary of a layer; one the cache cannot give back (of another schema version) is a miss."""
+    if cache is None:
+        return None
+    try:
+        return cache.get(digest)
+    except SummaryFormatError:
+        return None
 
 
 __all__ = [

@@ -9,6 +9,11 @@ image-spec `layer.md` ("Applying Changesets"), applied to the evidence each summ
 - a non-directory entry (a kept file, or a hidden one: symlink, executable, skipped file) replaces
   what lower layers had at its path *and below it* (a file or symlink over a directory hides the
   directory's contents, as `lib -> usr/lib` does).
+
+A summary does not record every plain file of its layer (that would cost as much as the layer's
+file list), only evidence, links, executables and skipped evidence: a plain data file put where a
+lower layer had a *directory* of evidence does not hide it. Runtimes refuse few such layers, and
+none that a package manager writes.
 """
 
 from __future__ import annotations

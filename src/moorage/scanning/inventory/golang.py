@@ -15,6 +15,7 @@ data) is skipped because it is not aligned or does not parse.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import IO
 
@@ -115,6 +116,20 @@ def _read_string(data: bytes, limit: int) -> tuple[bytes | None, bytes]:
     return data[index : index + length], data[index + length :]
 
 
+_GO_TAG = re.compile(r"^go(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?(?:(?P<pre>beta|rc)(?P<number>\d+))?$")
+
+
+def toolchain_semver(go_version: str) -> str | None:
+    """A Go release tag as OSV's Go ecosystem writes the standard library's versions (the Go
+    vulnerability database's rule): `go1.20` -> `1.20.0`, `go1.21.3` -> `1.21.3`, `go1.21rc2` ->
+    `1.21.0-rc.2`. None for a development build (`devel go1.23-…`) or anything else."""
+    match = _GO_TAG.match(go_version.split(" ")[0])
+    if match is None:
+        return None
+    version = f"{match['major']}.{match['minor']}.{match['patch'] or 0}"
+    return f"{version}-{match['pre']}.{match['number']}" if match["pre"] else version
+
+
 @dataclass(frozen=True)
 class GoModule:
     """One Go module compiled into a binary, with its version as OSV writes it (no leading `v`)."""
@@ -125,13 +140,14 @@ class GoModule:
 
 
 def go_modules(info: BuildInfo) -> list[GoModule]:
-    """The modules of a binary: the standard library (`stdlib`), the main module (if it has a
-    released version, not `(devel)`) and each dependency, with `=>` replacements applied (a
-    replacement by a local directory has no version and is left out: its code is not the module's).
+    """The modules of a binary: the standard library (`stdlib`, see `toolchain_semver`), the main
+    module (if it has a released version, not `(devel)`) and each dependency, with `=>` replacements
+    applied (a replacement by a local directory has no version and is left out: its code is not the
+    module's).
     """
     modules: list[GoModule] = []
-    stdlib = info.go_version.removeprefix("go").split(" ")[0].split("-")[0]
-    if info.go_version.startswith("go") and stdlib and stdlib[0].isdigit():
+    stdlib = toolchain_semver(info.go_version)
+    if stdlib:
         modules.append(GoModule("stdlib", stdlib))
     for line in info.modinfo.splitlines():
         fields = line.split("\t")

@@ -5,7 +5,8 @@ to a temporary file (in memory while small), bounded in size. Kept of it are `po
 `META-INF/maven/` (one per artifact shaded into the jar) and `META-INF/MANIFEST.MF`, each bounded,
 and the same of the jars it contains (Spring Boot's `BOOT-INF/lib/`, a war's `WEB-INF/lib/`), one
 level deep: a jar inside a nested jar is not opened. Declared sizes are checked before reading and
-reads are bounded again, so a zip bomb costs at most the bounds.
+reads are bounded again, so a zip bomb costs at most the bounds; so is the central directory's size
+before `zipfile` reads it (an object per entry).
 
 Coordinates come from each `pom.properties` (`groupId`, `artifactId`, `version`); a jar without
 one falls back to its manifest's `Implementation-Vendor-Id` (or `Bundle-SymbolicName`) for the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import struct
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -27,6 +29,8 @@ MAX_METADATA_ENTRY = 64 << 10
 MAX_NESTED_JAR = 64 << 20
 MAX_NESTED_JARS = 2000
 MAX_ENTRIES = 200_000
+MAX_CENTRAL_DIRECTORY = 16 << 20
+_EOCD_SIZE = 22
 _SPOOL_IN_MEMORY = 8 << 20
 
 
@@ -46,6 +50,8 @@ def read_jar(stream: IO[bytes], size: int, *, max_bytes: int) -> dict[str, Any] 
 
 def _read_zip(file: IO[bytes], *, nested: bool) -> dict[str, Any] | None:
     try:
+        if not _central_directory_fits(file):
+            return None
         with zipfile.ZipFile(file) as archive:
             infos = archive.infolist()
             if len(infos) > MAX_ENTRIES:
@@ -69,6 +75,30 @@ def _read_zip(file: IO[bytes], *, nested: bool) -> dict[str, Any] | None:
             return result
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, ValueError):
         return None
+
+
+def _central_directory_fits(file: IO[bytes]) -> bool:
+    """Whether the zip's central directory is within `MAX_CENTRAL_DIRECTORY`, read from its end
+    records (APPNOTE 4.3.16, and 4.3.14-15 for zip64) before `zipfile` builds an object per entry:
+    a few hundred megabytes of directory would otherwise be millions of objects in memory."""
+    end = file.seek(0, io.SEEK_END)
+    start = max(0, end - _EOCD_SIZE - 0xFFFF)
+    file.seek(start)
+    tail = file.read(end - start)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _EOCD_SIZE:
+        return False
+    directory_size = struct.unpack_from("<I", tail, at + 12)[0]
+    if at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":
+        # A zip64 locator: zipfile believes the zip64 record's sizes, so they must be bounded too.
+        (record_offset,) = struct.unpack_from("<Q", tail, at - 12)
+        file.seek(record_offset)
+        record = file.read(56)
+        if len(record) < 56 or not record.startswith(b"PK\x06\x06"):
+            return False
+        directory_size = max(directory_size, struct.unpack_from("<Q", record, 40)[0])
+    file.seek(0)
+    return bool(directory_size <= MAX_CENTRAL_DIRECTORY)
 
 
 def _is_metadata(name: str) -> bool:

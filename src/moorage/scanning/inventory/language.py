@@ -1,8 +1,9 @@
 """Language package metadata files: Python distributions and npm packages.
 
-Python: a `*.dist-info/METADATA` (wheels, pip) or `*.egg-info/PKG-INFO` (setuptools), or a single
-`*.egg-info` file (distutils), read as RFC 822 headers; `Name` is normalised as PEP 503 does
-(lower case, runs of `-_.` as one `-`), which is how PyPI, OSV's matching and purls compare names.
+Python: a `*.dist-info/METADATA` (wheels, pip), `*.egg-info/PKG-INFO` (setuptools), an unzipped
+egg's `EGG-INFO/PKG-INFO`, or a single `*.egg-info` file (distutils), read as RFC 822 headers;
+`Name` is normalised as PEP 503 does (lower case, runs of `-_.` as one `-`), which is how PyPI,
+OSV's matching and purls compare names.
 npm: a `package.json` at a package's root under `node_modules` with a string `name` and `version`.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from moorage.scanning.inventory.dpkg import stanzas
 
@@ -28,13 +30,19 @@ def parse_python_metadata(text: str) -> tuple[str, str] | None:
     return normalise_python_name(name), version
 
 
-def parse_package_json(text: str) -> tuple[str, str] | None:
-    """(name, version) of a `package.json`, or None unless both are non-empty strings."""
+def json_object(text: str) -> dict[str, Any] | None:
+    """The JSON object `text` holds, or None if it holds something else or is not JSON."""
     try:
         document = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(document, dict):
+    return document if isinstance(document, dict) else None
+
+
+def parse_package_json(text: str) -> tuple[str, str] | None:
+    """(name, version) of a `package.json`, or None unless both are non-empty strings."""
+    document = json_object(text)
+    if document is None:
         return None
     name, version = document.get("name"), document.get("version")
     if not isinstance(name, str) or not isinstance(version, str) or not name or not version:

@@ -24,20 +24,26 @@ import posixpath
 import tarfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO, Protocol
 
 import zstandard
 
 from moorage.domain import media_types
 from moorage.scanning.inventory import golang, java, rpm
-from moorage.scanning.inventory.selection import Interest, classify, trim
+from moorage.scanning.inventory.selection import Interest, classify, may_be_evidence, trim
 from moorage.scanning.inventory.summary import FileRecord, LayerSummary, RecordKind
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_WHITEOUT = ".wh..wh..opq"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_ZSTD_MAX_WINDOW = 1 << 27
+MAX_EXTENDED_HEADER = 1 << 20
+"""A pax or GNU long-name header's size: `tarfile` reads these whole into memory."""
+_EXTENDED_HEADERS = frozenset(
+    {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE}
+)
 
 
 class InventoryError(Exception):
@@ -95,7 +101,8 @@ def summarise_layer(layer: Layer, limits: Limits | None = None) -> LayerSummary:
             tar_stream = _decompressed(blob)
             if tar_stream is None:
                 return LayerSummary()
-            with tarfile.open(fileobj=_Counted(tar_stream, reader.limits.max_layer_bytes), mode="r|") as archive:
+            counted = _Counted(tar_stream, reader.limits.max_layer_bytes)
+            with tarfile.open(fileobj=counted, mode="r|", bufsize=1 << 20, tarinfo=_BoundedTarInfo) as archive:
                 reader.read(archive)
     except (tarfile.TarError, EOFError, OSError, zlib.error, zstandard.ZstdError) as error:
         raise LayerUnreadable(f"layer {layer.digest} is not a readable tar stream: {error}") from error
@@ -116,7 +123,9 @@ def _decompressed(blob: BinaryIO) -> _ByteStream | None:
     if head.startswith(_GZIP_MAGIC):
         return gzip.GzipFile(fileobj=stream, mode="rb")
     if head == _ZSTD_MAGIC:
-        return zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+        # A frame may ask for a window of gigabytes; zstd's default limit (128 MiB) is kept explicit.
+        decompressor = zstandard.ZstdDecompressor(max_window_size=_ZSTD_MAX_WINDOW)
+        return decompressor.stream_reader(stream, read_across_frames=True)
     return stream
 
 
@@ -166,8 +175,24 @@ class _Counted(io.RawIOBase):
         return len(data)
 
 
+class _BoundedTarInfo(tarfile.TarInfo):
+    """Refuses a pax or GNU long-name header above `MAX_EXTENDED_HEADER` before `tarfile` reads it
+    into memory (a tar bomb in a header, rather than in a file)."""
+
+    def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENDED_HEADERS and self.size > MAX_EXTENDED_HEADER:
+            raise LayerUnreadable(f"a tar extended header of {self.size} bytes passes the bound")
+        processed: tarfile.TarInfo = super()._proc_member(archive)  # type: ignore[misc]
+        return processed
+
+
 def normalise(name: str) -> str | None:
-    """A member name as a path relative to the root, or None if it is the root or climbs out of it."""
+    """A member name as a path relative to the root, or None if it is the root or climbs out of it.
+
+    Bytes that are not UTF-8 (which `tarfile` keeps as lone surrogates) become U+FFFD, so every path
+    the inventory reports can be encoded wherever it is shown.
+    """
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     path = posixpath.normpath(name.lstrip("/"))
     if path in (".", "..") or path.startswith("../") or "\0" in path:
         return None
@@ -229,12 +254,16 @@ class _LayerReader:
             Interest.JAR: self.limits.max_jar_bytes,
         }.get(interest, self.limits.max_database_bytes)
         stream = archive.extractfile(member)
-        if member.size > bound or stream is None:
+        # Python metadata puts its headers first and may carry a README of any length after them:
+        # its head is read, never the whole file. Every other file must fit its bound whole.
+        if stream is None or (member.size > bound and interest is not Interest.PYTHON):
             self._hide(path)
             return
         record: FileRecord | None
         if interest is Interest.RPMDB:
             packages = rpm.read_rpmdb(stream, max_bytes=bound)
+            if packages is not None:
+                packages = [replace(p, files=tuple(filter(may_be_evidence, p.files))) for p in packages]
             record = None if packages is None else _json_record(RecordKind.RPMDB, [p.to_json() for p in packages])
         elif interest is Interest.JAR:
             try:

@@ -14,10 +14,11 @@ The rules, in the order they apply:
    rpm (`rpmdb.sqlite`); each names its source package (`source_name`, `source_version`), since
    distribution advisories are written against source packages. rpm's `gpg-pubkey` entries are keys,
    not packages, and are left out.
-4. **Owned files.** The files an OS package installed (dpkg `info/*.list` and `*.md5sums`, apk
-   `R:` lines, rpm file names) are the distribution's: language metadata among them (a
+4. **Owned files.** The files an OS package installed (dpkg `info/*.list`, distroless'
+   `status.d/*.md5sums`, apk `R:` lines, rpm file names) are the distribution's: language metadata among them (a
    `python3-requests` deb's `METADATA`, a Go binary from a deb) is not reported again as a PyPI,
-   npm, Go or Maven package, because the distribution's advisories already cover it.
+   npm, Go or Maven package, because the distribution's advisories already cover it. On a
+   merged-`/usr` system `/bin/x` and `/usr/bin/x` (likewise `sbin`, `lib*`) are the same file.
 5. **Language packages**, from the evidence left: Python `METADATA`/`PKG-INFO` (PyPI), `package.json`
    under `node_modules` (npm), Go build information (`stdlib` at the toolchain's version, the main
    module when it has a released version, every dependency; Go), jar metadata (Maven, nested jars
@@ -54,10 +55,24 @@ def resolve_inventory(layers: Sequence[tuple[str, LayerSummary]]) -> Inventory:
     for path, entry in sorted(files.items()):
         packages.extend(_os_packages(path, entry, distro, owned))
     for path, entry in sorted(files.items()):
-        if "/" + path not in owned:
+        if not _owned(path, owned):
             packages.extend(_language_packages(path, entry))
     unique = {(p.ecosystem, p.name, p.version, p.path): p for p in packages}
     return Inventory(distro=distro, packages=tuple(unique[key] for key in sorted(unique)))
+
+
+_MERGED_USR = ("bin/", "sbin/", "lib/", "lib32/", "lib64/", "libx32/")
+
+
+def _owned(path: str, owned: set[str]) -> bool:
+    """Whether an OS package installed `path`, also under its other name on a merged-`/usr` system
+    (Debian 12 packages list `/bin/x` for what the image holds at `usr/bin/x`, and back)."""
+    aliases = {path}
+    if path.startswith(_MERGED_USR):
+        aliases.add("usr/" + path)
+    elif path.startswith("usr/") and path[4:].startswith(_MERGED_USR):
+        aliases.add(path[4:])
+    return any("/" + alias in owned for alias in aliases)
 
 
 def _os_ecosystem(distro: Distro | None, manager: str) -> str:

@@ -2,16 +2,21 @@
 
 A path is chosen by its name alone (`classify`); the content is then trimmed to the lines the
 parsers read (`trim`), so a cached summary stays small: a Debian `status` loses its descriptions, an
-apk `installed` its checksums, a `METADATA` its long description, a dpkg `.list` its directories.
+apk `installed` its checksums, a `METADATA` its long description, a dpkg `.list` its directories and
+the files that cannot be evidence (`may_be_evidence`).
 Go binaries (found by their ELF magic, not their name) and jars have modules of their own.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import posixpath
 import re
 from enum import Enum, auto
 from pathlib import PurePosixPath
+
+from moorage.scanning.inventory.language import json_object
 
 DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_DIR = "var/lib/dpkg/status.d/"
@@ -30,7 +35,8 @@ class Interest(Enum):
     DISTRO = auto()
     DPKG_STATUS = auto()
     DPKG_FILES = auto()
-    """A dpkg `info/*.list` or `*.md5sums` (`status.d/*.md5sums` in distroless): the files a package owns."""
+    """A dpkg `info/*.list`, or distroless' `status.d/*.md5sums` (it has no lists): the files a package
+    owns. (`info/*.md5sums` would repeat the `.list` minus directories and conffiles.)"""
     APK_INSTALLED = auto()
     RPMDB = auto()
     PYTHON = auto()
@@ -50,7 +56,7 @@ def classify(path: str) -> Interest | None:
         return Interest.DPKG_STATUS
     if path.startswith(DPKG_STATUS_DIR) and "/" not in path[len(DPKG_STATUS_DIR) :]:
         return Interest.DPKG_FILES if path.endswith(".md5sums") else Interest.DPKG_STATUS
-    if path.startswith(DPKG_INFO_DIR) and path.endswith((".list", ".md5sums")):
+    if path.startswith(DPKG_INFO_DIR) and path.endswith(".list"):
         return Interest.DPKG_FILES if "/" not in path[len(DPKG_INFO_DIR) :] else None
     if path == APK_INSTALLED:
         return Interest.APK_INSTALLED
@@ -59,7 +65,7 @@ def classify(path: str) -> Interest | None:
     parts = PurePosixPath(path).parts
     if len(parts) >= 2 and (
         (parts[-2].endswith(".dist-info") and parts[-1] == "METADATA")
-        or (parts[-2].endswith(".egg-info") and parts[-1] == "PKG-INFO")
+        or ((parts[-2].endswith(".egg-info") or parts[-2] == "EGG-INFO") and parts[-1] == "PKG-INFO")
     ):
         return Interest.PYTHON
     if parts and parts[-1].endswith(".egg-info"):
@@ -76,7 +82,7 @@ def trim(interest: Interest, text: str) -> str | None:
     if interest is Interest.DPKG_STATUS:
         return _keep_fields(text, ("Package", "Status", "Version", "Architecture", "Source"))
     if interest is Interest.APK_INSTALLED:
-        return "\n".join(line for line in text.splitlines() if line == "" or line[:2] in _APK_KEYS)
+        return _apk_fields(text)
     if interest is Interest.DPKG_FILES:
         return _owned_files(text)
     if interest is Interest.PYTHON:
@@ -87,7 +93,89 @@ def trim(interest: Interest, text: str) -> str | None:
     return text
 
 
-_APK_KEYS = frozenset({"P:", "V:", "A:", "o:", "R:", "F:"})
+_APK_KEYS = frozenset({"P:", "V:", "A:", "o:", "F:"})
+
+# Owned files that can never be evidence: data, sources and documentation. The lists of owned files
+# are the bulk of a summary (a Debian `.list` is mostly `/usr/share`), and only owned *evidence*
+# matters: language metadata (found by name) or a Go binary (any executable, but never these).
+_NEVER_EVIDENCE_DIRECTORIES = ("usr/share/", "usr/include/", "usr/src/")
+_NEVER_EVIDENCE_SUFFIXES = (
+    ".py",
+    ".pyc",
+    ".pyi",
+    ".h",
+    ".hpp",
+    ".c",
+    ".cc",
+    ".go",
+    ".s",
+    ".mo",
+    ".gz",
+    ".xz",
+    ".bz2",
+    ".txt",
+    ".md",
+    ".rst",
+    ".html",
+    ".htm",
+    ".css",
+    ".js",
+    ".ts",
+    ".map",
+    ".png",
+    ".svg",
+    ".jpg",
+    ".ico",
+    ".ttf",
+    ".json",
+    ".xml",
+    ".yaml",
+    ".yml",
+    ".pem",
+    ".crt",
+    ".conf",
+    ".cfg",
+    ".ini",
+    ".pm",
+    ".pod",
+    ".rb",
+    ".a",
+    ".o",
+    ".la",
+    ".pc",
+    ".cmake",
+    ".typelib",
+    ".gir",
+    ".qm",
+    ".desktop",
+    ".service",
+    ".rules",
+    ".policy",
+    ".mk",
+    ".page",
+)
+
+
+def may_be_evidence(path: str) -> bool:
+    """Whether an OS package's file at `path` (relative or absolute) could be evidence the
+    inventory reads, so that owning it matters; lists of owned files keep only these."""
+    relative = path.lstrip("/")
+    if classify(relative) is not None:
+        return True
+    return not relative.startswith(_NEVER_EVIDENCE_DIRECTORIES) and not relative.endswith(_NEVER_EVIDENCE_SUFFIXES)
+
+
+def _apk_fields(text: str) -> str:
+    """The fields apk's parser reads, with only the `R:` files that may be evidence."""
+    kept: list[str] = []
+    directory = ""
+    for line in text.splitlines():
+        if line.startswith("F:") or line == "":
+            directory = line[2:]
+        owned_evidence = line.startswith("R:") and may_be_evidence(f"{directory}/{line[2:]}")
+        if line == "" or line[:2] in _APK_KEYS or owned_evidence:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _keep_fields(text: str, names: tuple[str, ...]) -> str:
@@ -98,7 +186,8 @@ def _keep_fields(text: str, names: tuple[str, ...]) -> str:
 
 
 def _owned_files(text: str) -> str:
-    """The file paths of a dpkg `.list` (directories dropped) or `.md5sums` (checksums dropped)."""
+    """The file paths of a dpkg `.list` (directories dropped) or `.md5sums` (checksums dropped) that
+    may be evidence."""
     paths: list[str] = []
     for line in text.splitlines():
         if not line.strip():
@@ -106,23 +195,18 @@ def _owned_files(text: str) -> str:
         # md5sums lines are "<32 hex>  path/relative/to/root"; list lines are absolute paths.
         if len(line) > 34 and line[32:34] == "  " and re.fullmatch(r"[0-9a-f]{32}", line[:32]):
             line = line[34:]
-        paths.append("/" + line.strip().lstrip("/"))
+        path = posixpath.normpath("/" + line.strip().lstrip("/"))
+        if path != "/":  # dpkg lists the root as `/.`
+            paths.append(path)
     ordered = sorted(set(paths))
     # A line that is the parent directory of the next one is a directory, not a file the package owns.
-    files = [
-        path
-        for path, following in zip(ordered, [*ordered[1:], ""], strict=True)
-        if not following.startswith(path + "/")
-    ]
-    return "\n".join(files)
+    files = [path for path, following in itertools.pairwise([*ordered, ""]) if not following.startswith(path + "/")]
+    return "\n".join(path for path in files if may_be_evidence(path))
 
 
 def _npm_fields(text: str) -> str | None:
-    try:
-        document = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(document, dict):
+    document = json_object(text)
+    if document is None:
         return None
     kept = {key: document[key] for key in ("name", "version", "private") if key in document}
     return json.dumps(kept, sort_keys=True)

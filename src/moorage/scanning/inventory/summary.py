@@ -7,7 +7,8 @@ inventory needs, trimmed to what the parsers read, and the paths that hide lower
 - `files`: path -> `FileRecord`. Text files (os-release, dpkg `status`, apk `installed`, Python
   `METADATA`, `package.json`…) are kept as trimmed text; binary formats are kept as the small record
   extracted from them (an rpm database's packages, a Go binary's build info, a jar's Maven metadata),
-  as JSON.
+  as JSON. Lists of files owned by OS packages keep only the files that may be evidence
+  (`selection.may_be_evidence`: not documentation, sources or data).
 - `hidden`: paths of this layer that are not evidence but replace whatever a lower layer had there
   (a symlink over `etc/os-release`, a shell script over a Go binary, an oversized `METADATA`).
 - `whiteouts` and `opaque_dirs`: the OCI image-spec deletions (`.wh.NAME`, `.wh..wh..opq`), as the
