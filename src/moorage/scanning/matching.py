@@ -72,23 +72,12 @@ _ORDERINGS: dict[str, type[Version]] = {
 }
 """The version ordering of each OSV ecosystem (by base name) that `ECOSYSTEM` ranges use."""
 
-OS_ECOSYSTEMS = frozenset(
-    {
-        "Debian",
-        "Ubuntu",
-        "Alpine",
-        "Wolfi",
-        "Chainguard",
-        "Red Hat",
-        "Rocky Linux",
-        "AlmaLinux",
-        "openSUSE",
-        "SUSE",
-        "Mageia",
-        "openEuler",
-        "Photon OS",
-    }
+_PACKAGE_MANAGERS_OF_DISTRIBUTIONS = (
+    univers_versions.DebianVersion,
+    univers_versions.AlpineLinuxVersion,
+    univers_versions.RpmVersion,
 )
+OS_ECOSYSTEMS = frozenset(name for name, order in _ORDERINGS.items() if order in _PACKAGE_MANAGERS_OF_DISTRIBUTIONS)
 """Distributions: their advisories name source packages and may carry the distribution's own rating."""
 
 
@@ -193,7 +182,10 @@ def ordering_for(range_type: str, ecosystem_base: str) -> type[Version] | None:
     return None
 
 
-def _event(event: Mapping[str, Any]) -> tuple[str, str] | None:
+def _event(event: object) -> tuple[str, str] | None:
+    """(kind, version) of one event; None for anything that is not an event object (ignored)."""
+    if not isinstance(event, Mapping):
+        return None
     for kind in ("introduced", "fixed", "last_affected", "limit"):
         value = event.get(kind)
         if isinstance(value, str):
@@ -217,7 +209,8 @@ def in_range(version: str, range_: Mapping[str, Any], ecosystem_base: str) -> tu
             raise _CannotCompare("GIT ranges name commits, not versions")
         raise _CannotCompare(f"no version ordering for {range_type} ranges of {ecosystem_base or 'no ecosystem'}")
     installed = _parse(ordering, version)
-    events = [parsed for parsed in map(_event, range_.get("events") or []) if parsed is not None]
+    listed = range_.get("events")
+    events = [parsed for parsed in map(_event, listed if isinstance(listed, list) else []) if parsed is not None]
     limits = [value for kind, value in events if kind == "limit"]
     if limits and not any("*" in limit or installed < _parse(ordering, limit) for limit in limits):
         return False, None, f"{range_type} range: at or above every limit"
@@ -270,9 +263,9 @@ def match_entry(
     """
     ecosystem_base, _ = split_ecosystem(str((affected.get("package") or {}).get("ecosystem", "")))
     problems: list[str] = []
-    listed = affected.get("versions") or []
-    if version in listed:
-        return _match(record, affected, package, name, version, None, "versions list"), problems
+    listed = affected.get("versions")
+    if isinstance(listed, list) and version in listed:
+        return Match(record, package, affected, name, version, None, "versions list"), problems
     for range_ in affected.get("ranges") or []:
         if not isinstance(range_, Mapping):
             continue
@@ -283,20 +276,8 @@ def match_entry(
                 problems.append(str(error))
             continue
         if hit:
-            return _match(record, affected, package, name, version, fixed, description), problems
+            return Match(record, package, affected, name, version, fixed, description), problems
     return None, problems
-
-
-def _match(
-    record: Mapping[str, Any],
-    affected: Mapping[str, Any],
-    package: Package,
-    name: str,
-    version: str,
-    fixed: str | None,
-    reason: str,
-) -> Match:
-    return Match(record, package, affected, name, version, fixed, reason)
 
 
 def match_packages(packages: Sequence[Package], records: Iterable[Mapping[str, Any]]) -> MatchOutcome:

@@ -114,7 +114,7 @@ def test_malformed_data_is_a_400_problem_and_nothing_is_imported(secured: Runnin
 
 def test_a_bad_source_name_or_none_is_refused(secured: RunningRegistry) -> None:
     with api(secured) as admin:
-        assert import_as(admin, json.dumps(unique_record()).encode(), "../../etc").status_code == 400
+        assert import_as(admin, json.dumps(unique_record()).encode(), "../../etc").status_code == 422
         missing = admin.post(IMPORTS, content=json.dumps(unique_record()).encode())
     assert missing.status_code == 422 and missing.headers["content-type"].startswith(PROBLEM)
 

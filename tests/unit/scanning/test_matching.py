@@ -254,3 +254,32 @@ def test_a_thousand_packages_match_in_well_under_a_second() -> None:
     outcome = match_packages(packages, records)
     assert len(outcome.matches) == 500
     assert time.perf_counter() - started < 1.0
+
+
+def test_records_of_odd_shapes_match_nothing_instead_of_failing_a_scan() -> None:
+    odd: list[dict[str, Any]] = [
+        {
+            "id": "ODD-1",
+            "affected": [
+                {
+                    "package": {"ecosystem": "PyPI", "name": "pkg"},
+                    "ranges": [{"type": "ECOSYSTEM", "events": {"introduced": "0"}}],
+                }
+            ],
+        },
+        {
+            "id": "ODD-2",
+            "affected": [
+                {
+                    "package": {"ecosystem": "PyPI", "name": "pkg"},
+                    "ranges": [{"type": "ECOSYSTEM", "events": ["0", None]}],
+                }
+            ],
+        },
+        {
+            "id": "ODD-3",
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "pkg"}, "ranges": ["SEMVER"], "versions": "1.0"}],
+        },
+        {"id": "ODD-4", "affected": [None, {"package": "pkg"}, {"package": {"ecosystem": 3, "name": None}}]},
+    ]
+    assert match_packages([package("pkg", "1.0", "PyPI")], odd).matches == ()

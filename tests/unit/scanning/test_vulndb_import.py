@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from moorage.metadata.database import Database
+from moorage.metadata.vulndb import stored_modified
 from moorage.metadata.vulndb_schema import (
     vulnerability_database_state,
     vulnerability_packages,
@@ -149,6 +151,18 @@ def test_within_one_upload_the_newest_copy_of_a_record_wins(vulndb: Vulnerabilit
         (io.BytesIO(b"PK\x03\x04 this is no zip"), "not a readable zip"),
         (zipped(names=[]), "no OSV records"),
         (io.BytesIO((DATA / "real" / "DSA-3029-1.json").read_bytes()), "`modified`"),
+        (zipped({"id": "NUL\u0000ID", "modified": "2026-01-01T00:00:00Z"}), "printable"),
+        (zipped({"id": "X", "modified": "9999-12-31T23:00:00-05:00"}), "RFC 3339"),
+        (
+            zipped(
+                {
+                    "id": "X",
+                    "modified": "2026-01-01T00:00:00Z",
+                    "affected": [{"package": {"ecosystem": "npm", "name": "a\nb"}}],
+                }
+            ),
+            "control",
+        ),
     ],
     ids=[
         "bad-json",
@@ -160,6 +174,9 @@ def test_within_one_upload_the_newest_copy_of_a_record_wins(vulndb: Vulnerabilit
         "bad-zip",
         "empty",
         "real-no-modified",
+        "nul-in-id",
+        "time-overflow",
+        "control-in-name",
     ],
 )
 def test_malformed_data_is_refused_and_nothing_is_imported(
@@ -218,3 +235,72 @@ def test_status_counts_records_per_ecosystem_and_source(vulndb: VulnerabilityDat
         ("synthetic", 6, "synthetic.zip", 1),
     ]
     assert status.version == vulndb.version() and status.changed_at is not None
+
+
+def test_a_newer_copy_in_a_later_batch_of_the_same_upload_replaces_the_earlier(vulndb: VulnerabilityDatabase) -> None:
+    first = [{"id": f"TEST-{n}", "modified": "2026-01-01T00:00:00Z"} for n in range(1100)]
+    again = {"id": "TEST-0", "modified": "2026-03-01T00:00:00Z", "summary": "the newer copy"}
+    report = vulndb.import_archive(zipped(*first, again), "dup.zip", "test")
+    assert (report.records_read, report.records_added, report.records_updated, report.records_skipped) == (
+        1101,
+        1100,
+        0,
+        1,
+    )
+    assert vulndb.status().records == 1100
+
+
+class WritingWhileRead(io.BytesIO):
+    """An upload that, while the import reads it, has another writer commit to the metadata store."""
+
+    def __init__(self, data: bytes, database: Database) -> None:
+        super().__init__(data)
+        self.database = database
+        self.wrote = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        if not self.wrote and self.tell() > 0:
+            self.wrote = True
+            with self.database.write() as connection:  # would wait forever for a lock the import held
+                connection.execute(
+                    sa.insert(vulnerability_sources).values(
+                        name="other-writer",
+                        imported_at=sa.func.now(),
+                        filename="-",
+                        records_read=0,
+                        records_stored=0,
+                        imports=1,
+                    )
+                )
+        return super().read(size)
+
+
+def test_reading_and_checking_an_upload_holds_no_write_lock(vulndb: VulnerabilityDatabase) -> None:
+    upload = WritingWhileRead(files(*SYNTHETIC).getvalue(), vulndb.database)
+    assert vulndb.import_archive(upload, "all.zip", "test").records_added == len(SYNTHETIC)
+    assert upload.wrote and {source.name for source in vulndb.status().sources} == {"other-writer", "test"}
+
+
+def test_two_imports_at_once_queue_and_the_newest_copies_win(vulndb: VulnerabilityDatabase) -> None:
+    older = zipped(*({"id": f"TEST-{n}", "modified": "2026-01-01T00:00:00Z"} for n in range(0, 1500)))
+    newer = zipped(*({"id": f"TEST-{n}", "modified": "2026-02-01T00:00:00Z"} for n in range(500, 2000)))
+    reports: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def load(name: str, upload: io.BytesIO) -> None:
+        try:
+            reports[name] = vulndb.import_archive(upload, f"{name}.zip", name)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=load, args=args) for args in (("older", older), ("newer", newer))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors and set(reports) == {"older", "newer"}
+    assert reports["older"].records_added + reports["newer"].records_added == 2000
+    with vulndb.database.read() as connection:
+        stored = stored_modified(connection, [f"TEST-{n}" for n in range(2000)])
+    assert {moment.month for key, moment in stored.items() if int(key.split("-")[1]) >= 500} == {2}
+    assert vulndb.status().records == 2000

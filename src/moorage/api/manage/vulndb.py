@@ -122,7 +122,13 @@ async def import_records(
     request: Request,
     actor: Annotated[Actor, Depends(current_actor)],
     source: Annotated[
-        str, Query(min_length=1, max_length=64, description="Whose data this is: `debian`, `alpine`, `ghsa`…")
+        str,
+        Query(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+            description="Whose data this is: `debian`, `alpine`, `ghsa`…",
+        ),
     ],
     filename: Annotated[str, Query(max_length=255, description="The uploaded file's name, for the record.")] = "",
 ) -> ImportOut:

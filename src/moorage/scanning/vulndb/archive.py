@@ -26,6 +26,8 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 _LIMITS = {"id": 255, "ecosystem": 64, "release": 255, "name": 512}
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+_PRINTABLE = re.compile(r"\A[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*\Z")
+"""Not empty, not only spaces, no control characters (PostgreSQL text holds no NUL)."""
 
 
 class InvalidArchive(Exception):
@@ -69,17 +71,21 @@ def _zip_records(stream: IO[bytes], filename: str) -> Iterator[StoredRecord]:
 
 
 def _file_records(data: bytes, filename: str) -> Iterator[StoredRecord]:
-    document = _json(data, filename)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidArchive(f"{filename}: not UTF-8 JSON ({error})") from None
+    document = _json(text, filename)
     if isinstance(document, Mapping) and "id" not in document and isinstance(document.get("vulns"), list):
         document = document["vulns"]
     if isinstance(document, list):
         for index, item in enumerate(document):
             yield stored_record(item, f"{filename}[{index}]", _dump(item))
     else:
-        yield stored_record(document, filename, data.decode("utf-8"))
+        yield stored_record(document, filename, text)
 
 
-def _json(data: bytes, where: str) -> Any:
+def _json(data: bytes | str, where: str) -> Any:
     try:
         return json.loads(data)
     except (UnicodeDecodeError, ValueError) as error:
@@ -92,8 +98,11 @@ def _dump(document: Any) -> str:
 
 def record_from_json(data: bytes, where: str) -> StoredRecord:
     """One record from its file's bytes; the stored document is those bytes as text."""
-    document = _json(data, where)
-    return stored_record(document, where, data.decode("utf-8"))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidArchive(f"{where}: not UTF-8 JSON ({error})") from None
+    return stored_record(_json(text, where), where, text)
 
 
 def parse_time(value: object, where: str, field: str) -> datetime:
@@ -103,9 +112,9 @@ def parse_time(value: object, where: str, field: str) -> datetime:
     text = _FRACTION.sub(r"\1", value.strip()).replace("z", "Z")
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved past the end by its offset
         raise InvalidArchive(f"{where}: `{field}` {value[:64]!r} is not an RFC 3339 timestamp") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def stored_record(document: Any, where: str, text: str) -> StoredRecord:
@@ -113,8 +122,8 @@ def stored_record(document: Any, where: str, text: str) -> StoredRecord:
     if not isinstance(document, Mapping):
         raise InvalidArchive(f"{where}: an OSV record is a JSON object")
     record_id = document.get("id")
-    if not isinstance(record_id, str) or not record_id.strip() or len(record_id) > _LIMITS["id"]:
-        raise InvalidArchive(f"{where}: `id` must be a non-empty string of at most {_LIMITS['id']} characters")
+    if not isinstance(record_id, str) or len(record_id) > _LIMITS["id"] or not _PRINTABLE.match(record_id):
+        raise InvalidArchive(f"{where}: `id` must be a printable string of 1 to {_LIMITS['id']} characters")
     where = f"{where} ({record_id})"
     modified = parse_time(document.get("modified"), where, "modified")
     affected = document.get("affected", [])
@@ -148,4 +157,6 @@ def _package_key(package: Any, where: str) -> tuple[str, str, str]:
     for field, value in (("ecosystem", base), ("release", release), ("name", normalised)):
         if len(value) > _LIMITS[field]:
             raise InvalidArchive(f"{where}: package {field} longer than {_LIMITS[field]} characters")
+        if value and not _PRINTABLE.match(value):
+            raise InvalidArchive(f"{where}: package {field} holds control characters")
     return base, release, normalised

@@ -25,6 +25,7 @@ from moorage.scanning.matching import Match, Unmatchable, lookup_keys, match_pac
 from moorage.scanning.model import Finding, Inventory
 from moorage.scanning.severity import alias_ids, rate
 from moorage.scanning.vulndb.archive import InvalidArchive, read_records
+from moorage.scanning.vulndb.staging import StagedRecords
 
 BATCH = 1000
 """Records written per batch (one executemany per table)."""
@@ -33,6 +34,7 @@ EMPTY = "empty"
 """The `database_version` of matches made before anything was imported."""
 MAX_LINKS = 20
 _SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class InvalidSource(ValueError):
@@ -110,28 +112,20 @@ class VulnerabilityDatabase:
         if not _SOURCE.match(source):
             raise InvalidSource("a source is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         started = time.monotonic()
-        filename = Path(filename).name[:255] or "upload"
+        filename = _CONTROL.sub("", Path(filename).name)[:255] or "upload"
         counts = {"read": 0, "added": 0, "updated": 0, "skipped": 0}
-        with self.database.write() as connection:
-            queries.lock_for_import(connection)
-            batch: dict[str, StoredRecord] = {}
-            for record in read_records(stream, filename):
-                counts["read"] += 1
-                earlier = batch.get(record.id)
-                if earlier is not None:
-                    counts["skipped"] += 1
-                    if record.modified <= earlier.modified:
-                        continue
-                batch[record.id] = record
-                if len(batch) >= BATCH:
-                    self._flush(connection, list(batch.values()), source, counts)
-                    batch = {}
-            self._flush(connection, list(batch.values()), source, counts)
+        with StagedRecords(self.staging_dir) as staged:
+            self._check_and_stage(stream, filename, staged, counts)
             if counts["read"] == 0:
                 raise InvalidArchive(f"{filename}: holds no OSV records")
-            stored = counts["added"] + counts["updated"]
-            generation = queries.advance_generation(connection) if stored else queries.generation(connection)
-            imported_at = queries.record_import(connection, source, filename, counts["read"], stored)
+            with self.database.write() as connection:
+                queries.lock_for_import(connection)
+                written: set[str] = set()
+                for batch in staged.batches():
+                    self._write(connection, batch, source, counts, written)
+                stored = counts["added"] + counts["updated"]
+                generation = queries.advance_generation(connection) if stored else queries.generation(connection)
+                imported_at = queries.record_import(connection, source, filename, counts["read"], stored)
         return ImportReport(
             source=source,
             filename=filename,
@@ -144,15 +138,48 @@ class VulnerabilityDatabase:
             seconds=round(time.monotonic() - started, 3),
         )
 
-    @staticmethod
-    def _flush(connection: Any, batch: list[StoredRecord], source: str, counts: dict[str, int]) -> None:
-        if not batch:
-            return
-        stored = queries.stored_modified(connection, [record.id for record in batch])
+    def _check_and_stage(self, stream: IO[bytes], filename: str, staged: StagedRecords, counts: dict[str, int]) -> None:
+        """Read and check every record (no lock held); stage those newer than their stored copy."""
+        seen: dict[str, datetime] = {}
+        pending: list[StoredRecord] = []
+        for record in read_records(stream, filename):
+            counts["read"] += 1
+            earlier = seen.get(record.id)
+            if earlier is not None:  # two copies in one upload: the newest is the one stored
+                counts["skipped"] += 1
+                if record.modified <= earlier:
+                    continue
+            seen[record.id] = record.modified
+            pending.append(record)
+            if len(pending) >= BATCH:
+                self._stage(pending, staged, counts)
+                pending = []
+        self._stage(pending, staged, counts)
+
+    def _stage(self, batch: list[StoredRecord], staged: StagedRecords, counts: dict[str, int]) -> None:
+        with self.database.read() as connection:
+            stored = queries.stored_modified(connection, [record.id for record in batch])
         newer = [record for record in batch if record.id not in stored or record.modified > stored[record.id]]
         counts["skipped"] += len(batch) - len(newer)
-        counts["updated"] += sum(1 for record in newer if record.id in stored)
-        counts["added"] += sum(1 for record in newer if record.id not in stored)
+        staged.add(newer)
+
+    @staticmethod
+    def _write(
+        connection: Any, batch: list[StoredRecord], source: str, counts: dict[str, int], written: set[str]
+    ) -> None:
+        """Store a staged batch, re-checking `modified` against what is stored now (another import may have won)."""
+        newest: dict[str, StoredRecord] = {}
+        for record in batch:  # a later copy in the same batch is newer (staging kept only newer copies)
+            newest[record.id] = record
+        stored = queries.stored_modified(connection, list(newest))
+        newer = [record for record in newest.values() if record.id not in stored or record.modified > stored[record.id]]
+        newer_ids = {record.id for record in newer}
+        counts["skipped"] += sum(1 for key in newest if key not in newer_ids and key not in written)
+        for record in newer:
+            if record.id in written:
+                continue  # a second copy of this upload's own record: counted once already
+            counts["updated" if record.id in stored else "added"] += 1
+        written.update(record.id for record in newer)
         queries.replace_records(connection, newer, source)
 
     def match(self, inventory: Inventory) -> MatchResult:
