@@ -18,6 +18,7 @@ from moorage.api.manage import cache_rules as cache_rules_api
 from moorage.api.manage import gc as gc_api
 from moorage.api.manage import issuers as oidc_issuers_api
 from moorage.api.manage import lifecycle as lifecycle_api
+from moorage.api.manage import scans as scans_api
 from moorage.api.manage import signing_keys as signing_keys_api
 from moorage.api.manage import vulndb as vulndb_api
 from moorage.api.manage import webhooks as webhooks_api
@@ -42,6 +43,7 @@ from moorage.governance.hook import GovernanceHook
 from moorage.governance.services import Governance
 from moorage.lifecycle.service import LifecycleService
 from moorage.metadata.database import Database
+from moorage.metadata.jobs import JobQueue
 from moorage.metadata.registry_stats import RegistryStats, registry_stats
 from moorage.observability.http_metrics import HttpMetrics
 from moorage.observability.metrics_endpoint import exposition_registry, in_process_registry, metrics_endpoint
@@ -56,11 +58,18 @@ from moorage.registry.hooks import RegistryHook
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
+from moorage.scanning.results import ScanResults
+from moorage.scanning.sbom import SBOM_MEDIA_TYPE
+from moorage.scanning.sbom_referrer import SbomPublisher
+from moorage.scanning.scan_job import ScanJob
+from moorage.scanning.scanner import OsvScanner
+from moorage.scanning.service import ScanHook, ScanningService
 from moorage.scanning.vulndb import VulnerabilityDatabase
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.filesystem import FilesystemBlobStore
 from moorage.storage.s3 import S3BlobStore, s3_client
 from moorage.web.app import create_web_app, web_services
+from moorage.workers.jobs import JobRunner
 from moorage.workers.maintenance import MaintenanceSchedule
 
 
@@ -108,7 +117,8 @@ def build_services(
         settings.audit_pulls,
         settings.audit_pull_window_seconds,
     )
-    hooks = [governance.hook, *more_hooks]  # governance first: what it refuses, no one else hears of
+    hooks = [governance.hook, ScanHook(settings.scan_on_push, SBOM_MEDIA_TYPE), *more_hooks]
+    # governance first: what it refuses, no one else hears of
     manifests = ManifestService(database, hooks)
     governance = governance.with_manifests(database, manifests)
     services = RegistryServices(
@@ -193,6 +203,23 @@ def build_pull_through_cache(
     return cache, rules
 
 
+def build_scanning(
+    settings: Settings, database: Database, services: RegistryServices, vulndb: VulnerabilityDatabase
+) -> tuple[ScanningService, JobRunner]:
+    """Scan on push: the scanning service the API reads, and the job runner that scans (docs/scanning.md)."""
+    publisher = SbomPublisher(services.blobs, services.uploads, services.manifests)
+    job = ScanJob(database, services.manifests, services.blobs, publisher, OsvScanner(database, vulndb))
+    runner = JobRunner(
+        JobQueue(database),
+        [job],
+        workers=settings.scan_workers,
+        poll_interval=settings.job_poll_seconds,
+        lease=timedelta(seconds=settings.job_lease_seconds),
+        retry_base=settings.job_retry_seconds,
+    )
+    return ScanningService(database, services.manifests, ScanResults(database)), runner
+
+
 def create_app(settings: Settings | None = None) -> ASGIApp:
     """Build the ASGI app; workers call this with the settings `moorage serve` resolved."""
     if settings is None:
@@ -242,6 +269,11 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     schedule = MaintenanceSchedule(
         lifecycle, collector, settings.lifecycle_interval_seconds, settings.gc_interval_seconds
     )
+    # Scanning's vulnerability database: uploads spool under the data directory (docs/scanning.md).
+    vulndb = VulnerabilityDatabase(
+        database, settings.data_dir.resolve() / "vulndb-imports", settings.vulndb_import_max_bytes
+    )
+    scanning, scan_runner = build_scanning(settings, database, services, vulndb)
 
     def stats() -> RegistryStats:
         with database.read() as connection:
@@ -255,7 +287,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         schedule.start()
         webhooks.worker.start()
+        scan_runner.start()
         yield
+        await anyio.to_thread.run_sync(scan_runner.stop)
         await anyio.to_thread.run_sync(webhooks.worker.stop)
         # A clean stop (SIGTERM, SIGINT) writes the pulls counted since the last flush: only a crash loses them.
         await anyio.to_thread.run_sync(schedule.stop)
@@ -296,13 +330,18 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         "gc": collector,
         "webhooks": webhooks,
         "cache_rules": cache_rules,
-        # Scanning's vulnerability database: uploads spool under the data directory (docs/scanning.md).
-        "vulndb": VulnerabilityDatabase(
-            database, settings.data_dir.resolve() / "vulndb-imports", settings.vulndb_import_max_bytes
-        ),
+        "scanning": scanning,
+        "vulndb": vulndb,
     }
     # Lifecycle and GC routes first: governance's `/repositories/{name:path}` would swallow theirs.
-    routers = [lifecycle_api.router, gc_api.router, *governance_routers(), *ACCOUNT_ROUTERS, oidc_issuers_api.router]
+    routers = [
+        lifecycle_api.router,
+        gc_api.router,
+        scans_api.router,
+        *governance_routers(),
+        *ACCOUNT_ROUTERS,
+        oidc_issuers_api.router,
+    ]
     routers.append(signing_keys_api.router)
     routers.append(webhooks_api.router)
     routers.append(cache_rules_api.router)

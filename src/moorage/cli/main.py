@@ -19,6 +19,7 @@ from moorage.cli.docker_config import configure_docker
 from moorage.cli.governance import register as register_governance
 from moorage.cli.issuers import issuers_app
 from moorage.cli.keys import keys_app
+from moorage.cli.scans import register as register_scan_commands
 from moorage.cli.session import register as register_session_commands
 from moorage.cli.tag_rules import tag_rules_app
 from moorage.cli.vulndb import vulndb_app
@@ -42,6 +43,7 @@ app.add_typer(maintenance.gc_app, name="gc")
 app.add_typer(tag_rules_app, name="tag-rules")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(cache_rule_app, name="cache-rule")
+register_scan_commands(app)
 
 
 class LogFormat(StrEnum):
