@@ -1,0 +1,146 @@
+"""Judging images by the scan gate policy in force: for a pull, a pipeline (`moorage gate`) and admission.
+
+What is judged:
+- an **image manifest** by its own scan report;
+- an **index** by its report, which the scan results aggregate over its platforms (findings of every
+  platform, FAILED if any platform failed): an index is refused when any platform would be. A node
+  pulls one platform, but an index is one deployable thing, and the admission webhook cannot know
+  which platform a node will pick; each platform pulled by digest is judged again by its own report;
+- **artifacts** (an SBOM, a signature: a manifest with an `artifactType`, or a config that is not an
+  image configuration) are not judged: nothing runs from them, and a gate on them would hide the
+  very SBOM that explains a refusal.
+
+Blobs are never judged: a layer's digest is not an image, and no client can run a layer without its
+manifest, which is where the gate stands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Protocol
+
+from moorage.domain import media_types as mt
+from moorage.domain.digests import Digest, is_digest
+from moorage.domain.errors import ErrorCode, RegistryError
+from moorage.domain.references import validate_tag
+from moorage.metadata import manifests
+from moorage.metadata.database import Database
+from moorage.scanning.gate import GateDecision, GatePolicy, evaluate
+from moorage.scanning.gate_policies import GatePolicies, PolicyInForce
+from moorage.scanning.model import ScanReport
+
+IMAGE_CONFIGS = frozenset(
+    {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
+)
+"""Config media types of runnable images (image-spec `config.mediaType`, Docker schema 2)."""
+
+
+class ScanReports(Protocol):
+    """Where the gate reads scan results (`scanning.results.ScanResults`).
+
+    `report(digest)` returns the latest report of an image or index digest (an index's aggregated
+    over its platforms), or None when the digest was never scanned or queued. It is called on every
+    gated pull, so it must be cheap (an indexed read and a cache), and it must not raise for an
+    unknown digest.
+    """
+
+    def report(self, digest: str) -> ScanReport | None: ...
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's answer for one image of one repository."""
+
+    repository: str
+    digest: str
+    policy: PolicyInForce
+    decision: GateDecision
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision.allowed
+
+    def message(self) -> str:
+        """One line for a refused pull, `moorage gate` and admission: the image, the policy, the counts."""
+        verb = "passes" if self.allowed else "is refused by"
+        return f"{self.repository}@{self.digest} {verb} the scan gate ({self.policy.label}): {self.decision.reason}"
+
+
+class UnknownImage(RegistryError):
+    """The reference names no manifest of the repository (a tag never pushed, a digest not there)."""
+
+
+def is_gated(media_type: str, payload: bytes) -> bool:
+    """Whether a manifest is an image or an index (judged), not an artifact (see the module docstring)."""
+    if media_type in mt.INDEXES:
+        return True
+    if media_type not in mt.IMAGE_MANIFESTS:
+        return False
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return True
+    if not isinstance(document, dict):
+        return True
+    if document.get("artifactType"):
+        return False
+    config = document.get("config")
+    config_type = config.get("mediaType") if isinstance(config, dict) else None
+    return config_type in IMAGE_CONFIGS
+
+
+class ScanGate:
+    def __init__(
+        self,
+        database: Database,
+        policies: GatePolicies,
+        reports: ScanReports,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ) -> None:
+        self.database = database
+        self.policies = policies
+        self.reports = reports
+        self.today = today
+
+    def applies_to(self, repository: str) -> PolicyInForce | None:
+        """The policy in force for the repository (cached; no I/O most of the time), or None."""
+        return self.policies.in_force(repository)
+
+    def judge(
+        self, repository: str, digest: str, media_type: str, payload: bytes, policy: PolicyInForce | None = None
+    ) -> Verdict | None:
+        """Judge a manifest about to be served; None when no policy applies or it is an artifact."""
+        policy = policy or self.policies.in_force(repository)
+        if policy is None or not is_gated(media_type, payload):
+            return None
+        decision = evaluate(policy.policy, self.reports.report(digest), self.today())
+        return Verdict(repository, digest, policy, decision)
+
+    def judge_reference(self, repository: str, reference: str, policy: GatePolicy | None = None) -> Verdict:
+        """Judge the image a tag or digest names in a repository, by `policy` (default: the one in force).
+
+        Without a policy in force and none given, every image passes ("no scan gate policy applies").
+        An artifact is judged like an image here: whoever asks about it by name wants an answer.
+        """
+        stored = self.resolve(repository, reference)
+        in_force = PolicyInForce("registry", None, policy) if policy is not None else None
+        in_force = in_force or self.policies.in_force(repository)
+        if in_force is None:
+            unguarded = GateDecision(True, "no scan gate policy applies", None)
+            return Verdict(repository, stored.digest, PolicyInForce("registry", None, GatePolicy()), unguarded)
+        decision = evaluate(in_force.policy, self.reports.report(stored.digest), self.today())
+        return Verdict(repository, stored.digest, in_force, decision)
+
+    def resolve(self, repository: str, reference: str) -> manifests.StoredManifest:
+        """The manifest a tag or digest names in the repository, or UnknownImage."""
+        with self.database.read() as connection:
+            if is_digest(reference):
+                found = manifests.by_digest(connection, repository, str(Digest.parse(reference)))
+            else:
+                found = manifests.by_tag(connection, repository, validate_tag(reference))
+        if found is None:
+            raise UnknownImage(ErrorCode.MANIFEST_UNKNOWN, f"{repository}:{reference} is not in this registry")
+        return found
