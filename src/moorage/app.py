@@ -18,6 +18,7 @@ from moorage.api.drain import DrainUnreadBody
 from moorage.api.manage import gc as gc_api
 from moorage.api.manage import issuers as oidc_issuers_api
 from moorage.api.manage import lifecycle as lifecycle_api
+from moorage.api.manage import scans as scans_api
 from moorage.api.manage import signing_keys as signing_keys_api
 from moorage.api.manage.accounts import ACCOUNT_ROUTERS
 from moorage.api.manage.app import create_management_api
@@ -37,12 +38,19 @@ from moorage.gc.metrics import MaintenanceMetrics
 from moorage.governance.services import Governance
 from moorage.lifecycle.service import LifecycleService
 from moorage.metadata.database import Database
+from moorage.metadata.jobs import JobQueue
 from moorage.registry.blobs import BlobService
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
+from moorage.scanning.results import ScanResults
+from moorage.scanning.sbom_referrer import SbomPublisher
+from moorage.scanning.scan_job import ScanJob
+from moorage.scanning.scanner import SBOM_MEDIA_TYPE, OsvScanner
+from moorage.scanning.service import ScanHook, ScanningService
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.filesystem import FilesystemBlobStore
+from moorage.workers.jobs import JobRunner
 from moorage.workers.maintenance import MaintenanceSchedule
 
 
@@ -74,7 +82,7 @@ def build_services(settings: Settings, database: Database, policy: AccessPolicy)
         settings.audit_pulls,
         settings.audit_pull_window_seconds,
     )
-    hooks = [governance.hook]
+    hooks = [governance.hook, ScanHook(settings.scan_on_push, SBOM_MEDIA_TYPE)]
     manifests = ManifestService(database, hooks)
     governance = governance.with_manifests(database, manifests)
     services = RegistryServices(
@@ -108,6 +116,23 @@ def build_collector(settings: Settings, database: Database, store: BlobStore) ->
         batch_pause=settings.gc_batch_pause_seconds,
         lease_ttl=timedelta(seconds=settings.gc_lease_seconds),
     )
+
+
+def build_scanning(
+    settings: Settings, database: Database, services: RegistryServices
+) -> tuple[ScanningService, JobRunner]:
+    """Scan on push: the scanning service the API reads, and the job runner that scans (docs/scanning.md)."""
+    publisher = SbomPublisher(services.blobs, services.uploads, services.manifests)
+    job = ScanJob(database, services.manifests, services.blobs, publisher, OsvScanner(database))
+    runner = JobRunner(
+        JobQueue(database),
+        [job],
+        workers=settings.scan_workers,
+        poll_interval=settings.job_poll_seconds,
+        lease=timedelta(seconds=settings.job_lease_seconds),
+        retry_base=settings.job_retry_seconds,
+    )
+    return ScanningService(database, services.manifests, ScanResults(database)), runner
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
@@ -152,6 +177,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     schedule = MaintenanceSchedule(
         lifecycle, collector, settings.lifecycle_interval_seconds, settings.gc_interval_seconds
     )
+    scanning, scan_runner = build_scanning(settings, database, services)
     metrics = CollectorRegistry(auto_describe=True)
     metrics.register(MaintenanceMetrics(collector.totals))
 
@@ -162,7 +188,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         schedule.start()
+        scan_runner.start()
         yield
+        await anyio.to_thread.run_sync(scan_runner.stop)
         # A clean stop (SIGTERM, SIGINT) writes the pulls counted since the last flush: only a crash loses them.
         await anyio.to_thread.run_sync(schedule.stop)
         await anyio.to_thread.run_sync(governance.pulls.close)
@@ -181,9 +209,17 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         "auth": auth,
         "lifecycle": lifecycle,
         "gc": collector,
+        "scanning": scanning,
     }
     # Lifecycle and GC routes first: governance's `/repositories/{name:path}` would swallow theirs.
-    routers = [lifecycle_api.router, gc_api.router, *governance_routers(), *ACCOUNT_ROUTERS, oidc_issuers_api.router]
+    routers = [
+        lifecycle_api.router,
+        gc_api.router,
+        scans_api.router,
+        *governance_routers(),
+        *ACCOUNT_ROUTERS,
+        oidc_issuers_api.router,
+    ]
     routers.append(signing_keys_api.router)
     management = create_management_api(state, routers)
     # Outermost: an early refusal (401, 404, 413…) reaches clients that send the whole body first.

@@ -126,6 +126,22 @@ class Settings(BaseSettings):
     gc_lease_seconds: float = Field(
         300, gt=0, description="A GC or lifecycle pass that stops renewing its lease for this long is presumed dead."
     )
+    # --- scan on push and the job queue (issue 13; docs/scanning.md) ---
+    scan_on_push: bool = Field(
+        False, description="Scan every pushed image, whatever its repository's own scan_on_push setting says."
+    )
+    scan_workers: int = Field(
+        1, ge=0, le=16, description="Threads per server process that run scan jobs; 0: this process runs none."
+    )
+    job_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often an idle job worker looks for due jobs (a cheap read)."
+    )
+    job_lease_seconds: float = Field(
+        300, ge=5, description="A job whose worker stops renewing its lease for this long is run again elsewhere."
+    )
+    job_retry_seconds: float = Field(
+        30, ge=0, description="Back-off before a failed job's second attempt (x4 for each further attempt)."
+    )
     # --- organisations (namespace ownership) ---
     organization_creation: Literal["admins", "users"] = Field(
         "admins",

@@ -17,6 +17,7 @@ from moorage.cli.docker_config import configure_docker
 from moorage.cli.governance import register as register_governance
 from moorage.cli.issuers import issuers_app
 from moorage.cli.keys import keys_app
+from moorage.cli.scans import register as register_scan_commands
 from moorage.cli.session import register as register_session_commands
 from moorage.cli.tag_rules import tag_rules_app
 
@@ -36,6 +37,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(maintenance.lifecycle_app, name="lifecycle")
 app.add_typer(maintenance.gc_app, name="gc")
 app.add_typer(tag_rules_app, name="tag-rules")
+register_scan_commands(app)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")

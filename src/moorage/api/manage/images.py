@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from moorage.api.manage.governance import REPOSITORY, governance, problems
 from moorage.api.manage.problems import Problem
+from moorage.api.manage.scans import scan_summaries
 from moorage.api.manage.schemas import (
     BatchDelete,
     BatchDeleteResult,
@@ -15,6 +16,7 @@ from moorage.api.manage.schemas import (
     ImageOut,
     ImagePage,
     PlatformOut,
+    ScanSummaryOut,
 )
 from moorage.api.manage.security import current_actor, on_repository
 from moorage.domain.access import Action, Actor
@@ -34,7 +36,7 @@ def _is_valid_digest(value: str) -> bool:
     return True
 
 
-def image_out(image: ImageDetail) -> ImageOut:
+def image_out(image: ImageDetail, scan: ScanSummaryOut | None = None) -> ImageOut:
     return ImageOut(
         digest=image.digest,
         tags=list(image.tags),
@@ -47,6 +49,7 @@ def image_out(image: ImageDetail) -> ImageOut:
         last_pulled_at=image.last_pulled_at,
         pull_count=image.pull_count,
         parents=list(image.parents),
+        scan=scan,
     )
 
 
@@ -57,6 +60,7 @@ def image_out(image: ImageDetail) -> ImageOut:
 )
 def describe_images(
     name: str,
+    request: Request,
     services: Annotated[Governance, Depends(governance)],
     tag_status: Annotated[Literal["any", "tagged", "untagged"], Query()] = "any",
     sort: Annotated[Literal["pushed_at", "-pushed_at"], Query(description="`-pushed_at`: newest first.")] = "pushed_at",
@@ -71,7 +75,8 @@ def describe_images(
     assert services.images is not None
     with problems():
         found, cursor = services.images.describe(name, tagged, sort == "-pushed_at", after, limit, digest)
-    return ImagePage(images=[image_out(image) for image in found], next=cursor)
+    scans = scan_summaries(request, [image.digest for image in found])
+    return ImagePage(images=[image_out(image, scans.get(image.digest)) for image in found], next=cursor)
 
 
 @router.post(

@@ -153,6 +153,16 @@ class PlatformOut(BaseModel):
     digest: str
 
 
+class ScanSummaryOut(BaseModel):
+    """An image's scan (scan on push, issue 13): its state and findings per severity."""
+
+    status: str = Field(..., description="PENDING, IN_PROGRESS, COMPLETE, FAILED or UNSUPPORTED_IMAGE.")
+    reason: str | None = Field(None, description="Why the scan FAILED or the image is UNSUPPORTED_IMAGE.")
+    database_version: str | None = Field(None, description="The vulnerability database the findings came from.")
+    completed_at: Timestamp | None = None
+    counts: dict[str, int] = Field(default_factory=dict, description="Findings per severity (every severity).")
+
+
 class ImageOut(BaseModel):
     digest: str
     tags: list[str]
@@ -168,6 +178,7 @@ class ImageOut(BaseModel):
         default_factory=list,
         description="Indexes of the repository that list this image (a platform of theirs, kept while they are).",
     )
+    scan: ScanSummaryOut | None = Field(None, description="Its latest scan; null if it was never scanned.")
 
 
 class ImagePage(BaseModel):
