@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -18,12 +19,14 @@ from moorage.api.drain import DrainUnreadBody
 from moorage.api.manage import gc as gc_api
 from moorage.api.manage import issuers as oidc_issuers_api
 from moorage.api.manage import lifecycle as lifecycle_api
+from moorage.api.manage import scan_gates as scan_gates_api
 from moorage.api.manage import scans as scans_api
 from moorage.api.manage import signing_keys as signing_keys_api
 from moorage.api.manage.accounts import ACCOUNT_ROUTERS
 from moorage.api.manage.app import create_management_api
 from moorage.api.manage.governance import governance_routers
 from moorage.api.registry_guard import RegistryGuard
+from moorage.api.scan_gate import PullGate
 from moorage.api.token import token_routes
 from moorage.api.v2.context import RegistryServices
 from moorage.api.v2.router import RegistryAPI
@@ -43,6 +46,10 @@ from moorage.registry.blobs import BlobService
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
+from moorage.scanning.gate import GatePolicy
+from moorage.scanning.gate_audit import GateAudit
+from moorage.scanning.gate_policies import GatePolicies
+from moorage.scanning.gate_service import ScanGate, ScanReports
 from moorage.scanning.results import ScanResults
 from moorage.scanning.sbom_referrer import SbomPublisher
 from moorage.scanning.scan_job import ScanJob
@@ -135,6 +142,19 @@ def build_scanning(
     return ScanningService(database, services.manifests, ScanResults(database)), runner
 
 
+def build_scan_gate(
+    settings: Settings, database: Database, governance: Governance, reports: ScanReports
+) -> tuple[ScanGate, GateAudit]:
+    """The scan gate (docs/scanning.md "Gates"): policies in force, judged against the scan results."""
+    default = None
+    if settings.scan_gate_max_severity is not None or settings.scan_gate_require_scan:
+        default = GatePolicy.of(
+            {"max_severity": settings.scan_gate_max_severity, "require_scan": settings.scan_gate_require_scan}
+        )
+    policies = GatePolicies(database, governance.audit, default, settings.scan_gate_cache_seconds)
+    return ScanGate(database, policies, reports), GateAudit(database, settings.audit_pull_window_seconds)
+
+
 def create_app(settings: Settings | None = None) -> ASGIApp:
     """Build the ASGI app; workers call this with the settings `moorage serve` resolved."""
     if settings is None:
@@ -178,6 +198,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         lifecycle, collector, settings.lifecycle_interval_seconds, settings.gc_interval_seconds
     )
     scanning, scan_runner = build_scanning(settings, database, services)
+    scan_gate, gate_audit = build_scan_gate(settings, database, governance, scanning.results)
+    pull_gate = PullGate(scan_gate, gate_audit, auth.roles if auth is not None else None, database.reads_are_local)
+    services = dataclasses.replace(services, read_gate=pull_gate)
     metrics = CollectorRegistry(auto_describe=True)
     metrics.register(MaintenanceMetrics(collector.totals))
 
@@ -194,6 +217,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         # A clean stop (SIGTERM, SIGINT) writes the pulls counted since the last flush: only a crash loses them.
         await anyio.to_thread.run_sync(schedule.stop)
         await anyio.to_thread.run_sync(governance.pulls.close)
+        await anyio.to_thread.run_sync(gate_audit.flush)
 
     registry: ASGIApp = RegistryAPI(services)
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_endpoint)]
@@ -210,12 +234,14 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         "lifecycle": lifecycle,
         "gc": collector,
         "scanning": scanning,
+        "scan_gate": scan_gate,
     }
     # Lifecycle and GC routes first: governance's `/repositories/{name:path}` would swallow theirs.
     routers = [
         lifecycle_api.router,
         gc_api.router,
         scans_api.router,
+        scan_gates_api.router,
         *governance_routers(),
         *ACCOUNT_ROUTERS,
         oidc_issuers_api.router,

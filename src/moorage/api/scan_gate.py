@@ -61,7 +61,8 @@ class PullGate:
             policy = await anyio.to_thread.run_sync(self.gate.applies_to, repository)
         if policy is None:
             return
-        verdict = await anyio.to_thread.run_sync(lambda: self.gate.judge(repository, digest, media_type, payload, policy))
+        judge = self.gate.judge
+        verdict = await anyio.to_thread.run_sync(lambda: judge(repository, digest, media_type, payload, policy))
         if verdict is None or verdict.allowed:
             return
         actor = actor_of(request)
@@ -79,4 +80,3 @@ class PullGate:
         if self.roles is None or not isinstance(principal, Principal):
             return False
         return Action.ADMIN in allowed_actions(principal, repository, self.roles)
-

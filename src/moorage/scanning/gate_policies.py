@@ -51,7 +51,7 @@ class PolicyInForce:
 
     @property
     def label(self) -> str:
-        """How refusals name it: `repository policy of team/app`, `namespace policy of team`, `registry default policy`."""
+        """How refusals name it: `repository policy of team/app`, `namespace policy of team`, or the default's."""
         if self.source == "registry":
             return "registry default policy"
         return f"{self.source} policy of {self.name}"
@@ -102,7 +102,8 @@ class GatePolicies:
                     # Stored rows were checked when written; a row changed by hand must not open the gate.
                     policy = GatePolicy(require_scan=True)
                 source: Scope = REPOSITORY if row.scope == REPOSITORY else NAMESPACE
-                loaded[(row.scope, row.name)] = PolicyInForce(source, row.name, policy, row.updated_by, utc(row.updated_at))
+                at = utc(row.updated_at)
+                loaded[(row.scope, row.name)] = PolicyInForce(source, row.name, policy, row.updated_by, at)
             self._index, self._loaded_at = loaded, time.monotonic()
             return loaded
 

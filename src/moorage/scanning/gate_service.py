@@ -31,11 +31,7 @@ from moorage.metadata.database import Database
 from moorage.scanning.gate import GateDecision, GatePolicy, evaluate
 from moorage.scanning.gate_policies import GatePolicies, PolicyInForce
 from moorage.scanning.model import ScanReport
-
-IMAGE_CONFIGS = frozenset(
-    {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
-)
-"""Config media types of runnable images (image-spec `config.mediaType`, Docker schema 2)."""
+from moorage.scanning.seams import IMAGE_CONFIGS
 
 
 class ScanReports(Protocol):
