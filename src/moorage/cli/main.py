@@ -14,9 +14,11 @@ from moorage.cli import maintenance
 from moorage.cli.accounts import register as register_account_commands
 from moorage.cli.admin import admin_app
 from moorage.cli.docker_config import configure_docker
+from moorage.cli.gate import gate as gate_command
 from moorage.cli.governance import register as register_governance
 from moorage.cli.issuers import issuers_app
 from moorage.cli.keys import keys_app
+from moorage.cli.scan_gates import scan_gate_app
 from moorage.cli.scans import register as register_scan_commands
 from moorage.cli.session import register as register_session_commands
 from moorage.cli.tag_rules import tag_rules_app
@@ -38,6 +40,8 @@ app.add_typer(maintenance.lifecycle_app, name="lifecycle")
 app.add_typer(maintenance.gc_app, name="gc")
 app.add_typer(tag_rules_app, name="tag-rules")
 register_scan_commands(app)
+app.add_typer(scan_gate_app, name="scan-gate")
+app.command("gate")(gate_command)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")

@@ -41,9 +41,10 @@ class NoGatePolicy(GovernanceError):
 
 @dataclass(frozen=True)
 class PolicyInForce:
-    """A policy and where it is set: `repository` / `namespace` (with its name) or `registry` (the default)."""
+    """A policy and where it is set: `repository` / `namespace` (with its name), `registry` (the default),
+    `request` (given for one check) or `none` (no policy applies: an empty one that passes everything)."""
 
-    source: Literal["repository", "namespace", "registry"]
+    source: Literal["repository", "namespace", "registry", "request", "none"]
     name: str | None
     policy: GatePolicy
     updated_by: str | None = None
@@ -54,6 +55,10 @@ class PolicyInForce:
         """How refusals name it: `repository policy of team/app`, `namespace policy of team`, or the default's."""
         if self.source == "registry":
             return "registry default policy"
+        if self.source == "request":
+            return "policy given in the request"
+        if self.source == "none":
+            return "no policy in force"
         return f"{self.source} policy of {self.name}"
 
 

@@ -122,11 +122,11 @@ class ScanGate:
         An artifact is judged like an image here: whoever asks about it by name wants an answer.
         """
         stored = self.resolve(repository, reference)
-        in_force = PolicyInForce("registry", None, policy) if policy is not None else None
+        in_force = PolicyInForce("request", None, policy) if policy is not None else None
         in_force = in_force or self.policies.in_force(repository)
         if in_force is None:
             unguarded = GateDecision(True, "no scan gate policy applies", None)
-            return Verdict(repository, stored.digest, PolicyInForce("registry", None, GatePolicy()), unguarded)
+            return Verdict(repository, stored.digest, PolicyInForce("none", None, GatePolicy()), unguarded)
         decision = evaluate(in_force.policy, self.reports.report(stored.digest), self.today())
         return Verdict(repository, stored.digest, in_force, decision)
 
