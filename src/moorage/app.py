@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -15,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from moorage.api import admission as admission_api
 from moorage.api.drain import DrainUnreadBody
 from moorage.api.manage import gc as gc_api
 from moorage.api.manage import issuers as oidc_issuers_api
@@ -46,6 +48,7 @@ from moorage.registry.blobs import BlobService
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
+from moorage.scanning.admission import AdmissionReviewer
 from moorage.scanning.gate import GatePolicy
 from moorage.scanning.gate_audit import GateAudit
 from moorage.scanning.gate_policies import GatePolicies
@@ -155,6 +158,14 @@ def build_scan_gate(
     return ScanGate(database, policies, reports), GateAudit(database, settings.audit_pull_window_seconds)
 
 
+def registry_hosts(settings: Settings) -> list[str]:
+    """The names nodes pull from this registry by (the admission webhook's): the setting and external_url's host."""
+    hosts = list(settings.scan_gate_registry_hosts)
+    if settings.external_url:
+        hosts.append(urlsplit(settings.external_url).netloc)
+    return hosts
+
+
 def create_app(settings: Settings | None = None) -> ASGIApp:
     """Build the ASGI app; workers call this with the settings `moorage serve` resolved."""
     if settings is None:
@@ -225,6 +236,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         registry = RegistryGuard(registry, auth.tokens, auth.roles, settings.token_service, settings.external_url)
         routes += token_routes(auth.token_server, settings.token_service)
     other = Starlette(routes=routes, lifespan=lifespan)
+    admission = AdmissionReviewer(scan_gate, registry_hosts(settings), settings.scan_gate_admission_foreign_images)
     state = {
         "registry": services,
         "database": database,
@@ -235,6 +247,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         "gc": collector,
         "scanning": scanning,
         "scan_gate": scan_gate,
+        "admission": AdmissionReviewer(
+            scan_gate, registry_hosts(settings), settings.scan_gate_admission_foreign_images
+        ),
     }
     # Lifecycle and GC routes first: governance's `/repositories/{name:path}` would swallow theirs.
     routers = [
@@ -242,6 +257,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         gc_api.router,
         scans_api.router,
         scan_gates_api.router,
+        admission_api.router,
         *governance_routers(),
         *ACCOUNT_ROUTERS,
         oidc_issuers_api.router,
