@@ -247,9 +247,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         "gc": collector,
         "scanning": scanning,
         "scan_gate": scan_gate,
-        "admission": AdmissionReviewer(
-            scan_gate, registry_hosts(settings), settings.scan_gate_admission_foreign_images
-        ),
+        "admission": admission,
     }
     # Lifecycle and GC routes first: governance's `/repositories/{name:path}` would swallow theirs.
     routers = [
