@@ -12,11 +12,20 @@ What is judged:
 
 Blobs are never judged: a layer's digest is not an image, and no client can run a layer without its
 manifest, which is where the gate stands.
+
+A pull storm must not read the scan report on every GET: an image that *passed* is remembered for
+`cache_seconds` per (policy, digest) (a changed policy is a new key, so an allowlist edit applies at
+once); a refusal is judged afresh on every pull, so fixing what refused an image (an allowlist entry,
+a re-scan) is seen by the next pull. A new finding reaches an image that passed within
+`cache_seconds`.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -32,6 +41,9 @@ from moorage.scanning.gate import GateDecision, GatePolicy, evaluate
 from moorage.scanning.gate_policies import GatePolicies, PolicyInForce
 from moorage.scanning.model import ScanReport
 from moorage.scanning.seams import IMAGE_CONFIGS
+
+PASSED_CACHE_SIZE = 4096
+"""Images remembered as passing (per policy): far more than one node serves hot at once."""
 
 
 class ScanReports(Protocol):
@@ -65,6 +77,11 @@ class Verdict:
         return f"{self.repository}@{self.digest} {verb} the scan gate ({self.policy.label}): {self.decision.reason}"
 
 
+def _key(policy: PolicyInForce, digest: str) -> tuple[object, ...]:
+    """Which policy (a stored one is new at each change: its `updated_at`) judged which image."""
+    return (policy.source, policy.name, policy.updated_at, digest)
+
+
 class UnknownImage(RegistryError):
     """The reference names no manifest of the repository (a tag never pushed, a digest not there)."""
 
@@ -95,11 +112,15 @@ class ScanGate:
         policies: GatePolicies,
         reports: ScanReports,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        cache_seconds: float | None = None,
     ) -> None:
         self.database = database
         self.policies = policies
         self.reports = reports
         self.today = today
+        self.cache_seconds = policies.cache_seconds if cache_seconds is None else cache_seconds
+        self._passed: OrderedDict[tuple[object, ...], tuple[float, Verdict]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def applies_to(self, repository: str) -> PolicyInForce | None:
         """The policy in force for the repository (cached; no I/O most of the time), or None."""
@@ -110,10 +131,33 @@ class ScanGate:
     ) -> Verdict | None:
         """Judge a manifest about to be served; None when no policy applies or it is an artifact."""
         policy = policy or self.policies.in_force(repository)
-        if policy is None or not is_gated(media_type, payload):
+        if policy is None:
+            return None
+        remembered = self._remembered(policy, digest)
+        if remembered is not None:
+            return Verdict(repository, digest, policy, remembered.decision)
+        if not is_gated(media_type, payload):
             return None
         decision = evaluate(policy.policy, self.reports.report(digest), self.today())
-        return Verdict(repository, digest, policy, decision)
+        verdict = Verdict(repository, digest, policy, decision)
+        if decision.allowed and self.cache_seconds > 0:
+            with self._lock:
+                self._passed[_key(policy, digest)] = (time.monotonic(), verdict)
+                while len(self._passed) > PASSED_CACHE_SIZE:
+                    self._passed.popitem(last=False)
+        return verdict
+
+    def _remembered(self, policy: PolicyInForce, digest: str) -> Verdict | None:
+        key = _key(policy, digest)
+        with self._lock:
+            entry = self._passed.get(key)
+            if entry is None:
+                return None
+            if time.monotonic() - entry[0] >= self.cache_seconds:
+                del self._passed[key]
+                return None
+            self._passed.move_to_end(key)
+            return entry[1]
 
     def judge_reference(self, repository: str, reference: str, policy: GatePolicy | None = None) -> Verdict:
         """Judge the image a tag or digest names in a repository, by `policy` (default: the one in force).
