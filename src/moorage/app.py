@@ -24,6 +24,7 @@ from moorage.api.manage import lifecycle as lifecycle_api
 from moorage.api.manage import scan_gates as scan_gates_api
 from moorage.api.manage import scans as scans_api
 from moorage.api.manage import signing_keys as signing_keys_api
+from moorage.api.manage import vulndb as vulndb_api
 from moorage.api.manage.accounts import ACCOUNT_ROUTERS
 from moorage.api.manage.app import create_management_api
 from moorage.api.manage.governance import governance_routers
@@ -54,10 +55,12 @@ from moorage.scanning.gate_audit import GateAudit
 from moorage.scanning.gate_policies import GatePolicies
 from moorage.scanning.gate_service import ScanGate, ScanReports
 from moorage.scanning.results import ScanResults
+from moorage.scanning.sbom import SBOM_MEDIA_TYPE
 from moorage.scanning.sbom_referrer import SbomPublisher
 from moorage.scanning.scan_job import ScanJob
-from moorage.scanning.scanner import SBOM_MEDIA_TYPE, OsvScanner
+from moorage.scanning.scanner import OsvScanner
 from moorage.scanning.service import ScanHook, ScanningService
+from moorage.scanning.vulndb import VulnerabilityDatabase
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.filesystem import FilesystemBlobStore
 from moorage.workers.jobs import JobRunner
@@ -129,11 +132,11 @@ def build_collector(settings: Settings, database: Database, store: BlobStore) ->
 
 
 def build_scanning(
-    settings: Settings, database: Database, services: RegistryServices
+    settings: Settings, database: Database, services: RegistryServices, vulndb: VulnerabilityDatabase
 ) -> tuple[ScanningService, JobRunner]:
     """Scan on push: the scanning service the API reads, and the job runner that scans (docs/scanning.md)."""
     publisher = SbomPublisher(services.blobs, services.uploads, services.manifests)
-    job = ScanJob(database, services.manifests, services.blobs, publisher, OsvScanner(database))
+    job = ScanJob(database, services.manifests, services.blobs, publisher, OsvScanner(database, vulndb))
     runner = JobRunner(
         JobQueue(database),
         [job],
@@ -208,7 +211,11 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     schedule = MaintenanceSchedule(
         lifecycle, collector, settings.lifecycle_interval_seconds, settings.gc_interval_seconds
     )
-    scanning, scan_runner = build_scanning(settings, database, services)
+    # Scanning's vulnerability database: uploads spool under the data directory (docs/scanning.md).
+    vulndb = VulnerabilityDatabase(
+        database, settings.data_dir.resolve() / "vulndb-imports", settings.vulndb_import_max_bytes
+    )
+    scanning, scan_runner = build_scanning(settings, database, services, vulndb)
     scan_gate, gate_audit = build_scan_gate(settings, database, governance, scanning.results)
     pull_gate = PullGate(scan_gate, gate_audit, auth.roles if auth is not None else None, database.reads_are_local)
     services = dataclasses.replace(services, read_gate=pull_gate)
@@ -246,6 +253,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         "lifecycle": lifecycle,
         "gc": collector,
         "scanning": scanning,
+        "vulndb": vulndb,
         "scan_gate": scan_gate,
         "admission": admission,
     }
@@ -261,6 +269,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         oidc_issuers_api.router,
     ]
     routers.append(signing_keys_api.router)
+    routers.append(vulndb_api.router)
     management = create_management_api(state, routers)
     # Outermost: an early refusal (401, 404, 413…) reaches clients that send the whole body first.
     return DrainUnreadBody(Moorage(registry, management, other))

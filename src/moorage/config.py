@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     job_retry_seconds: float = Field(
         30, ge=0, description="Back-off before a failed job's second attempt (x4 for each further attempt)."
     )
+    # --- vulnerability database (scan on push: OSV imports, docs/scanning.md) ---
+    vulndb_import_max_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=1024,
+        description="Largest OSV file (an all.zip or a JSON record) `moorage vulndb import` may upload.",
+    )
     # --- scan gates (issue 13, docs/scanning.md "Gates") ---
     scan_gate_max_severity: Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"] | None = Field(
         None,

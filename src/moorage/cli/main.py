@@ -22,6 +22,7 @@ from moorage.cli.scan_gates import scan_gate_app
 from moorage.cli.scans import register as register_scan_commands
 from moorage.cli.session import register as register_session_commands
 from moorage.cli.tag_rules import tag_rules_app
+from moorage.cli.vulndb import vulndb_app
 
 if TYPE_CHECKING:
     from moorage.config import Settings
@@ -42,6 +43,7 @@ app.add_typer(tag_rules_app, name="tag-rules")
 register_scan_commands(app)
 app.add_typer(scan_gate_app, name="scan-gate")
 app.command("gate")(gate_command)
+app.add_typer(vulndb_app, name="vulndb")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); default: ./moorage.toml if present.")

@@ -17,3 +17,26 @@ LEGACY_MANIFESTS = frozenset({DOCKER_MANIFEST_V1, DOCKER_MANIFEST_V1_SIGNED})
 
 OCTET_STREAM = "application/octet-stream"
 JSON = "application/json"
+
+# Image layers: the file system changesets an image manifest lists (image-spec layer.md, and Docker's).
+OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
+DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+DOCKER_LAYER_ZSTD = "application/vnd.docker.image.rootfs.diff.tar.zstd"
+FILESYSTEM_LAYERS = frozenset(
+    {
+        OCI_LAYER_TAR,
+        OCI_LAYER_GZIP,
+        OCI_LAYER_ZSTD,
+        DOCKER_LAYER_TAR,
+        DOCKER_LAYER_GZIP,
+        DOCKER_LAYER_ZSTD,
+        # Deprecated, but still in older manifests: the same bytes, marked as not to be redistributed.
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    }
+)

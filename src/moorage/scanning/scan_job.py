@@ -20,6 +20,7 @@ the job ends quietly. The job is idempotent: a crash re-runs it from the start.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -38,8 +39,15 @@ from moorage.registry.blobs import BlobService
 from moorage.registry.manifests import ManifestService
 from moorage.scanning.model import Inventory, ScanStatus
 from moorage.scanning.records import finding_document, inventory_document
-from moorage.scanning.sbom_referrer import SbomPublisher
-from moorage.scanning.seams import IMAGE_CONFIGS, LAYER_PREFIXES, ImageNotScannable, LayerBlob, Scanner
+from moorage.scanning.sbom_referrer import SCANNER, SbomPublisher
+from moorage.scanning.seams import (
+    IMAGE_CONFIGS,
+    LAYER_PREFIXES,
+    ImageNotReadable,
+    ImageNotScannable,
+    LayerBlob,
+    Scanner,
+)
 from moorage.storage.blobstore import BlobNotFound
 
 log = logging.getLogger("moorage.scanning")
@@ -100,8 +108,7 @@ class ScanJob:
             scans.finish(connection, digest, ScanStatus.FAILED, reason)
 
     def _holder(self, digest: str, preferred: str) -> str:
-        with self.database.read() as connection:
-            holders = scans.holders_of(connection, digest)
+        holders = self._holders(digest)
         if not holders:
             raise ImageGone(digest)
         return preferred if preferred in holders else holders[0]
@@ -131,6 +138,10 @@ class ScanJob:
         except ImageNotScannable as error:
             self._finish_unsupported(digest, str(error))
             return
+        except ImageNotReadable as error:
+            with self.database.write() as connection:
+                scans.finish(connection, digest, ScanStatus.FAILED, str(error))
+            return
         except (BlobNotFound, RegistryError, FileNotFoundError):
             self._holder(digest, repository)  # raises ImageGone when it was deleted meanwhile
             raise
@@ -153,19 +164,28 @@ class ScanJob:
         self._publish_sboms(digest, stored.media_type, len(stored.payload), inventory, match.database_version)
 
     def _publish_sboms(self, digest: str, media_type: str, size: int, inventory: Inventory, version: str) -> None:
-        with self.database.read() as connection:
-            holders = scans.holders_of(connection, digest)
+        """Push the SBOM into every repository holding the image (none left: it was deleted meanwhile)."""
+        holders = self._holders(digest)
+        if not holders:
+            log.info("scan of %s: the image was deleted meanwhile, no SBOM pushed", digest)
         for repository in holders:
             document = self.scanner.sbom(inventory, repository, digest)
             try:
-                self.publisher.publish(
+                sbom = self.publisher.publish(
                     repository, digest, media_type, size, document, self.scanner.sbom_media_type, version
                 )
             except RegistryError as error:
-                with self.database.read() as connection:
-                    if repository not in scans.holders_of(connection, digest):
-                        continue  # the image left this repository meanwhile
+                if repository not in self._holders(digest):
+                    continue  # the image left this repository meanwhile
                 raise RuntimeError(f"pushing the SBOM of {digest} into {repository} failed: {error.message}") from None
+            if repository not in self._holders(digest):
+                # The image went between the check and the push: take back the SBOM that refers to nothing.
+                with contextlib.suppress(RegistryError):
+                    self.manifests.delete(repository, sbom, SCANNER)
+
+    def _holders(self, digest: str) -> list[str]:
+        with self.database.read() as connection:
+            return scans.holders_of(connection, digest)
 
     def _record_index(self, digest: str, repository: str, document: dict[str, Any]) -> None:
         children = [

@@ -29,6 +29,10 @@ class ImageNotScannable(Exception):
     """The image holds nothing the inventory can read (its status becomes UNSUPPORTED_IMAGE with this reason)."""
 
 
+class ImageNotReadable(Exception):
+    """A layer is corrupt or passes a bound (size, file count): the scan is FAILED with this reason, not retried."""
+
+
 @dataclass(frozen=True)
 class LayerBlob:
     """One file system layer of the image, in order, and how to read its (compressed) bytes."""
@@ -48,7 +52,8 @@ class Scanner(Protocol):
     """Inventory, matching and the SBOM document (every method may take seconds: called off the request path).
 
     - `inventory` reads the layers (through the layer cache, so a layer is read once across images)
-      and returns what the final file system holds; raises ImageNotScannable when it cannot.
+      and returns what the final file system holds; raises ImageNotScannable (not an image it can
+      read) or ImageNotReadable (a corrupt layer, or one past the reading bounds).
     - `match` matches the inventory against the vulnerability database.
     - `sbom` writes the inventory as a document of media type `sbom_media_type` (CycloneDX JSON).
     """

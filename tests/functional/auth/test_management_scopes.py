@@ -116,6 +116,7 @@ def _path(template: str, setting: Setting) -> str:
         "rule": "r",
         "run_id": "1",
         "tag": "1",
+        "reference": "1",
         "kid": "x",
     }
     if template.startswith("/repositories/{name}"):

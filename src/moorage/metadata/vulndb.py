@@ -1,0 +1,252 @@
+"""Queries of the vulnerability database: bulk writes of OSV records, candidate lookups, status.
+
+Writes come in batches (one `executemany` per table per batch) inside the import's one
+transaction; reads look packages up by (ecosystem, name) through the index table, in chunks that
+keep each `IN` list well under every driver's parameter limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from moorage.metadata.common import insert_ignoring_duplicates, now
+from moorage.metadata.vulndb_schema import (
+    vulnerability_database_state,
+    vulnerability_packages,
+    vulnerability_records,
+    vulnerability_sources,
+)
+
+CHUNK = 500
+"""Names or ids per `IN` list."""
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """One record to write: its id, `modified`, raw JSON and the (ecosystem, release, name) it names."""
+
+    id: str
+    modified: datetime
+    withdrawn: bool
+    document: str
+    packages: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True)
+class Generation:
+    number: int
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    name: str
+    imported_at: datetime
+    filename: str
+    records_read: int
+    records_stored: int
+    imports: int
+    records: int
+    """Records in the database whose newest version came from this source."""
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def lock_for_import(connection: sa.Connection) -> None:
+    """Serialise imports: the state row, locked for the transaction (SQLite's BEGIN IMMEDIATE already is)."""
+    insert_ignoring_duplicates(
+        connection, vulnerability_database_state, [{"id": 1, "generation": 0, "changed_at": now()}]
+    )
+    connection.execute(
+        sa.select(vulnerability_database_state.c.generation)
+        .where(vulnerability_database_state.c.id == 1)
+        .with_for_update()
+    ).scalar()
+
+
+def stored_modified(connection: sa.Connection, ids: Sequence[str]) -> dict[str, datetime]:
+    """The `modified` of each of these records already stored."""
+    found: dict[str, datetime] = {}
+    for chunk in _chunks(ids):
+        query = sa.select(vulnerability_records.c.id, vulnerability_records.c.modified).where(
+            vulnerability_records.c.id.in_(chunk)
+        )
+        found.update((row.id, _utc(row.modified)) for row in connection.execute(query))
+    return found
+
+
+def replace_records(connection: sa.Connection, records: Sequence[StoredRecord], source: str) -> None:
+    """Write a batch of records, replacing any stored ones of the same ids (and their index rows)."""
+    if not records:
+        return
+    ids = [record.id for record in records]
+    for chunk in _chunks(ids):
+        connection.execute(sa.delete(vulnerability_packages).where(vulnerability_packages.c.record_id.in_(chunk)))
+        connection.execute(sa.delete(vulnerability_records).where(vulnerability_records.c.id.in_(chunk)))
+    at = now()
+    connection.execute(
+        vulnerability_records.insert(),
+        [
+            {
+                "id": record.id,
+                "modified": record.modified,
+                "source": source,
+                "imported_at": at,
+                "withdrawn": record.withdrawn,
+                "document": record.document,
+            }
+            for record in records
+        ],
+    )
+    packages = [
+        {"record_id": record.id, "ecosystem": ecosystem, "release": release, "name": name}
+        for record in records
+        for ecosystem, release, name in record.packages
+    ]
+    if packages:
+        connection.execute(vulnerability_packages.insert(), packages)
+
+
+def advance_generation(connection: sa.Connection) -> Generation:
+    """The contents changed: a new generation (call after `lock_for_import`, in the same transaction)."""
+    at = now()
+    connection.execute(
+        sa.update(vulnerability_database_state)
+        .where(vulnerability_database_state.c.id == 1)
+        .values(generation=vulnerability_database_state.c.generation + 1, changed_at=at)
+    )
+    found = generation(connection)
+    assert found is not None
+    return found
+
+
+def generation(connection: sa.Connection) -> Generation | None:
+    """The contents' generation; None when nothing was ever imported."""
+    row = connection.execute(
+        sa.select(vulnerability_database_state.c.generation, vulnerability_database_state.c.changed_at).where(
+            vulnerability_database_state.c.id == 1
+        )
+    ).first()
+    if row is None or row.generation == 0:
+        return None
+    return Generation(row.generation, _utc(row.changed_at))
+
+
+def record_import(
+    connection: sa.Connection, source: str, filename: str, records_read: int, records_stored: int
+) -> datetime:
+    """Note an import of `source` (its last import's time, file and counts)."""
+    at = now()
+    table = vulnerability_sources
+    updated = connection.execute(
+        sa.update(table)
+        .where(table.c.name == source)
+        .values(
+            imported_at=at,
+            filename=filename,
+            records_read=records_read,
+            records_stored=records_stored,
+            imports=table.c.imports + 1,
+        )
+    )
+    if updated.rowcount == 0:
+        connection.execute(
+            table.insert().values(
+                name=source,
+                imported_at=at,
+                filename=filename,
+                records_read=records_read,
+                records_stored=records_stored,
+                imports=1,
+            )
+        )
+    return at
+
+
+def candidates(connection: sa.Connection, keys: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The documents (by id) of every record naming one of these (ecosystem, name) pairs."""
+    names_by_ecosystem: dict[str, set[str]] = {}
+    for ecosystem, name in keys:
+        names_by_ecosystem.setdefault(ecosystem, set()).add(name)
+    found: dict[str, str] = {}
+    packages, records = vulnerability_packages, vulnerability_records
+    for ecosystem, names in names_by_ecosystem.items():
+        for chunk in _chunks(sorted(names)):
+            matching_ids = (
+                sa.select(packages.c.record_id)
+                .where(packages.c.ecosystem == ecosystem, packages.c.name.in_(chunk))
+                .distinct()
+                .scalar_subquery()
+            )
+            query = sa.select(records.c.id, records.c.document).where(
+                records.c.id.in_(matching_ids), records.c.withdrawn.is_(False)
+            )
+            found.update((row.id, row.document) for row in connection.execute(query))
+    return found
+
+
+def documents(connection: sa.Connection, ids: Sequence[str]) -> dict[str, str]:
+    """The documents of these records that are stored (aliases: most are not)."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(ids))):
+        query = sa.select(vulnerability_records.c.id, vulnerability_records.c.document).where(
+            vulnerability_records.c.id.in_(chunk)
+        )
+        found.update((row.id, row.document) for row in connection.execute(query))
+    return found
+
+
+def sources(connection: sa.Connection) -> list[SourceRow]:
+    counts: dict[str, int] = dict(
+        connection.execute(
+            sa.select(vulnerability_records.c.source, sa.func.count()).group_by(vulnerability_records.c.source)
+        ).all()
+    )
+    rows = connection.execute(sa.select(vulnerability_sources).order_by(vulnerability_sources.c.name))
+    return [
+        SourceRow(
+            row.name,
+            _utc(row.imported_at),
+            row.filename,
+            row.records_read,
+            row.records_stored,
+            row.imports,
+            int(counts.get(row.name, 0)),
+        )
+        for row in rows
+    ]
+
+
+def records_per_ecosystem(connection: sa.Connection) -> dict[str, int]:
+    """Records naming a package of each ecosystem (base name; a record naming several counts in each)."""
+    packages = vulnerability_packages
+    query = (
+        sa.select(packages.c.ecosystem, sa.func.count(sa.distinct(packages.c.record_id)))
+        .group_by(packages.c.ecosystem)
+        .order_by(packages.c.ecosystem)
+    )
+    return {ecosystem: int(count) for ecosystem, count in connection.execute(query)}
+
+
+def record_count(connection: sa.Connection) -> tuple[int, int]:
+    """(records, withdrawn records)."""
+    records = vulnerability_records
+    total = connection.execute(sa.select(sa.func.count()).select_from(records)).scalar() or 0
+    withdrawn = (
+        connection.execute(
+            sa.select(sa.func.count()).select_from(records).where(records.c.withdrawn.is_(True))
+        ).scalar()
+        or 0
+    )
+    return int(total), int(withdrawn)

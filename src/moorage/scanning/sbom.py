@@ -1,0 +1,105 @@
+"""The software bill of materials of an image: its inventory as a CycloneDX 1.6 JSON document.
+
+The document is pushed as a referrer of the image (`artifactType` `SBOM_MEDIA_TYPE`), so `oras
+discover` lists it and any CycloneDX tool reads it. It describes the image as the BOM's subject
+(`metadata.component`: a `container` with a `pkg:oci` purl naming the digest), the distribution as
+an `operating-system` component and every package as a `library` with its purl and, as `moorage:`
+properties, where it was found (path, layer, OSV ecosystem, source package).
+
+The bytes are a function of the inventory and the image alone: the serial number is derived from
+them and the timestamp is left out, so re-scanning an unchanged image yields the same document (and
+digest), and pushing it again adds no second referrer.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+
+from cyclonedx.model import Property
+from cyclonedx.model.bom import Bom, BomMetaData
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.output.json import JsonV1Dot6
+from packageurl import PackageURL
+
+from moorage.scanning.model import Inventory, Package
+
+SBOM_MEDIA_TYPE = "application/vnd.cyclonedx+json"
+"""The artifact type of the SBOM referrer, and the media type of its one layer."""
+
+_NAMESPACE = uuid.UUID("5b0f7c0e-8e5e-4d64-9a55-6a1f8f5c2a10")  # moorage's namespace for serial numbers
+
+
+def cyclonedx_sbom(inventory: Inventory, image_name: str, image_digest: str) -> bytes:
+    """The CycloneDX JSON (spec 1.6) of `inventory`, for the image `image_name@image_digest`."""
+    image = Component(
+        type=ComponentType.CONTAINER,
+        name=image_name,
+        version=image_digest,
+        bom_ref=f"image:{image_digest}",
+        purl=_oci_purl(image_name, image_digest),
+    )
+    components: list[Component] = []
+    if inventory.distro is not None:
+        distro = inventory.distro
+        components.append(
+            Component(
+                type=ComponentType.OPERATING_SYSTEM,
+                name=distro.id,
+                version=distro.version_id or None,
+                description=distro.pretty_name,
+                bom_ref=f"os:{distro.id}:{distro.version_id}",
+            )
+        )
+    components.extend(_package_component(number, package) for number, package in enumerate(inventory.packages))
+    bom = Bom(
+        metadata=BomMetaData(component=image),
+        components=components,
+        serial_number=uuid.uuid5(_NAMESPACE, image_digest + "\n" + "\n".join(_identity(inventory))),
+    )
+    bom.register_dependency(image, components)
+    text = JsonV1Dot6(bom).output_as_string(indent=None)
+    return _without_timestamp(text).encode()
+
+
+def _package_component(number: int, package: Package) -> Component:
+    properties = [
+        Property(name="moorage:package:ecosystem", value=package.ecosystem),
+        Property(name="moorage:package:path", value=package.path),
+    ]
+    if package.layer_digest:
+        properties.append(Property(name="moorage:package:layer_digest", value=package.layer_digest))
+    if package.source_name:
+        properties.append(Property(name="moorage:package:source_name", value=package.source_name))
+    if package.source_version:
+        properties.append(Property(name="moorage:package:source_version", value=package.source_version))
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=package.name,
+        version=package.version,
+        purl=PackageURL.from_string(package.purl),
+        # The same purl can be found at two paths (two copies of a jar); the ref must stay unique.
+        bom_ref=f"pkg:{number}:{package.purl}",
+        properties=properties,
+    )
+
+
+def _oci_purl(image_name: str, image_digest: str) -> PackageURL:
+    """`pkg:oci/NAME@DIGEST?repository_url=IMAGE_NAME` (purl-spec's `oci` type)."""
+    name = image_name.rsplit("/", 1)[-1].lower()
+    return PackageURL(type="oci", name=name, version=image_digest, qualifiers={"repository_url": image_name})
+
+
+def _identity(inventory: Inventory) -> Iterable[str]:
+    if inventory.distro is not None:
+        yield f"os {inventory.distro.id} {inventory.distro.version_id}"
+    for package in inventory.packages:
+        yield f"{package.purl} {package.path} {package.layer_digest}"
+
+
+def _without_timestamp(text: str) -> str:
+    """Drop `metadata.timestamp` (optional in CycloneDX), which the library always sets to now."""
+    document = json.loads(text)
+    document.get("metadata", {}).pop("timestamp", None)
+    return json.dumps(document, separators=(",", ":"), sort_keys=False)

@@ -1,0 +1,220 @@
+"""Importing OSV data into the metadata store and matching from it (scanning/vulndb), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from moorage.metadata.database import Database
+from moorage.metadata.vulndb_schema import (
+    vulnerability_database_state,
+    vulnerability_packages,
+    vulnerability_records,
+    vulnerability_sources,
+)
+from moorage.scanning.model import Distro, Inventory, Package, Severity
+from moorage.scanning.vulndb import EMPTY, InvalidArchive, InvalidSource, VulnerabilityDatabase
+from tests.support.server import postgres_database
+from tests.unit.scanning.test_matching import DATA, record
+
+REAL = sorted(path for path in (DATA / "real").glob("*.json") if path.name != "DSA-3029-1.json")
+SYNTHETIC = sorted((DATA / "synthetic").glob("*.json"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """One migrated store per backend for the module; `vulndb` empties its tables for each test."""
+    if request.param == "sqlite":
+        found = Database(f"sqlite:///{tmp_path_factory.mktemp('vulndb') / 'metadata.db'}")
+        found.migrate()
+        yield found
+        found.dispose()
+        return
+    with postgres_database() as url:
+        found = Database(url)
+        found.migrate()
+        yield found
+        found.dispose()
+
+
+@pytest.fixture
+def vulndb(database: Database) -> VulnerabilityDatabase:
+    with database.write() as connection:
+        for table in (
+            vulnerability_packages,
+            vulnerability_records,
+            vulnerability_sources,
+            vulnerability_database_state,
+        ):
+            connection.execute(sa.delete(table))
+    return VulnerabilityDatabase(database)
+
+
+def zipped(*documents: dict[str, Any] | bytes, names: list[str] | None = None) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for index, document in enumerate(documents):
+            data = document if isinstance(document, bytes) else json.dumps(document).encode()
+            name = names[index] if names else f"{index}.json"
+            archive.writestr(name, data)
+    buffer.seek(0)
+    return buffer
+
+
+def files(*paths: Path) -> io.BytesIO:
+    return zipped(*(path.read_bytes() for path in paths), names=[path.name for path in paths])
+
+
+def image(*packages: Package) -> Inventory:
+    return Inventory(Distro("debian", "12"), packages)
+
+
+JINJA = Package("Jinja2", "3.1.2", "PyPI", "pkg:pypi/jinja2@3.1.2")
+LIBCRYPTO = Package(
+    "libcrypto3", "3.3.2-r0", "Alpine:v3.20", "pkg:apk/alpine/libcrypto3@3.3.2-r0", source_name="openssl"
+)
+
+
+def test_an_all_zip_is_imported_and_matched(vulndb: VulnerabilityDatabase) -> None:
+    assert vulndb.version() is None
+    report = vulndb.import_archive(files(*REAL, *SYNTHETIC), "all.zip", "test")
+    assert (report.records_read, report.records_added, report.records_skipped) == (len(REAL) + len(SYNTHETIC), 10, 0)
+    assert report.database_version == vulndb.version() is not None
+    result = vulndb.match(image(JINJA, LIBCRYPTO))
+    assert result.database_version == report.database_version
+    found = {(f.vulnerability_id, f.package.name): f for f in result.findings}
+    jinja = found["GHSA-h5c8-rqwp-cp95", "Jinja2"]
+    assert (jinja.severity, jinja.severity_source, jinja.fixed_version) == (Severity.MEDIUM, "cvss_v3", "3.1.3")
+    assert jinja.aliases == ("CVE-2024-22195",) and jinja.summary.startswith("Jinja vulnerable")
+    assert "https://nvd.nist.gov/vuln/detail/CVE-2024-22195" in jinja.links
+    alpine = found["MOORAGE-TEST-ALPINE-1", "libcrypto3"]  # rated through the upstream record in the database
+    assert (alpine.severity, alpine.severity_source) == (Severity.CRITICAL, "alias:MOORAGE-TEST-CVE-1")
+    assert [f.severity for f in result.findings] == sorted((f.severity for f in result.findings), key=lambda s: -s.rank)
+
+
+def test_loose_json_files_import_one_record_a_list_or_an_api_answer(vulndb: VulnerabilityDatabase) -> None:
+    one = (DATA / "real" / "GO-2020-0001.json").read_bytes()
+    assert vulndb.import_archive(io.BytesIO(one), "GO-2020-0001.json", "go").records_added == 1
+    listed = json.dumps([record("MOORAGE-TEST-RPM-1"), record("MOORAGE-TEST-LIMIT-1")]).encode()
+    assert vulndb.import_archive(io.BytesIO(listed), "two.json", "mixed").records_added == 2
+    answer = json.dumps({"vulns": [record("MOORAGE-TEST-DEBIAN-1")]}).encode()
+    assert vulndb.import_archive(io.BytesIO(answer), "answer.json", "mixed").records_added == 1
+    assert vulndb.status().records == 4
+
+
+def test_an_import_skips_records_not_newer_than_the_stored_copy(vulndb: VulnerabilityDatabase) -> None:
+    original = record("MOORAGE-TEST-DEBIAN-1")
+    first = vulndb.import_archive(zipped(original), "a.zip", "debian")
+    again = vulndb.import_archive(zipped(original), "a.zip", "debian")
+    assert (again.records_added, again.records_updated, again.records_skipped) == (0, 0, 1)
+    assert again.database_version == first.database_version  # nothing changed, same version
+    older = {**original, "modified": "2020-01-01T00:00:00Z", "summary": "older"}
+    assert vulndb.import_archive(zipped(older), "b.zip", "debian").records_skipped == 1
+    newer = {**original, "modified": "2026-06-01T00:00:00.123456789Z", "summary": "newer"}
+    updated = vulndb.import_archive(zipped(newer), "c.zip", "debian")
+    assert (updated.records_updated, updated.records_skipped) == (1, 0)
+    assert updated.database_version != first.database_version
+    libssl = Package("libssl3", "3.0.1-1", "Debian:12", "pkg:deb/debian/libssl3@3.0.1-1", source_name="openssl")
+    assert [f.summary for f in vulndb.match(image(libssl)).findings] == ["newer"]
+
+
+def test_within_one_upload_the_newest_copy_of_a_record_wins(vulndb: VulnerabilityDatabase) -> None:
+    original = record("MOORAGE-TEST-DEBIAN-1")
+    newer = {**original, "modified": "2026-06-01T00:00:00Z", "summary": "newer"}
+    report = vulndb.import_archive(zipped(newer, original), "dup.zip", "debian")
+    assert (report.records_read, report.records_added, report.records_skipped) == (2, 1, 1)
+    libssl = Package("openssl", "3.0.1-1", "Debian:12", "pkg:deb/debian/openssl@3.0.1-1")
+    assert [f.summary for f in vulndb.match(image(libssl)).findings] == ["newer"]
+
+
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (zipped(record("MOORAGE-TEST-CVE-1"), b"{not json"), "not valid JSON"),
+        (zipped(record("MOORAGE-TEST-CVE-1"), {"id": "X", "modified": "yesterday"}), "RFC 3339"),
+        (zipped(record("MOORAGE-TEST-CVE-1"), {"modified": "2026-01-01T00:00:00Z"}), "`id`"),
+        (
+            zipped({"id": "X", "modified": "2026-01-01T00:00:00Z", "affected": [{"package": {"name": "n"}}]}),
+            "ecosystem",
+        ),
+        (zipped({"id": "X", "modified": "2026-01-01T00:00:00Z", "affected": {"not": "a list"}}), "must be a list"),
+        (zipped(b"[]"), "JSON object"),
+        (io.BytesIO(b"PK\x03\x04 this is no zip"), "not a readable zip"),
+        (zipped(names=[]), "no OSV records"),
+        (io.BytesIO((DATA / "real" / "DSA-3029-1.json").read_bytes()), "`modified`"),
+    ],
+    ids=[
+        "bad-json",
+        "bad-time",
+        "no-id",
+        "no-ecosystem",
+        "affected-not-list",
+        "not-object",
+        "bad-zip",
+        "empty",
+        "real-no-modified",
+    ],
+)
+def test_malformed_data_is_refused_and_nothing_is_imported(
+    vulndb: VulnerabilityDatabase, upload: io.BytesIO, message: str
+) -> None:
+    upload.seek(0)
+    with pytest.raises(InvalidArchive, match=message):
+        vulndb.import_archive(upload, "upload.zip", "test")
+    status = vulndb.status()
+    assert (status.records, status.version, status.sources) == (0, None, ())
+
+
+def test_a_bad_member_after_good_batches_rolls_the_whole_upload_back(vulndb: VulnerabilityDatabase) -> None:
+    good = [{"id": f"TEST-{n}", "modified": "2026-01-01T00:00:00Z"} for n in range(1100)]  # more than one batch
+    with pytest.raises(InvalidArchive):
+        vulndb.import_archive(zipped(*good, b"broken"), "big.zip", "test")
+    assert vulndb.status().records == 0 and vulndb.version() is None
+
+
+def test_a_source_name_must_be_a_short_identifier(vulndb: VulnerabilityDatabase) -> None:
+    with pytest.raises(InvalidSource):
+        vulndb.import_archive(zipped(record("MOORAGE-TEST-CVE-1")), "a.zip", "../etc")
+
+
+def test_withdrawn_records_are_stored_and_never_matched(vulndb: VulnerabilityDatabase) -> None:
+    withdrawn = {**record("MOORAGE-TEST-RPM-1"), "withdrawn": "2026-02-01T00:00:00Z"}
+    vulndb.import_archive(zipped(withdrawn), "w.zip", "rocky")
+    libs = Package(
+        "openssl-libs", "1:3.0.7-1.el9", "Rocky Linux:9", "pkg:rpm/rocky/openssl-libs", source_name="openssl"
+    )
+    assert vulndb.match(image(libs)).findings == ()
+    assert vulndb.status().withdrawn == 1
+
+
+def test_matching_before_any_import_finds_nothing_and_says_so(vulndb: VulnerabilityDatabase) -> None:
+    result = vulndb.match(image(JINJA))
+    assert (result.findings, result.database_version) == ((), EMPTY)
+
+
+def test_status_counts_records_per_ecosystem_and_source(vulndb: VulnerabilityDatabase) -> None:
+    vulndb.import_archive(files(*REAL), "real.zip", "real")
+    vulndb.import_archive(files(*SYNTHETIC), "synthetic.zip", "synthetic")
+    status = vulndb.status()
+    assert status.ecosystems == {
+        "Alpine": 1,
+        "Debian": 1,
+        "Go": 1,
+        "Maven": 1,
+        "PyPI": 2,
+        "Rocky Linux": 1,
+        "Ubuntu": 1,
+        "npm": 1,
+    }
+    assert [(s.name, s.records, s.filename, s.imports) for s in status.sources] == [
+        ("real", 4, "real.zip", 1),
+        ("synthetic", 6, "synthetic.zip", 1),
+    ]
+    assert status.version == vulndb.version() and status.changed_at is not None
