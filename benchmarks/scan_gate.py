@@ -28,6 +28,7 @@ from benchmarks.loadtools import hey_rps
 from moorage.domain.access import AllowAll
 from moorage.governance.audit import AuditLog
 from moorage.metadata.database import Database
+from moorage.registry.manifests import ManifestService
 from moorage.scanning.gate_policies import GatePolicies
 from moorage.scanning.gate_service import ScanGate
 from moorage.scanning.model import Severity
@@ -82,7 +83,7 @@ def _refused_rate(url: str, headers: dict[str, str], seconds: int) -> float:
 def lookup_microseconds(server: RunningRegistry, calls: int = 1_000_000) -> float:
     assert server.data_dir is not None
     database = Database(f"sqlite:///{server.data_dir / 'metadata.db'}")
-    gate = ScanGate(database, GatePolicies(database, AuditLog(database, AllowAll())), reports=None)  # type: ignore[arg-type]
+    gate = ScanGate(ManifestService(database), GatePolicies(database, AuditLog(database, AllowAll())), reports=None)  # type: ignore[arg-type]
     gate.applies_to("bench/open/app")  # loads the table once
     started = time.perf_counter()
     for _ in range(calls):

@@ -149,7 +149,7 @@ def build_scanning(
 
 
 def build_scan_gate(
-    settings: Settings, database: Database, governance: Governance, reports: ScanReports
+    settings: Settings, database: Database, governance: Governance, manifests: ManifestService, reports: ScanReports
 ) -> tuple[ScanGate, GateAudit]:
     """The scan gate (docs/scanning.md "Gates"): policies in force, judged against the scan results."""
     default = None
@@ -158,7 +158,7 @@ def build_scan_gate(
             {"max_severity": settings.scan_gate_max_severity, "require_scan": settings.scan_gate_require_scan}
         )
     policies = GatePolicies(database, governance.audit, default, settings.scan_gate_cache_seconds)
-    return ScanGate(database, policies, reports), GateAudit(database, settings.audit_pull_window_seconds)
+    return ScanGate(manifests, policies, reports), GateAudit(database, settings.audit_pull_window_seconds)
 
 
 def registry_hosts(settings: Settings) -> list[str]:
@@ -216,7 +216,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         database, settings.data_dir.resolve() / "vulndb-imports", settings.vulndb_import_max_bytes
     )
     scanning, scan_runner = build_scanning(settings, database, services, vulndb)
-    scan_gate, gate_audit = build_scan_gate(settings, database, governance, scanning.results)
+    scan_gate, gate_audit = build_scan_gate(settings, database, governance, services.manifests, scanning.results)
     pull_gate = PullGate(scan_gate, gate_audit, auth.roles if auth is not None else None, database.reads_are_local)
     services = dataclasses.replace(services, read_gate=pull_gate)
     metrics = CollectorRegistry(auto_describe=True)

@@ -18,7 +18,7 @@ from moorage.cli.client import Registry
 from moorage.cli.connection import connected
 from moorage.cli.errors import USAGE, CliError
 from moorage.cli.output import JsonOption, emit
-from moorage.cli.scan_gates import Allow, MaxSeverity, Reason, RequireScan, allowlist
+from moorage.cli.scan_gates import Allow, MaxSeverity, Reason, RequireScan, policy_body
 
 GATE_FAILED = 5
 """The image fails the gate (docs/cli.md): distinct from 1, so a pipeline tells "vulnerable" from "broken"."""
@@ -79,11 +79,7 @@ def gate(
     if max_severity is not None or require_scan or allow:
         if max_severity is None and not require_scan:
             raise CliError("--allow needs --max-severity or --require-scan (the policy it amends)", USAGE)
-        body["policy"] = {
-            "max_severity": max_severity.upper() if max_severity else None,
-            "require_scan": require_scan,
-            "allowlist": allowlist(allow, reason),
-        }
+        body["policy"] = policy_body(max_severity, require_scan, allow, reason)
     verdict = registry.call("POST", f"/repositories/{repository}/-/scan-gate/check", json=body)
     if as_json:
         emit(verdict, True)

@@ -52,6 +52,17 @@ def allowlist(entries: list[str] | None, reason: str | None) -> list[dict[str, A
     return parsed
 
 
+def policy_body(
+    max_severity: str | None, require_scan: bool, allow: list[str] | None, reason: str | None
+) -> dict[str, Any]:
+    """A policy document from the command's options."""
+    return {
+        "max_severity": max_severity.upper() if max_severity else None,
+        "require_scan": require_scan,
+        "allowlist": allowlist(allow, reason),
+    }
+
+
 def _path(repository: str | None, namespace: str | None) -> str:
     if (repository is None) == (namespace is None):
         raise CliError("name exactly one of --repository and --namespace", USAGE)
@@ -99,12 +110,7 @@ def set_policy(
 ) -> None:
     """Set (replace) the policy of a repository or namespace; it applies to the next pull."""
     path = _path(repository, namespace)
-    body = {
-        "max_severity": max_severity.upper() if max_severity else None,
-        "require_scan": require_scan,
-        "allowlist": allowlist(allow, reason),
-    }
-    _show(registry.call("PUT", path, json=body), as_json)
+    _show(registry.call("PUT", path, json=policy_body(max_severity, require_scan, allow, reason)), as_json)
 
 
 @scan_gate_app.command("clear")

@@ -32,11 +32,9 @@ from datetime import UTC, date, datetime
 from typing import Protocol
 
 from moorage.domain import media_types as mt
-from moorage.domain.digests import Digest, is_digest
 from moorage.domain.errors import ErrorCode, RegistryError
-from moorage.domain.references import validate_tag
-from moorage.metadata import manifests
-from moorage.metadata.database import Database
+from moorage.metadata.manifests import StoredManifest
+from moorage.registry.manifests import ManifestService
 from moorage.scanning.gate import GateDecision, GatePolicy, evaluate
 from moorage.scanning.gate_policies import GatePolicies, PolicyInForce
 from moorage.scanning.model import ScanReport
@@ -108,13 +106,13 @@ def is_gated(media_type: str, payload: bytes) -> bool:
 class ScanGate:
     def __init__(
         self,
-        database: Database,
+        manifests: ManifestService,
         policies: GatePolicies,
         reports: ScanReports,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
         cache_seconds: float | None = None,
     ) -> None:
-        self.database = database
+        self.manifests = manifests
         self.policies = policies
         self.reports = reports
         self.today = today
@@ -174,13 +172,13 @@ class ScanGate:
         decision = evaluate(in_force.policy, self.reports.report(stored.digest), self.today())
         return Verdict(repository, stored.digest, in_force, decision)
 
-    def resolve(self, repository: str, reference: str) -> manifests.StoredManifest:
+    def resolve(self, repository: str, reference: str) -> StoredManifest:
         """The manifest a tag or digest names in the repository, or UnknownImage."""
-        with self.database.read() as connection:
-            if is_digest(reference):
-                found = manifests.by_digest(connection, repository, str(Digest.parse(reference)))
-            else:
-                found = manifests.by_tag(connection, repository, validate_tag(reference))
-        if found is None:
-            raise UnknownImage(ErrorCode.MANIFEST_UNKNOWN, f"{repository}:{reference} is not in this registry")
-        return found
+        try:
+            return self.manifests.get(repository, reference)
+        except RegistryError as error:
+            if error.code is ErrorCode.MANIFEST_UNKNOWN:
+                raise UnknownImage(
+                    ErrorCode.MANIFEST_UNKNOWN, f"{repository}:{reference} is not in this registry"
+                ) from None
+            raise

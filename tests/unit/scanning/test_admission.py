@@ -11,6 +11,7 @@ import pytest
 from moorage.domain.access import AllowAll
 from moorage.governance.audit import AuditLog
 from moorage.metadata.database import Database
+from moorage.registry.manifests import ManifestService
 from moorage.scanning.admission import (
     AdmissionReviewer,
     ContainerImage,
@@ -150,7 +151,7 @@ def test_the_answer_echoes_the_uid_and_says_forbidden_when_denied() -> None:
 def test_foreign_images_follow_the_setting(tmp_path: Path) -> None:
     """Foreign images are decided before anything is read: the gate's store is never touched here."""
     database = Database(f"sqlite:///{tmp_path / 'unused.db'}")
-    gate = ScanGate(database, GatePolicies(database, AuditLog(database, AllowAll())), reports=None)  # type: ignore[arg-type]
+    gate = ScanGate(ManifestService(database), GatePolicies(database, AuditLog(database, AllowAll())), reports=None)  # type: ignore[arg-type]
     request = read_review(recorded("foreign.json"))
     allowing = AdmissionReviewer(gate, ["registry.example.com"], "allow").review(request, lambda _: True)
     assert allowing.allowed and allowing.message == "3 image(s) pass the scan gate"
