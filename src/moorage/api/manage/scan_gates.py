@@ -14,13 +14,14 @@ rules do. Every change is audited (`scan_gate.update`, `scan_gate.delete`) with 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 
 from moorage.api.manage.governance import REPOSITORY, problems
 from moorage.api.manage.problems import Problem
-from moorage.api.manage.security import current_actor, on_namespace, on_repository
+from moorage.api.manage.security import CallerDep, current_actor, on_repository
 from moorage.domain.access import Action, Actor
 from moorage.scanning.gate import GatePolicy, InvalidGatePolicy
 from moorage.scanning.gate_policies import NAMESPACE, PolicyInForce
@@ -30,7 +31,7 @@ from moorage.scanning.gate_service import ScanGate, Verdict
 router = APIRouter(tags=["scan gate"])
 
 REPOSITORY_GATE = REPOSITORY + "/-/scan-gate"
-NAMESPACE_GATE = "/namespaces/{name:path}/scan-gate"
+NAMESPACE_GATE = "/namespaces/{namespace:path}/scan-gate"
 
 POLICY_EXAMPLE = {
     "max_severity": "HIGH",
@@ -38,6 +39,15 @@ POLICY_EXAMPLE = {
     "allowlist": [{"id": "CVE-2024-12345", "expires": "2027-03-31", "reason": "not reachable: no TLS server"}],
 }
 PolicyBody = Annotated[dict[str, Any], Body(examples=[POLICY_EXAMPLE])]
+
+
+def on_namespace_named(action: Action) -> Callable[..., Awaitable[None]]:
+    """`security.on_namespace`, for a route whose parameter is `namespace`."""
+
+    async def check(namespace: str, caller: CallerDep) -> None:
+        caller.require(f"{namespace}/*", action)
+
+    return check
 
 
 def scan_gate(request: Request) -> ScanGate:
@@ -124,30 +134,32 @@ def check_image(
 
 
 @router.get(NAMESPACE_GATE, summary="A namespace's own scan gate policy")
-def get_namespace_gate(name: str, gate: GateDep, _: Annotated[None, Depends(on_namespace(Action.PULL))]) -> Any:
+def get_namespace_gate(
+    namespace: str, gate: GateDep, _: Annotated[None, Depends(on_namespace_named(Action.PULL))]
+) -> Any:
     with problems():
-        return policy_out(gate.policies.get(NAMESPACE, name))
+        return policy_out(gate.policies.get(NAMESPACE, namespace))
 
 
 @router.put(NAMESPACE_GATE, summary="Set a namespace's scan gate policy (every repository under it without its own)")
 def put_namespace_gate(
-    name: str,
+    namespace: str,
     body: PolicyBody,
     actor: Annotated[Actor, Depends(current_actor)],
     gate: GateDep,
-    _: Annotated[None, Depends(on_namespace(Action.ADMIN))],
+    _: Annotated[None, Depends(on_namespace_named(Action.ADMIN))],
 ) -> Any:
     with problems():
-        return policy_out(gate.policies.put(actor, NAMESPACE, name, body))
+        return policy_out(gate.policies.put(actor, NAMESPACE, namespace, body))
 
 
 @router.delete(NAMESPACE_GATE, status_code=204, summary="Remove a namespace's scan gate policy")
 def delete_namespace_gate(
-    name: str,
+    namespace: str,
     actor: Annotated[Actor, Depends(current_actor)],
     gate: GateDep,
-    _: Annotated[None, Depends(on_namespace(Action.ADMIN))],
+    _: Annotated[None, Depends(on_namespace_named(Action.ADMIN))],
 ) -> Response:
     with problems():
-        gate.policies.delete(actor, NAMESPACE, name)
+        gate.policies.delete(actor, NAMESPACE, namespace)
     return Response(status_code=204)
