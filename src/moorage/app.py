@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -13,11 +15,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from moorage.api import admission as admission_api
 from moorage.api.drain import DrainUnreadBody
 from moorage.api.manage import cache_rules as cache_rules_api
 from moorage.api.manage import gc as gc_api
 from moorage.api.manage import issuers as oidc_issuers_api
 from moorage.api.manage import lifecycle as lifecycle_api
+from moorage.api.manage import scan_gates as scan_gates_api
 from moorage.api.manage import scans as scans_api
 from moorage.api.manage import signing_keys as signing_keys_api
 from moorage.api.manage import vulndb as vulndb_api
@@ -26,6 +30,7 @@ from moorage.api.manage.accounts import ACCOUNT_ROUTERS
 from moorage.api.manage.app import create_management_api
 from moorage.api.manage.governance import governance_routers
 from moorage.api.registry_guard import RegistryGuard
+from moorage.api.scan_gate import PullGate
 from moorage.api.token import token_routes
 from moorage.api.v2.context import RegistryServices
 from moorage.api.v2.router import RegistryAPI
@@ -58,6 +63,11 @@ from moorage.registry.hooks import RegistryHook
 from moorage.registry.listings import ListingService
 from moorage.registry.manifests import ManifestService
 from moorage.registry.uploads import UploadService
+from moorage.scanning.admission import AdmissionReviewer
+from moorage.scanning.gate import GatePolicy
+from moorage.scanning.gate_audit import GateAudit
+from moorage.scanning.gate_policies import GatePolicies
+from moorage.scanning.gate_service import ScanGate, ScanReports
 from moorage.scanning.results import ScanResults
 from moorage.scanning.sbom import SBOM_MEDIA_TYPE
 from moorage.scanning.sbom_referrer import SbomPublisher
@@ -220,6 +230,27 @@ def build_scanning(
     return ScanningService(database, services.manifests, ScanResults(database)), runner
 
 
+def build_scan_gate(
+    settings: Settings, database: Database, governance: Governance, manifests: ManifestService, reports: ScanReports
+) -> tuple[ScanGate, GateAudit]:
+    """The scan gate (docs/scanning.md "Gates"): policies in force, judged against the scan results."""
+    default = None
+    if settings.scan_gate_max_severity is not None or settings.scan_gate_require_scan:
+        default = GatePolicy.of(
+            {"max_severity": settings.scan_gate_max_severity, "require_scan": settings.scan_gate_require_scan}
+        )
+    policies = GatePolicies(database, governance.audit, default, settings.scan_gate_cache_seconds)
+    return ScanGate(manifests, policies, reports), GateAudit(database, settings.audit_pull_window_seconds)
+
+
+def registry_hosts(settings: Settings) -> list[str]:
+    """The names nodes pull from this registry by (the admission webhook's): the setting and external_url's host."""
+    hosts = list(settings.scan_gate_registry_hosts)
+    if settings.external_url:
+        hosts.append(urlsplit(settings.external_url).netloc)
+    return hosts
+
+
 def create_app(settings: Settings | None = None) -> ASGIApp:
     """Build the ASGI app; workers call this with the settings `moorage serve` resolved."""
     if settings is None:
@@ -274,6 +305,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         database, settings.data_dir.resolve() / "vulndb-imports", settings.vulndb_import_max_bytes
     )
     scanning, scan_runner = build_scanning(settings, database, services, vulndb)
+    scan_gate, gate_audit = build_scan_gate(settings, database, governance, services.manifests, scanning.results)
+    pull_gate = PullGate(scan_gate, gate_audit, auth.roles if auth is not None else None, database.reads_are_local)
+    services = dataclasses.replace(services, read_gate=pull_gate)
 
     def stats() -> RegistryStats:
         with database.read() as connection:
@@ -295,6 +329,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         await anyio.to_thread.run_sync(schedule.stop)
         await anyio.to_thread.run_sync(governance.pulls.close)
         await cache.aclose()
+        await anyio.to_thread.run_sync(gate_audit.flush)
 
     proxy_metrics = ProxyMetrics()
     metrics.register(proxy_metrics)
@@ -320,6 +355,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     routes.append(Mount("/", app=create_web_app(ui)))
     other = Starlette(routes=routes, lifespan=lifespan)
+    admission = AdmissionReviewer(scan_gate, registry_hosts(settings), settings.scan_gate_admission_foreign_images)
     state = {
         "registry": services,
         "database": database,
@@ -332,12 +368,16 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         "cache_rules": cache_rules,
         "scanning": scanning,
         "vulndb": vulndb,
+        "scan_gate": scan_gate,
+        "admission": admission,
     }
     # Lifecycle and GC routes first: governance's `/repositories/{name:path}` would swallow theirs.
     routers = [
         lifecycle_api.router,
         gc_api.router,
         scans_api.router,
+        admission_api.router,
+        scan_gates_api.router,
         *governance_routers(),
         *ACCOUNT_ROUTERS,
         oidc_issuers_api.router,

@@ -200,6 +200,26 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest OSV file (an all.zip or a JSON record) `moorage vulndb import` may upload.",
     )
+    # --- scan gates (issue 13, docs/scanning.md "Gates") ---
+    scan_gate_max_severity: Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"] | None = Field(
+        None,
+        description="Registry-wide default gate: refuse pulls of images with a finding at or above this severity "
+        "(repositories and namespaces without a policy of their own); default: no default gate.",
+    )
+    scan_gate_require_scan: bool = Field(
+        False, description="Registry-wide default gate: refuse pulls of images without a complete scan."
+    )
+    scan_gate_cache_seconds: float = Field(
+        5.0, ge=0, le=3600, description="How long a process keeps the gate policies it read (other nodes' changes)."
+    )
+    scan_gate_registry_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names (host[:port]) under which nodes pull from this registry, for the admission "
+        "webhook; the host of external_url is always one.",
+    )
+    scan_gate_admission_foreign_images: Literal["allow", "deny"] = Field(
+        "allow", description="What the admission webhook answers for images of other registries."
+    )
     # --- organisations (namespace ownership) ---
     organization_creation: Literal["admins", "users"] = Field(
         "admins",

@@ -16,9 +16,11 @@ from moorage.cli.accounts import register as register_account_commands
 from moorage.cli.admin import admin_app
 from moorage.cli.cache_rules import cache_rule_app
 from moorage.cli.docker_config import configure_docker
+from moorage.cli.gate import gate as gate_command
 from moorage.cli.governance import register as register_governance
 from moorage.cli.issuers import issuers_app
 from moorage.cli.keys import keys_app
+from moorage.cli.scan_gates import scan_gate_app
 from moorage.cli.scans import register as register_scan_commands
 from moorage.cli.session import register as register_session_commands
 from moorage.cli.tag_rules import tag_rules_app
@@ -44,6 +46,8 @@ app.add_typer(tag_rules_app, name="tag-rules")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(cache_rule_app, name="cache-rule")
 register_scan_commands(app)
+app.add_typer(scan_gate_app, name="scan-gate")
+app.command("gate")(gate_command)
 
 
 class LogFormat(StrEnum):

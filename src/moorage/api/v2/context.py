@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, Protocol, TypeVar
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -22,6 +22,16 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+class ManifestReadGate(Protocol):
+    """A check on a manifest about to be served by GET (the scan gate, `api/scan_gate.py`).
+
+    `admit` returns when the manifest may be served and raises `RegistryError` (`DENIED`) when not;
+    it is given the digest, media type and bytes that would be served.
+    """
+
+    async def admit(self, request: Request, repository: str, digest: str, media_type: str, payload: bytes) -> None: ...
+
+
 @dataclass(frozen=True)
 class RegistryServices:
     blobs: BlobService
@@ -32,6 +42,8 @@ class RegistryServices:
     """Whether single indexed reads may run on the event loop (SQLite); else they go to a thread."""
     pulls: PullRecorder | None = None
     """Counts manifest pulls in memory (governance); None records nothing."""
+    read_gate: ManifestReadGate | None = None
+    """Judges each manifest GET before it is served (the scan gate); None serves every manifest."""
 
 
 async def blocking(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

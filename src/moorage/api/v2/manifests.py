@@ -30,6 +30,8 @@ async def get(request: Request, services: RegistryServices, name: str, reference
         "ETag": f'"{manifest.digest}"',
     }
     body = b"" if request.method == "HEAD" else manifest.payload
+    if request.method == "GET" and services.read_gate is not None:
+        await services.read_gate.admit(request, name, manifest.digest, manifest.media_type, manifest.payload)
     if request.method == "GET" and services.pulls is not None:
         services.pulls.record(name, manifest.digest, actor_of(request))
     return Response(body, media_type=manifest.media_type, headers=headers)
