@@ -1,14 +1,14 @@
 """The durable job queue, and scanning: scans per digest, their findings, cached layer summaries.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """Pull-through cache: rules, the repositories the cache created, and when each tag was last resolved.
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0017
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0014"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -5,13 +5,13 @@ id first (10,000 tags: ~300 ms on SQLite); with it, a page costs its own rows. I
 planner find an image's index parents from the digest side. `benchmarks/web_ui.py` measures both.
 
 Revision ID: 0019
-Revises: 0014
+Revises: 0018
 """
 
 from alembic import op
 
 revision = "0019"
-down_revision = "0014"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

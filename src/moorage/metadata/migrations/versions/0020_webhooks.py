@@ -1,14 +1,14 @@
 """Webhooks: subscriptions, the durable delivery queue and the delivery log (docs/webhooks.md).
 
 Revision ID: 0020
-Revises: 0014
+Revises: 0019
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0014"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 

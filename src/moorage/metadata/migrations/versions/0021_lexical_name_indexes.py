@@ -8,13 +8,13 @@ make each page an index range scan (docs/benchmarks.md, "Large listings"). SQLit
 bytewise already and needs none.
 
 Revision ID: 0021
-Revises: 0014
+Revises: 0020
 """
 
 from alembic import op
 
 revision = "0021"
-down_revision = "0014"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
