@@ -121,6 +121,21 @@ def start_object_store() -> ObjectStoreServer:
     raise RuntimeError("SeaweedFS did not answer within 60 s")
 
 
+def stored_object_size(settings: dict[str, str], key: str) -> int:
+    """The size of an object of the bucket a registry with these settings keeps its blobs in."""
+    from moorage.storage.s3 import s3_client
+
+    client = s3_client(
+        settings["s3_endpoint_url"],
+        settings["s3_region"],
+        settings["s3_access_key_id"],
+        settings["s3_secret_access_key"],
+    )
+    prefix = settings.get("s3_prefix", "").strip("/")
+    head = client.head_object(Bucket=settings["s3_bucket"], Key=f"{prefix}/{key}" if prefix else key)
+    return int(head["ContentLength"])
+
+
 _server: ObjectStoreServer | None = None
 
 

@@ -30,6 +30,18 @@ class RunningRegistry:
     log_path: Path | None = None
     database_url: str | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    settings: dict[str, str] = field(default_factory=dict, repr=False)
+    """The settings it was started with (MOORAGE_* variables, lower case): where its blobs live, for one."""
+
+    def stored_blob_size(self, digest: str) -> int:
+        """The blob store's truth about a blob: the size of its file, or of its object in the S3 bucket."""
+        algorithm, hex_digest = digest.split(":")
+        if self.settings.get("storage") == "s3":
+            from tests.support.object_store import stored_object_size
+
+            return stored_object_size(self.settings, f"blobs/{algorithm}/{hex_digest[:2]}/{hex_digest}")
+        assert self.data_dir is not None
+        return (self.data_dir / "blobs" / algorithm / hex_digest[:2] / hex_digest).stat().st_size
 
     @classmethod
     def external(cls, url: str) -> RunningRegistry:
@@ -105,7 +117,7 @@ def start_server(data_dir: Path, database_url: str | None = None, **settings: st
         except RuntimeError:
             if chosen or attempt == 4 or "cannot listen on" not in log_path.read_text(errors="replace"):
                 raise
-    server = RunningRegistry(url, f"127.0.0.1:{port}", data_dir, log_path, database_url, process)
+    server = RunningRegistry(url, f"127.0.0.1:{port}", data_dir, log_path, database_url, process, settings)
     try:
         yield server
     finally:
