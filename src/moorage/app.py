@@ -352,6 +352,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         auth,
         settings.web_session_hours,
         settings.external_url,
+        scanning.results,
     )
     routes.append(Mount("/", app=create_web_app(ui)))
     other = Starlette(routes=routes, lifespan=lifespan)

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from moorage.scanning.model import Severity
 from tests.functional.helpers import index_manifest, push_artifact, push_image
 from tests.functional.web_support import csrf_of, post_form
+from tests.support.scan_gate import record_scan, vulnerability
 from tests.support.server import RunningRegistry
 
 SBOM = "application/vnd.example.sbom+json"
@@ -146,3 +148,18 @@ def test_a_malformed_policy_is_shown_back_with_the_reason(web: httpx.Client, pus
     response = post_form(web, settings, f"/repositories/{pushed['name']}/-/lifecycle/preview", policy='{"rules": 5}')
     assert response.status_code == 422 and "Invalid lifecycle policy" in response.text
     assert csrf_of(response)  # the form comes back, ready to fix
+
+
+def test_the_image_page_shows_its_scan_worst_findings_first_and_says_when_it_was_never_scanned(
+    registry: RunningRegistry, web: httpx.Client, pushed: dict[str, str]
+) -> None:
+    name = pushed["name"]
+    findings = [vulnerability("CVE-2024-0001", Severity.MEDIUM), vulnerability("CVE-2024-0002", Severity.CRITICAL)]
+    record_scan(registry, pushed["amd64"], findings=findings)
+    page = web.get(f"/repositories/{name}/-/images/{pushed['amd64']}").text
+    section = page[page.index('id="vulnerabilities"') :]
+    assert "COMPLETE" in section and "CRITICAL 1" in section and "MEDIUM 1" in section
+    assert section.index("CVE-2024-0002") < section.index("CVE-2024-0001"), "worst first"
+    assert "openssl" in section and "3.0.11-1" in section
+    unscanned = web.get(f"/repositories/{name}/-/images/{pushed['arm64']}").text
+    assert "Not scanned" in unscanned[unscanned.index('id="vulnerabilities"') :]

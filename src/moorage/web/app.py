@@ -21,6 +21,7 @@ from moorage.governance.services import Governance
 from moorage.lifecycle.service import LifecycleService
 from moorage.registry.blobs import BlobService
 from moorage.registry.manifests import ManifestService
+from moorage.scanning.results import ScanResults
 from moorage.web.context import WebServices
 from moorage.web.headers import SecurityHeaders
 from moorage.web.pages import WebUI
@@ -59,6 +60,7 @@ def web_services(
     auth: Any,
     session_hours: float,
     external_url: str | None,
+    scan_results: ScanResults | None = None,
 ) -> WebServices:
     """The UI's services; sessions are signed credentials of their own audience (`sessions.py`)."""
     sessions = None
@@ -70,7 +72,7 @@ def web_services(
             timedelta(hours=session_hours),
             auth.login_passwords.status,
         )
-    return WebServices(governance, lifecycle, manifests, blobs, auth, sessions, external_url)
+    return WebServices(governance, lifecycle, manifests, blobs, auth, sessions, external_url, scan_results)
 
 
 def _routes(ui: WebUI) -> list[BaseRoute]:

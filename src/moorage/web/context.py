@@ -18,6 +18,7 @@ from moorage.governance.services import Governance
 from moorage.lifecycle.service import LifecycleService
 from moorage.registry.blobs import BlobService
 from moorage.registry.manifests import ManifestService
+from moorage.scanning.results import ScanResults
 
 EVERYTHING = "*"
 
@@ -35,6 +36,8 @@ class WebServices:
     sessions: SignedCredentials | None
     """Issues and checks session cookies (None when authentication is off)."""
     external_url: str | None = None
+    scan_results: ScanResults | None = None
+    """Scan reports per digest for the image page (None: scanning is not wired)."""
 
 
 @dataclass

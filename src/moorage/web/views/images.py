@@ -16,6 +16,7 @@ from starlette.responses import Response
 from moorage.domain.digests import Digest
 from moorage.domain.errors import RegistryError
 from moorage.domain.manifests import parse_manifest
+from moorage.scanning.results import FindingsPage
 from moorage.web.pages import Page, not_found
 from moorage.web.views.repositories import readable_repository, referrers_of
 
@@ -98,4 +99,14 @@ def image_page(page: Page) -> Response:
         annotations=parsed.annotations or {},
         referrers=referrers_of(page, name, [stored.digest], depth=3)[stored.digest],
         manifest_json=json.dumps(document, indent=2)[:20000],
+        scan=_scan(page, stored.digest),
     )
+
+
+FINDINGS_SHOWN = 100
+
+
+def _scan(page: Page, digest: str) -> FindingsPage | None:
+    """The image's scan: state, counts and its worst findings first (all of them: `moorage findings`)."""
+    results = page.services.scan_results
+    return results.findings_page(digest, limit=FINDINGS_SHOWN) if results is not None else None
