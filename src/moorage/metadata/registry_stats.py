@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from moorage.metadata.jobs_schema import jobs
 from moorage.metadata.lifecycle_schema import gc_runs, lifecycle_runs
 from moorage.metadata.tables import blobs, manifests, repositories, uploads
 
@@ -23,6 +24,8 @@ class RegistryStats:
     uploads_in_progress: int
     gc_runs_failed: int
     lifecycle_runs_failed: int
+    jobs_queued: int
+    """Background jobs (scans…) waiting or running: a backlog that grows means workers cannot keep up."""
 
 
 def registry_stats(connection: sa.Connection) -> RegistryStats:
@@ -39,4 +42,5 @@ def registry_stats(connection: sa.Connection) -> RegistryStats:
         uploads_in_progress=count(uploads),
         gc_runs_failed=count(gc_runs, gc_runs.c.status == "failed"),
         lifecycle_runs_failed=count(lifecycle_runs, lifecycle_runs.c.status == "failed"),
+        jobs_queued=count(jobs, jobs.c.status.in_(("pending", "running"))),
     )

@@ -28,6 +28,9 @@ class RegistryMetrics(Collector):
         yield GaugeMetricFamily("moorage_manifests", "Manifests stored, across repositories.", stats.manifests)
         yield GaugeMetricFamily("moorage_repositories", "Repositories.", stats.repositories)
         yield GaugeMetricFamily(
+            "moorage_jobs_queued", "Background jobs (scans) waiting or running, on every node.", stats.jobs_queued
+        )
+        yield GaugeMetricFamily(
             "moorage_uploads_in_progress", "Upload sessions open (started, not finished).", stats.uploads_in_progress
         )
         yield CounterMetricFamily(
