@@ -79,6 +79,7 @@ from moorage.storage.blobstore import BlobStore
 from moorage.storage.filesystem import FilesystemBlobStore
 from moorage.storage.s3 import S3BlobStore, s3_client
 from moorage.web.app import create_web_app, web_services
+from moorage.workers.background import BackgroundWork
 from moorage.workers.jobs import JobRunner
 from moorage.workers.maintenance import MaintenanceSchedule
 
@@ -253,8 +254,12 @@ def registry_hosts(settings: Settings) -> list[str]:
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
     """Build the ASGI app; workers call this with the settings `moorage serve` resolved."""
-    if settings is None:
-        settings = settings_from_environment()
+    return build(settings if settings is not None else settings_from_environment())[0]
+
+
+def build(settings: Settings) -> tuple[ASGIApp, BackgroundWork]:
+    """The ASGI app and the background work it runs in its lifespan (unless `background_work` is off);
+    `moorage worker` builds the same and runs only the background work."""
     database = Database(settings.metadata_url())
     oidc = build_oidc_federation(settings, database)
     auth = None
@@ -317,16 +322,16 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     metrics = exposition_registry([MaintenanceMetrics(collector.totals), RegistryMetrics(stats), webhooks.metrics])
     http_metrics = HttpMetrics(in_process_registry(metrics))
 
+    background = BackgroundWork([schedule, webhooks.worker, scan_runner])
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        schedule.start()
-        webhooks.worker.start()
-        scan_runner.start()
+        if settings.background_work:
+            background.start()
         yield
-        await anyio.to_thread.run_sync(scan_runner.stop)
-        await anyio.to_thread.run_sync(webhooks.worker.stop)
+        if settings.background_work:
+            await anyio.to_thread.run_sync(background.stop)
         # A clean stop (SIGTERM, SIGINT) writes the pulls counted since the last flush: only a crash loses them.
-        await anyio.to_thread.run_sync(schedule.stop)
         await anyio.to_thread.run_sync(governance.pulls.close)
         await cache.aclose()
         await anyio.to_thread.run_sync(gate_audit.flush)
@@ -389,4 +394,4 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     routers.append(vulndb_api.router)
     management = create_management_api(state, routers)
     # Outermost: an early refusal (401, 404, 413…) reaches clients that send the whole body first.
-    return ObserveRequests(DrainUnreadBody(Moorage(registry, management, other)), http_metrics)
+    return ObserveRequests(DrainUnreadBody(Moorage(registry, management, other)), http_metrics), background

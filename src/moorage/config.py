@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     webhook_log_retention_days: float = Field(
         30, ge=0, le=3650, description="Finished webhook deliveries stay in the delivery log this long; 0: for ever."
     )
+    background_work: bool = Field(
+        True,
+        description="Run background work (scans, webhooks, lifecycle, GC) in this server; false: HTTP only.",
+    )
     migrate_on_start: bool = Field(
         True,
         description="Apply pending schema migrations at start; false: refuse to start until `moorage migrate` ran.",

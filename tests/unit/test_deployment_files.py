@@ -35,6 +35,13 @@ def test_every_variable_the_samples_set_is_a_real_setting() -> None:
 
 def test_kubernetes_nodes_probe_real_endpoints_run_as_non_root_and_migrate_in_a_job() -> None:
     kinds = {document["kind"]: document for document in kubernetes_documents()}
+    workers = [
+        d for d in kubernetes_documents() if d["kind"] == "Deployment" and d["metadata"]["name"] == "moorage-worker"
+    ]
+    assert workers and workers[0]["spec"]["template"]["spec"]["containers"][0]["args"] == ["worker"]
+    kinds["Deployment"] = next(
+        d for d in kubernetes_documents() if d["kind"] == "Deployment" and d["metadata"]["name"] == "moorage"
+    )
     assert {"Deployment", "Service", "PodDisruptionBudget", "Job", "ConfigMap"} <= set(kinds)
     pod = kinds["Deployment"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
@@ -44,6 +51,7 @@ def test_kubernetes_nodes_probe_real_endpoints_run_as_non_root_and_migrate_in_a_
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert kinds["Job"]["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
     assert kinds["ConfigMap"]["data"]["MOORAGE_MIGRATE_ON_START"] == "false"
+    assert {"name": "MOORAGE_BACKGROUND_WORK", "value": "false"} in container["env"], "nodes leave work to workers"
     secrets = {item["name"] for item in container["env"] if "valueFrom" in item}
     assert {"MOORAGE_SECRET_KEY", "MOORAGE_DATABASE_URL"} <= secrets, (
         "one shared secret key; no secret in the ConfigMap"

@@ -123,6 +123,22 @@ def serve(
 
 
 @app.command()
+def worker(
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data directory (default: ./moorage-data).")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Metadata store URL (default: SQLite in the data dir).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Do the background work (scans, webhooks, lifecycle, GC) without serving HTTP."""
+    from moorage.worker import run_worker
+
+    run_worker(_settings(config, data_dir=data_dir, database_url=database_url))
+
+
+@app.command()
 def migrate(
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="Metadata store URL (default: the settings').")
