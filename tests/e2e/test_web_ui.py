@@ -151,7 +151,7 @@ def test_a_user_browses_to_an_image_pushed_by_skopeo(
     assert '["/usr/bin/app"]' in config and "APP_MODE=production" in config
     assert "org.opencontainers.image.source=https://example.com/app" in config
     assert "moorage test layer 1" in d.find_element(By.ID, "build-history").text  # type: ignore[attr-defined]
-    assert "once scanning is enabled" in d.find_element(By.ID, "vulnerabilities").text  # type: ignore[attr-defined]
+    assert "Not scanned" in d.find_element(By.ID, "vulnerabilities").text  # type: ignore[attr-defined]
     screenshot(d, "03-image")
 
     d.get(f"{web_registry.url}/repositories/{repository}/-/tags/latest/history?at=2999-01-01T00:00")  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ rows, not 10,000 (`benchmarks/web_ui.py` measures it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.responses import Response
@@ -18,6 +19,8 @@ from moorage.governance.images import ImageDetail
 from moorage.web.pages import Page, PageError, not_found
 
 REPOSITORIES_PER_PAGE = 25
+FILTERED_READS = 40
+"""Pages of repositories one listing reads at most to fill a filtered page (1,000 names)."""
 IMAGES_PER_PAGE = 50
 IMAGE_CONFIGS = frozenset(
     {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
@@ -72,16 +75,24 @@ def repository_list(page: Page) -> Response:
             raise PageError(422, "Invalid filter", "a label filter is key=value")
         labels[key] = value
     after = page.query("after") or None
+    found: list[Any] = []
+    cursor = after
     try:
-        found, cursor = governance.repositories.list(
-            namespace or None, visibility, labels, after, REPOSITORIES_PER_PAGE
-        )
+        # Labels and permissions filter each page the service reads: read on until a page is full (or a
+        # bounded number of reads), so a filter never shows an empty page with a "Next page" link.
+        for _ in range(FILTERED_READS):
+            batch, cursor = governance.repositories.list(
+                namespace or None, visibility, labels, cursor, REPOSITORIES_PER_PAGE
+            )
+            found += [repository for repository in batch if page.viewer.may(repository.name, Action.PULL)]
+            if cursor is None or len(found) >= REPOSITORIES_PER_PAGE:
+                break
     except InvalidSettings:
         found, cursor = [], None
+    if len(found) > REPOSITORIES_PER_PAGE:
+        found, cursor = found[:REPOSITORIES_PER_PAGE], found[REPOSITORIES_PER_PAGE - 1].name
     rows = []
     for repository in found:
-        if not page.viewer.may(repository.name, Action.PULL):
-            continue
         # The newest image's size and push, like Docker Hub's list: exact storage of a repository reads every
         # blob link (about a second at 10,000 images), so it is on the usage page, one click away.
         newest: list[ImageDetail] = []
@@ -89,7 +100,7 @@ def repository_list(page: Page) -> Response:
             assert governance.images is not None
             newest, _ = governance.images.describe(repository.name, None, True, None, 1)
         rows.append({"repository": repository, "last_push": newest[0] if newest else None})
-    names = [repository.name for repository in found if page.viewer.may(repository.name, Action.PULL)]
+    names = [repository.name for repository in found]
     namespaces = sorted({name.split("/", 1)[0] for name in names if "/" in name})
     filters = {"namespace": namespace, "visibility": visibility or "", "label": label}
     next_link = None
