@@ -1,16 +1,20 @@
-"""Prometheus counters of the pull-through cache, per upstream, counted in this process.
+"""Prometheus counters of the pull-through cache, per upstream, counted where they happen.
 
-Stale answers and upstream failures are events of one process (a request it served), so unlike
-GC's totals they are in-process counters: Prometheus sums them over the processes it scrapes.
+Stale answers, upstream failures and fills are events of one process (a request it served). They
+are `prometheus_client` counters: under `moorage serve` with several workers they live in the
+shared multiprocess files, so any worker's `/metrics` shows every worker's counts.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import os
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client import Counter
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+
+from moorage.observability import MULTIPROCESS_DIRECTORY_VARIABLE
 
 _EVENTS = {
     "stale": ("moorage_proxy_stale_responses", "Cached tags served stale because the upstream could not be asked."),
@@ -24,15 +28,17 @@ _EVENTS = {
 
 class ProxyMetrics(Collector):
     def __init__(self) -> None:
-        self._counts: Counter[tuple[str, str]] = Counter()
+        # Registered nowhere: this collector hands them out itself, or the multiprocess files do.
+        self._counters = {
+            event: Counter(name, documentation, ["upstream"], registry=None)
+            for event, (name, documentation) in _EVENTS.items()
+        }
 
     def count(self, event: str, upstream: str) -> None:
-        self._counts[(event, upstream)] += 1
+        self._counters[event].labels(upstream).inc()
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        for event, (name, documentation) in _EVENTS.items():
-            family = CounterMetricFamily(name, documentation, labels=["upstream"])
-            for (counted, upstream), value in sorted(self._counts.items()):
-                if counted == event:
-                    family.add_metric([upstream], value)
-            yield family
+    def collect(self) -> Iterator[Metric]:
+        if os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE):
+            return
+        for counter in self._counters.values():
+            yield from counter.collect()
