@@ -89,6 +89,21 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None, log_path
     raise RuntimeError(f"moorage did not answer on {url} within 60 s")
 
 
+def wait_for_workers(log_path: Path, offset: int, workers: int) -> None:
+    """Until every granian worker has started (the first one answering is not all of them).
+
+    granian loses the stop request of a worker still starting when SIGTERM arrives, and then waits
+    for it for ever: a test that stopped a two-worker server at once waited 20 s for its SIGKILL.
+    """
+    deadline = time.monotonic() + 60
+    while workers > 1 and time.monotonic() < deadline:
+        with open(log_path, "rb") as log:
+            log.seek(offset)
+            if log.read().count(b"Started worker-") >= workers:
+                return
+        time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def start_server(data_dir: Path, database_url: str | None = None, **settings: str) -> Iterator[RunningRegistry]:
     """Run `moorage serve` on a loopback port until the context ends: `port` if given, else a free one.
@@ -109,10 +124,13 @@ def start_server(data_dir: Path, database_url: str | None = None, **settings: st
         command = [sys.executable, "-m", "moorage", "serve", "--host", "127.0.0.1", "--port", str(port)]
         command += ["--data-dir", str(data_dir)]
         with open(log_path, "ab") as log:
+            offset = log.tell()
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_ready(url, process, log_path)
+            if settings.get("server", "granian") == "granian":
+                wait_for_workers(log_path, offset, int(settings.get("workers", "1")))
             break
         except RuntimeError:
             if chosen or attempt == 4 or "cannot listen on" not in log_path.read_text(errors="replace"):
