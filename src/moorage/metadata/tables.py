@@ -86,4 +86,8 @@ uploads = sa.Table(
     sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("writer", sa.String(36), nullable=True),  # the append or commit holding the upload (a lease)
+    sa.Column("writer_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("hash_offset", sa.BigInteger, nullable=True),  # the running SHA-256 after this many bytes
+    sa.Column("hash_state", sa.LargeBinary, nullable=True),
 )

@@ -1,18 +1,23 @@
 """Blob uploads: start, append (chunked or streamed), status, cancel, finish, mount.
 
-Bytes go to the blob store's staging area while a running SHA-256 is kept in this process. The
-running hash is only a shortcut: if a chunk of the same upload landed on another process (or the
-process restarted), the staged bytes are hashed again at commit. A blob becomes visible only after
-its bytes are verified against the digest and committed; its metadata row is written last.
+Bytes go to the blob store's staging area while a running SHA-256 is kept. One append or commit at
+a time holds an upload, across processes and nodes (a lease in its metadata row, renewed while the
+bytes flow), so nothing is written into an upload while it is verified and committed. When an append
+ends, the hash state is saved with the upload (domain/running_hash.py): the next chunk, on any node,
+continues it, and the commit needs no second pass over the bytes. Where no usable state exists (an
+append cut short, a lease taken over, a library that cannot save states), the staged bytes are hashed
+again at commit. A blob becomes visible only after its bytes are verified against the digest and
+committed; its metadata row is written last.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -21,7 +26,9 @@ import anyio.to_thread
 from moorage.domain.access import ANONYMOUS, Actor
 from moorage.domain.digests import Digest, Hasher, new_hasher
 from moorage.domain.errors import ErrorCode, RegistryError
+from moorage.domain.running_hash import BadHashState, RunningSha256
 from moorage.metadata import blobs, collection, uploads
+from moorage.metadata.common import now
 from moorage.metadata.database import Database
 from moorage.registry.hooks import Hooks, ensure_repository, reporting_refusals
 from moorage.storage.blobstore import BlobNotFound, BlobStore, UploadWriter
@@ -31,6 +38,9 @@ BUFFER_SIZE = 4 << 20
 HASH_SLICE = 128 << 10
 """Hashed then written in turn by one thread, each slice is still in the CPU's cache when written."""
 MOUNT_CANDIDATES = 100
+LEASE = timedelta(seconds=120)
+"""How long an append or commit holds an upload without renewing; after that another may take it."""
+RENEW_SECONDS = 30.0
 """Repositories holding a blob that a mount without `from` looks at; past them the client uploads."""
 
 MayRead = Callable[[str], bool]
@@ -43,19 +53,11 @@ class UploadStatus:
     size: int
 
 
-@dataclass
-class _RunningHash:
-    offset: int
-    hasher: Hasher
-
-
 class UploadService:
     def __init__(self, database: Database, store: BlobStore, hooks: Hooks = ()) -> None:
         self.database = database
         self.store = store
         self.hooks = hooks
-        self._running: dict[str, _RunningHash] = {}
-        self._lock = threading.Lock()
         self._appending: dict[str, asyncio.Lock] = {}
         """Appends in progress in this process: a status or the next chunk waits for them to land."""
 
@@ -113,50 +115,78 @@ class UploadService:
         self, repository: str, upload_id: str, body: AsyncIterator[bytes], start: int | None, length: int | None
     ) -> UploadStatus:
         await anyio.to_thread.run_sync(self._find, repository, upload_id)
-        offset = await anyio.to_thread.run_sync(self._staged_size, upload_id)
-        if start is not None and start != offset:
-            raise RegistryError(
-                ErrorCode.RANGE_INVALID,
-                f"chunk starts at {start} but the upload holds {offset} bytes",
-                headers={"Range": content_range(offset)},
-            )
-        hasher = self._resume_hash(upload_id, offset)
-        writer = await anyio.to_thread.run_sync(self.store.append_to_upload, upload_id, offset)
+        writer = await anyio.to_thread.run_sync(self._claim, upload_id)
+        saved: uploads.HashCheckpoint | None | bool = False  # False: keep the stored checkpoint
         try:
-            received = await _pump(body, writer, hasher)
+            offset = await anyio.to_thread.run_sync(self._staged_size, upload_id)
+            if start is not None and start != offset:
+                raise RegistryError(
+                    ErrorCode.RANGE_INVALID,
+                    f"chunk starts at {start} but the upload holds {offset} bytes",
+                    headers={"Range": content_range(offset)},
+                )
+            hasher = await anyio.to_thread.run_sync(self._resume_hash, upload_id, offset)
+            store_writer = await anyio.to_thread.run_sync(self.store.append_to_upload, upload_id, offset)
+            try:
+                async with self._renewing(upload_id, writer):
+                    received = await _pump(body, store_writer, hasher)
+            finally:
+                await anyio.to_thread.run_sync(store_writer.close)
+            if length is not None and received != length:
+                # Drop the partial chunk so the client can resend it from the same offset.
+                await anyio.to_thread.run_sync(self._truncate, upload_id, offset)
+                raise RegistryError(ErrorCode.SIZE_INVALID, f"received {received} bytes, expected {length}", headers={})
+            state = hasher.save() if isinstance(hasher, RunningSha256) else None
+            saved = uploads.HashCheckpoint(offset + received, state) if state is not None else None
         finally:
-            await anyio.to_thread.run_sync(writer.close)
-        if length is not None and received != length:
-            # Drop the partial chunk so the client can resend it from the same offset.
-            await anyio.to_thread.run_sync(self._truncate, upload_id, offset)
-            raise RegistryError(ErrorCode.SIZE_INVALID, f"received {received} bytes, expected {length}", headers={})
-        if hasher is not None:
-            with self._lock:
-                self._running[upload_id] = _RunningHash(offset + received, hasher)
-        await anyio.to_thread.run_sync(self._touch, upload_id)
+            kept = await anyio.to_thread.run_sync(self._release, upload_id, writer, saved)
+        if not kept:
+            raise _taken_over(upload_id)
         return UploadStatus(upload_id, offset + received)
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self, upload_id: str, writer: str) -> AsyncIterator[None]:
+        """Keep the claim on the upload while a long body flows in."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(RENEW_SECONDS)
+                await anyio.to_thread.run_sync(self._renew, upload_id, writer)
+
+        task = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def finish(self, repository: str, upload_id: str, digest: Digest) -> int:
         """Verify the staged bytes against `digest` and make them a blob of the repository."""
         record = self._find(repository, upload_id)
-        size = self._staged_size(upload_id)
-        actual = self._digest_of_staged(upload_id, size, digest.algorithm)
-        if actual != digest.hex:
-            self._drop(upload_id)
-            raise RegistryError(
-                ErrorCode.DIGEST_INVALID,
-                f"content digest {digest.algorithm}:{actual} does not match {digest}",
-                detail={"digest": str(digest)},
-            )
-        with self.database.write() as connection:
-            # Restart the GC grace period and settle a GC tombstone of this digest first, so the
-            # bytes committed below are never the ones a GC pass is deleting (docs/gc.md).
-            collection.clear_for_commit(connection, str(digest), lambda _: self.store.delete(digest))
-        self.store.commit_upload(upload_id, digest)
-        with self.database.write() as connection:
-            blobs.record(connection, str(digest), size)
-            blobs.link(connection, record.repository_id, str(digest))
-            uploads.delete(connection, upload_id)
+        writer = self._claim(upload_id)
+        try:
+            size = self._staged_size(upload_id)
+            actual = self._digest_of_staged(upload_id, size, digest.algorithm)
+            if actual != digest.hex:
+                self._drop(upload_id)
+                raise RegistryError(
+                    ErrorCode.DIGEST_INVALID,
+                    f"content digest {digest.algorithm}:{actual} does not match {digest}",
+                    detail={"digest": str(digest)},
+                )
+            with self.database.write() as connection:
+                # Restart the GC grace period and settle a GC tombstone of this digest first, so the
+                # bytes committed below are never the ones a GC pass is deleting (docs/gc.md).
+                collection.clear_for_commit(connection, str(digest), lambda _: self.store.delete(digest))
+            self.store.commit_upload(upload_id, digest)
+            with self.database.write() as connection:
+                blobs.record(connection, str(digest), size)
+                blobs.link(connection, record.repository_id, str(digest))
+                uploads.delete(connection, upload_id)
+        except BaseException:
+            self._release(upload_id, writer, False)  # a no-op once the upload is gone
+            raise
         self._forget(upload_id)
         return size
 
@@ -222,32 +252,61 @@ class UploadService:
         except BlobNotFound:
             raise RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, f"upload {upload_id!r} has no data") from None
 
+    def _claim(self, upload_id: str) -> str:
+        """Hold the upload for this append or commit; BLOB_UPLOAD_INVALID (409) while another does."""
+        writer = str(uuid.uuid4())
+        with self.database.write() as connection:
+            claimed = uploads.claim(connection, upload_id, writer, now() + LEASE)
+        if not claimed:
+            raise RegistryError(
+                ErrorCode.BLOB_UPLOAD_INVALID,
+                f"upload {upload_id} is being written or committed by another request; retry once it ends",
+                {"upload": upload_id},
+                status=409,
+            )
+        return writer
+
+    def _renew(self, upload_id: str, writer: str) -> None:
+        with self.database.write() as connection:
+            uploads.renew(connection, upload_id, writer, now() + LEASE)
+
+    def _release(self, upload_id: str, writer: str, saved: uploads.HashCheckpoint | None | bool) -> bool:
+        with self.database.write() as connection:
+            if isinstance(saved, bool):
+                return uploads.release(connection, upload_id, writer)
+            return uploads.release_saving(connection, upload_id, writer, saved)
+
+    def _checkpoint(self, upload_id: str) -> uploads.HashCheckpoint | None:
+        with self.database.read() as connection:
+            return uploads.checkpoint(connection, upload_id)
+
     def _resume_hash(self, upload_id: str, offset: int) -> Hasher | None:
-        with self._lock:
-            running = self._running.pop(upload_id, None)
+        """The running hash of the bytes before `offset`, or None when it has to be redone at commit."""
         if offset == 0:
-            return new_hasher("sha256")
-        if running is not None and running.offset == offset:
-            return running.hasher
-        return None
+            return RunningSha256()
+        return self._resumed(self._checkpoint(upload_id), offset)
+
+    @staticmethod
+    def _resumed(checkpoint: uploads.HashCheckpoint | None, offset: int) -> RunningSha256 | None:
+        if checkpoint is None or checkpoint.offset != offset:
+            return None
+        try:
+            return RunningSha256.resume(checkpoint.state)
+        except BadHashState:
+            return None
 
     def _digest_of_staged(self, upload_id: str, size: int, algorithm: str) -> str:
-        with self._lock:
-            running = self._running.get(upload_id)
-        if algorithm == "sha256" and running is not None and running.offset == size:
-            return running.hasher.hexdigest()
+        if algorithm == "sha256":
+            running = self._resumed(self._checkpoint(upload_id), size)
+            if running is not None:
+                return running.hexdigest()
         hasher = new_hasher(algorithm)
         for chunk in self.store.read_upload(upload_id):
             hasher.update(chunk)
         return hasher.hexdigest()
 
     def _truncate(self, upload_id: str, offset: int) -> None:
-        self._forget(upload_id)
         self.store.append_to_upload(upload_id, offset).close()
-
-    def _touch(self, upload_id: str) -> None:
-        with self.database.write() as connection:
-            uploads.touch(connection, upload_id)
 
     def _drop(self, upload_id: str) -> None:
         with self.database.write() as connection:
@@ -256,8 +315,6 @@ class UploadService:
         self.store.cancel_upload(upload_id)
 
     def _forget(self, upload_id: str) -> None:
-        with self._lock:
-            self._running.pop(upload_id, None)
         self._appending.pop(upload_id, None)
 
 
@@ -354,6 +411,15 @@ class BufferPool:
 
 
 _BUFFERS = BufferPool(BUFFER_SIZE, keep=4)
+
+
+def _taken_over(upload_id: str) -> RegistryError:
+    return RegistryError(
+        ErrorCode.BLOB_UPLOAD_INVALID,
+        f"upload {upload_id} was taken over by another request while this chunk was written; check its status",
+        {"upload": upload_id},
+        status=409,
+    )
 
 
 def content_range(size: int) -> str:

@@ -114,6 +114,7 @@ async def finish(request: Request, services: RegistryServices, name: str, upload
     if "digest" not in request.query_params:
         raise RegistryError(ErrorCode.DIGEST_INVALID, "the digest query parameter is required to finish an upload")
     digest = Digest.parse(request.query_params["digest"])
+    await services.uploads.settled(upload_id)  # a chunk of this upload still landing in this process
     status = await blocking(services.uploads.status, name, upload_id)
     return await _write_and_finish(request, services, name, status, digest)
 
