@@ -25,7 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from moorage.gc.collector import GarbageCollector
-from moorage.lifecycle.service import NAMESPACE, LifecycleService
+from moorage.lifecycle.in_force import REPOSITORY
+from moorage.lifecycle.service import LifecycleService
 from moorage.metadata.database import Database
 from moorage.metadata.tables import (
     blobs,
@@ -176,7 +177,8 @@ def main() -> None:
             lambda: populate(database, arguments.manifests, arguments.blobs, arguments.repositories),
         )
         lifecycle = LifecycleService(database)
-        lifecycle.put_policy(NAMESPACE, "bench", POLICY)
+        for r in range(arguments.repositories):  # policies are per repository (namespaces give them by template)
+            lifecycle.put_policy(REPOSITORY, f"bench/repo{r}", POLICY)
 
         def evaluate_all() -> int:
             return sum(
