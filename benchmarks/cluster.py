@@ -1,11 +1,12 @@
 """One node against two, the filesystem against S3, redirects on against off, on this machine.
 
-    python -m benchmarks.cluster [--blob-mib 64] [--seconds 5] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+    python -m benchmarks.cluster [--blob-mib 64] [--seconds 5] [--rounds 3]
+                                 [--postgres postgresql://postgres@127.0.0.1:5432/test]
 
 Each shape starts fresh servers (a new PostgreSQL database, a new bucket of a SeaweedFS started here)
 and measures, over HTTP: manifest GETs by tag per second (`hey`, 32 connections in all, split over
 the nodes), and the time to push (`POST` + one `PUT ?digest=`) and pull (`GET`, following a redirect)
-a blob of `--blob-mib` random bytes, from one client per node at once. Shapes:
+a blob of `--blob-mib` random bytes, by two clients at once (spread over the nodes). Shapes:
 
 - `sqlite-fs`: the embedded default (one node);
 - `pg-fs`, `pg-s3`, `pg-s3-redirect`: one node on PostgreSQL with each blob store;
@@ -13,7 +14,9 @@ a blob of `--blob-mib` random bytes, from one client per node at once. Shapes:
 
 Everything shares this machine's two cores — the object store, PostgreSQL, the clients and the
 nodes — so a second node adds no hardware: read the two-node figures as the cost of coordination,
-not as scaling. Prints one JSON document.
+not as scaling. The shapes are measured in turn, `--rounds` times over (interleaved, so a burst of
+other load touches every shape alike); each figure is the median of the rounds with its range.
+Prints one JSON document.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import json
 import os
 import re
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,14 +100,19 @@ def push_and_pull(server: Server, data: bytes, repository: str) -> tuple[float, 
     return pushed, pulled
 
 
+CLIENTS = 2
+"""Transfers at once, whatever the number of nodes: the same load for every shape."""
+
+
 def transfer_rates(servers: list[Server], mib: int) -> dict[str, float]:
-    """MiB/s pushed and pulled in all, one client per node at once, each with a blob of its own."""
-    blobs = [os.urandom(mib << 20) for _ in servers]
-    with ThreadPoolExecutor(len(servers)) as pool:
+    """MiB/s pushed and pulled in all by `CLIENTS` clients at once, each with a blob of its own."""
+    blobs = [os.urandom(mib << 20) for _ in range(CLIENTS)]
+    targets = [servers[index % len(servers)] for index in range(CLIENTS)]
+    with ThreadPoolExecutor(CLIENTS) as pool:
         times = list(
-            pool.map(lambda pair: push_and_pull(pair[0], pair[1], "bench/blobs"), zip(servers, blobs, strict=True))
+            pool.map(lambda pair: push_and_pull(pair[0], pair[1], "bench/blobs"), zip(targets, blobs, strict=True))
         )
-    total = mib * len(servers)
+    total = mib * CLIENTS
     return {
         "push_mib_per_s": round(total / max(t[0] for t in times), 1),
         "pull_mib_per_s": round(total / max(t[1] for t in times), 1),
@@ -146,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blob-mib", type=int, default=64)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     arguments = parser.parse_args(argv)
     store: ObjectStoreServer = start_object_store()
@@ -158,12 +168,38 @@ def main(argv: list[str] | None = None) -> None:
             ("pg-s3-redirect", 1, {**s3, "s3_redirect_seconds": "300"}, arguments.postgres),
             ("pg-s3 x2", 2, s3, arguments.postgres),
         ]
-        report = [
-            measure_shape(name, count, settings, postgres, arguments) for name, count, settings, postgres in shapes
-        ]
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in shapes}
+        load_before = os.getloadavg()
+        for _ in range(arguments.rounds):
+            for name, count, settings, postgres in shapes:
+                rounds[name].append(measure_shape(name, count, settings, postgres, arguments))
+        load_after = os.getloadavg()
     finally:
         store.stop()
-    print(json.dumps(report, indent=2))
+    report = {
+        "load_average_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
+        "rounds": arguments.rounds,
+        "blob_mib": arguments.blob_mib,
+        "shapes": [summary(results) for results in rounds.values()],
+    }
+    print(json.dumps(report, indent=1))
+    for shape in report["shapes"]:
+        print(
+            f"{shape['shape']:<15} manifests/s {shape['manifest_get_per_s']:8.1f} {shape['manifest_get_per_s_range']}"
+            f"  push MiB/s {shape['push_mib_per_s']:7.1f} {shape['push_mib_per_s_range']}"
+            f"  pull MiB/s {shape['pull_mib_per_s']:7.1f} {shape['pull_mib_per_s_range']}"
+        )
+
+
+def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each figure over the rounds, and its range."""
+    first = results[0]
+    summarised: dict[str, Any] = {"shape": first["shape"], "nodes": first["nodes"]}
+    for key in ("manifest_get_per_s", "push_mib_per_s", "pull_mib_per_s"):
+        values = sorted(result[key] for result in results)
+        summarised[key] = statistics.median(values)
+        summarised[f"{key}_range"] = [values[0], values[-1]]
+    return summarised
 
 
 if __name__ == "__main__":
