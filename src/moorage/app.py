@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import anyio.to_thread
@@ -14,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from moorage.api import admission as admission_api
 from moorage.api.drain import DrainUnreadBody
@@ -33,6 +35,7 @@ from moorage.api.registry_guard import RegistryGuard
 from moorage.api.scan_gate import PullGate
 from moorage.api.token import token_routes
 from moorage.api.v2.context import RegistryServices
+from moorage.api.v2.redirects import RedirectPolicy
 from moorage.api.v2.router import RegistryAPI
 from moorage.app_auth import build_auth, secret_box
 from moorage.auth.oidc_federation import OidcFederation
@@ -139,6 +142,7 @@ def build_services(
         listings=ListingService(database),
         local_reads=database.reads_are_local,
         pulls=governance.pulls,
+        redirects=RedirectPolicy.of(settings.s3_redirect_exclude_networks, settings.s3_redirect_exclude_hosts),
     )
     return services, governance
 
@@ -394,4 +398,9 @@ def build(settings: Settings) -> tuple[ASGIApp, BackgroundWork]:
     routers.append(vulndb_api.router)
     management = create_management_api(state, routers)
     # Outermost: an early refusal (401, 404, 413…) reaches clients that send the whole body first.
-    return ObserveRequests(DrainUnreadBody(Moorage(registry, management, other)), http_metrics), background
+    asgi: ASGIApp = ObserveRequests(DrainUnreadBody(Moorage(registry, management, other)), http_metrics)
+    if settings.trusted_proxies:
+        # The client's address (and scheme) as the load balancer saw it, for every layer below.
+        trusted = [str(network) for network in settings.trusted_proxies]
+        asgi = cast(ASGIApp, ProxyHeadersMiddleware(cast(Any, asgi), trusted_hosts=trusted))
+    return asgi, background

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 CONFIG_FILE_VARIABLE = "MOORAGE_CONFIG"
@@ -170,6 +170,21 @@ class Settings(BaseSettings):
         ge=0,
         le=86400,
         description="Answer blob GETs with a 307 to a presigned URL valid this long; 0: bytes pass through the node.",
+    )
+    s3_redirect_exclude_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Client networks (CIDR) that get blob bytes through the node even with redirects on "
+        "(clients that cannot reach the object store).",
+    )
+    s3_redirect_exclude_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names (the request's Host, without port) whose requests get blob bytes through the "
+        "node: a route of the load balancer for clients that want no redirect.",
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of load balancers whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed: the client's address then comes from them (login throttling, audit, redirects).",
     )
     # --- operations: TLS, logs and metrics (docs/operations.md) ---
     tls_cert_file: Path | None = Field(

@@ -119,6 +119,8 @@ def _run_uvicorn(settings: Settings) -> None:
         log_level=settings.log_level,
         log_config=logging_config(settings.log_format, settings.log_level, settings.access_log),
         access_log=False,
+        # Forwarded headers are believed only from `trusted_proxies` (moorage.app), never by default.
+        proxy_headers=False,
         # uvicorn loads these in each worker; its supervisor (--workers 2 or more) replaces the
         # workers one by one on SIGHUP, which picks up a renewed certificate.
         ssl_certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,

@@ -40,7 +40,7 @@ async def get(request: Request, services: RegistryServices, name: str, digest: s
     parsed = Digest.parse(digest)
     info = await quick_read(services, services.blobs.stat, name, parsed)
     headers = _headers(parsed)
-    if info.location.url is not None:
+    if info.location.url is not None and services.redirects.allows(request):
         return RedirectResponse(info.location.url, status_code=307, headers=headers)
     try:
         requested = parse_range(request.headers.get("range"), info.size)

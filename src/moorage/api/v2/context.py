@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ParamSpec, Protocol, TypeVar
 import anyio.to_thread
 from starlette.requests import Request
 
+from moorage.api.v2.redirects import RedirectPolicy
 from moorage.domain.access import ANONYMOUS, Actor
 from moorage.registry.blobs import BlobService
 from moorage.registry.listings import ListingService
@@ -44,6 +45,8 @@ class RegistryServices:
     """Counts manifest pulls in memory (governance); None records nothing."""
     read_gate: ManifestReadGate | None = None
     """Judges each manifest GET before it is served (the scan gate); None serves every manifest."""
+    redirects: RedirectPolicy = RedirectPolicy()
+    """Which blob GETs may be redirected to the object store (when the store gives URLs)."""
 
 
 async def blocking(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
