@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     )
     server: Literal["granian", "uvicorn"] = Field("granian", description="The HTTP server that runs the app.")
     workers: int = Field(1, ge=1, le=64, description="HTTP worker processes.")
+    shutdown_timeout_seconds: int = Field(
+        30,
+        ge=1,
+        le=3600,
+        description="On SIGTERM, requests in progress get this long to finish before the workers are killed.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     create_on_push: bool = Field(
         True, description="Whether a push creates an unknown repository (creation templates decide per prefix)."

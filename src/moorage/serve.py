@@ -121,6 +121,7 @@ def _run_uvicorn(settings: Settings) -> None:
         access_log=False,
         # Forwarded headers are believed only from `trusted_proxies` (moorage.app), never by default.
         proxy_headers=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         # uvicorn loads these in each worker; its supervisor (--workers 2 or more) replaces the
         # workers one by one on SIGHUP, which picks up a renewed certificate.
         ssl_certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
@@ -156,6 +157,16 @@ def _run_granian(settings: Settings) -> None:
                     settings.tls_cert_file, settings.tls_key_file, None, SSLProtocols.tls12, None, [], False
                 )
             super().signal_handler_reload(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+        def shutdown(self, exit_code: int = 0) -> None:
+            """Stop gracefully, but for `shutdown_timeout_seconds` at most: then the workers are killed.
+
+            Without a limit a stop could wait forever: a worker still starting when SIGTERM came
+            never saw it and kept running (seen: granian waited 20 s and more). Only a stop is
+            bounded; a SIGHUP reload still lets the old workers finish every request in progress.
+            """
+            self.workers_kill_timeout = settings.shutdown_timeout_seconds
+            super().shutdown(exit_code)  # type: ignore[no-untyped-call]
 
     tls: dict[str, object] = {}
     if settings.tls_cert_file is not None and settings.tls_key_file is not None:

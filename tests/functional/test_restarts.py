@@ -5,12 +5,15 @@ These tests run their own servers (`start_registry`) because they stop, kill and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -110,3 +113,37 @@ def test_a_second_server_on_a_port_where_one_listens_is_refused(start_registry: 
     assert second.returncode != 0 and "cannot listen on" in second.stderr + second.stdout
     with httpx.Client(base_url=server.url, timeout=30) as client:
         assert client.get("/v2/").status_code == 200
+
+
+def test_a_stop_waits_for_a_request_in_progress_no_longer_than_the_shutdown_timeout(
+    start_registry: StartRegistry,
+) -> None:
+    """A stop lets requests finish, but not forever: a client that stalls mid-upload (or a worker that
+    never saw the signal) must not keep a node from stopping for a rolling upgrade."""
+    server = start_registry(shutdown_timeout_seconds="2", workers="2")
+    stalled = threading.Event()
+    release = threading.Event()
+
+    def stalling_body() -> Iterator[bytes]:
+        yield b"x" * 65536
+        stalled.set()
+        release.wait(120)  # the client stalls; the test ends it when the server is gone
+        yield b"y"
+
+    def upload() -> None:
+        with httpx.Client(base_url=server.url, timeout=120) as client:
+            location = client.post("/v2/stop/stall/blobs/uploads/").headers["location"]
+            with contextlib.suppress(httpx.HTTPError):
+                client.patch(location, content=stalling_body())
+
+    uploader = threading.Thread(target=upload)
+    uploader.start()
+    try:
+        assert stalled.wait(60)
+        assert server.process is not None
+        os.killpg(server.process.pid, signal.SIGTERM)
+        server.process.wait(timeout=60)  # it stops by itself: no SIGKILL from the test
+        assert "refused to gracefully stop" in server.log()
+    finally:
+        release.set()
+        uploader.join(60)
