@@ -347,7 +347,7 @@ def build(settings: Settings) -> tuple[ASGIApp, BackgroundWork]:
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics_endpoint(metrics)),
+        Route("/metrics", metrics_endpoint(metrics, settings.metrics_token)),
     ]
     if auth is not None:
         registry = RegistryGuard(registry, auth.tokens, auth.roles, settings.token_service, settings.external_url)

@@ -203,6 +203,12 @@ class Settings(BaseSettings):
         "auto", description="Log lines as JSON, or text for people; auto: text on a terminal, JSON elsewhere."
     )
     access_log: bool = Field(True, description="Write one access-log line per request (logger `moorage.access`).")
+    metrics_token: str | None = Field(
+        None,
+        min_length=16,
+        description="When set, GET /metrics requires `Authorization: Bearer <this>` (Prometheus' "
+        "`authorization.credentials_file`); masked.",
+    )
     # --- scan on push and the job queue (issue 13; docs/scanning.md) ---
     scan_on_push: bool = Field(
         False, description="Scan every pushed image, whatever its repository's own scan_on_push setting says."
@@ -299,7 +305,7 @@ class Settings(BaseSettings):
             values["database_url"] = f"{scheme}//{credentials.split(':', 1)[0]}:***@{host}"
         if values.get("admin_password"):
             values["admin_password"] = "***"
-        for secret in ("secret_key", "s3_secret_access_key"):
+        for secret in ("secret_key", "s3_secret_access_key", "metrics_token"):
             if values.get(secret):
                 values[secret] = "***"
         values["previous_secret_keys"] = ["***" for _ in values.get("previous_secret_keys", [])]

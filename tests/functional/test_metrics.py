@@ -18,6 +18,7 @@ from tests.functional.helpers import push_blob, start_upload, unique_repo
 from tests.support.server import RunningRegistry, start_server
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+METRICS_TOKEN = "scraper-" + "0123456789abcdef"
 
 # Exported by features merged beside this one (webhooks: events/metrics.py; background jobs); the
 # drift check below skips them only while the server does not export them yet. Remove at merge.
@@ -27,14 +28,20 @@ PENDING_FROM_OTHER_FEATURES: set[str] = set()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
-    settings = {"workers": "2", "gc_interval_seconds": "0", "lifecycle_interval_seconds": "0"}
+    settings = {
+        "workers": "2",
+        "gc_interval_seconds": "0",
+        "lifecycle_interval_seconds": "0",
+        "metrics_token": METRICS_TOKEN,
+    }
     with start_server(tmp_path_factory.mktemp("metrics") / "data", **settings) as running:
         yield running
 
 
 def scrape(server: RunningRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Each sample of one scrape, on a new connection (so either worker may answer)."""
-    response = httpx.get(f"{server.url}/metrics", headers={"Connection": "close"})
+    headers = {"Connection": "close", "Authorization": f"Bearer {METRICS_TOKEN}"}
+    response = httpx.get(f"{server.url}/metrics", headers=headers)
     assert response.status_code == 200
     samples = {}
     for family in text_string_to_metric_families(response.text):
@@ -73,7 +80,7 @@ def test_routes_are_templates_not_paths(server: RunningRegistry) -> None:
         assert client.get("/no/such/page").status_code == 404
         for made_up in ("BREW", "PROPFIND-X1", "PROPFIND-X2"):  # a client picks the method: no new series
             client.request(made_up, f"/v2/{repo}/tags/list")
-    text = httpx.get(f"{server.url}/metrics").text
+    text = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
     assert repo not in text and "absent" not in text and "/no/such" not in text
     assert "BREW" not in text and "PROPFIND" not in text and 'method="other"' in text
     samples = scrape(server)
@@ -125,3 +132,18 @@ def test_the_dashboard_and_alert_rules_use_only_metrics_the_server_exports(serve
     assert {"moorage_http_requests_total", "moorage_storage_bytes", "moorage_gc_runs_failed_total"} <= used
     missing = used - exported - (PENDING_FROM_OTHER_FEATURES - exported)
     assert not missing, f"used by docs/grafana-dashboard.json or docs/prometheus-alerts.yml, not exported: {missing}"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong-token-0123456789", f"Basic {METRICS_TOKEN}", f"Bearer {METRICS_TOKEN}x"],
+    ids=["none", "wrong", "not-bearer", "longer"],
+)
+def test_with_a_metrics_token_a_scraper_without_it_gets_nothing(
+    server: RunningRegistry, authorization: str | None
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    response = httpx.get(f"{server.url}/metrics", headers=headers)
+    assert response.status_code == 401
+    assert "moorage_" not in response.text
+    assert METRICS_TOKEN not in server.log()

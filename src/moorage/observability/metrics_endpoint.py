@@ -14,6 +14,7 @@ Two kinds of metrics, and where to add one:
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -47,8 +48,20 @@ def in_process_registry(exposition: CollectorRegistry) -> CollectorRegistry | No
     return None if multiprocess_directory() is not None else exposition
 
 
-def metrics_endpoint(registry: CollectorRegistry) -> Callable[[Request], Awaitable[Response]]:
+def metrics_endpoint(registry: CollectorRegistry, token: str | None = None) -> Callable[[Request], Awaitable[Response]]:
+    """The `/metrics` handler; with `token`, only a scraper that sends it as a bearer token is answered."""
+    expected = f"Bearer {token}".encode() if token else None
+
     async def metrics(request: Request) -> Response:
+        if expected is not None:
+            sent = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(sent, expected):
+                return Response(
+                    "the metrics need the bearer token configured as metrics_token\n",
+                    status_code=401,
+                    media_type="text/plain",
+                    headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+                )
         # Collectors query the metadata store: off the event loop.
         body = await anyio.to_thread.run_sync(generate_latest, registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
