@@ -190,6 +190,7 @@ def build_webhooks(settings: Settings, database: Database, audit: AuditRecord) -
         concurrency=settings.webhook_concurrency,
         registry_host=registry_host(settings),
         log_retention_days=settings.webhook_log_retention_days,
+        ca_file=settings.webhook_ca_file,
     )
     return Webhooks.build(database, secret_box(settings, create=True), audit, webhook_settings)
 

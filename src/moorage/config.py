@@ -137,6 +137,11 @@ class Settings(BaseSettings):
         False, description="Let webhooks reach loopback and private addresses (link-local/metadata never)."
     )
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60, description="Timeout of one webhook request.")
+    webhook_ca_file: Path | None = Field(
+        None,
+        description="PEM file of certificate authorities trusted for HTTPS webhook receivers, besides the system's "
+        "(an internal CA).",
+    )
     webhook_max_attempts: int = Field(8, ge=1, le=50, description="Attempts before a delivery is marked failed.")
     webhook_retry_base_seconds: float = Field(
         10.0, gt=0, le=3600, description="Wait after a webhook's first failed attempt; doubles with each failure."

@@ -14,6 +14,7 @@ import sys
 
 from moorage.config import RESOLVED_SETTINGS_VARIABLE, Settings, is_loopback
 from moorage.data_dir import restrict_new_files
+from moorage.events.trust import receivers_trust
 from moorage.observability import MULTIPROCESS_DIRECTORY_VARIABLE
 from moorage.observability.logging_setup import configure_logging, logging_config
 from moorage.observability.metrics_directory import metrics_directory
@@ -72,6 +73,14 @@ def prepare_in_child(settings: Settings) -> None:
         raise StartupFailed(f"moorage: start-up preparation failed (exit status {result.returncode})")
 
 
+def check_webhook_ca_file(settings: Settings) -> None:
+    """A CA file that cannot be loaded stops the start, instead of failing every delivery later."""
+    try:
+        receivers_trust(settings.webhook_ca_file)
+    except ValueError as error:
+        raise SystemExit(f"moorage: {error}") from None
+
+
 def warn_about_clear_text_credentials(settings: Settings) -> None:
     """Credentials sent over plain HTTP beyond this machine can be read on the way: say so at start."""
     behind_https_proxy = (settings.external_url or "").startswith("https://")
@@ -89,6 +98,7 @@ def run(settings: Settings) -> None:
     restrict_new_files()  # inherited by the start-up child and every worker: data files are owner-only
     certificate = check_tls_files(settings.tls_cert_file, settings.tls_key_file)
     check_bind_safety(settings)
+    check_webhook_ca_file(settings)
     warn_about_clear_text_credentials(settings)
     ensure_address_free(settings.host, settings.port)
     prepare_in_child(settings)

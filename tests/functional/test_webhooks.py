@@ -6,17 +6,21 @@ receiver is on loopback) and retries fast, shared by the module.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from tests.functional.helpers import push_image, put_manifest
 from tests.support.auth import ADMIN, ADMIN_PASSWORD, api, client_for, create_user
+from tests.support.pki import PrivateCA
 from tests.support.server import RunningRegistry, postgres_database, start_server
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -34,14 +38,26 @@ SETTINGS = {
 }
 
 
+@pytest.fixture(scope="module")
+def internal_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[PrivateCA, Path]:
+    """The CA of the site's internal receivers: the registry trusts it through `webhook_ca_file`."""
+    ca = PrivateCA.create()
+    ca_file = tmp_path_factory.mktemp("internal-ca") / "ca.pem"
+    ca_file.write_bytes(ca.certificate.public_bytes(serialization.Encoding.PEM))
+    return ca, ca_file
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, internal_ca: tuple[PrivateCA, Path]
+) -> Iterator[RunningRegistry]:
     data_dir = tmp_path_factory.mktemp(f"webhooks-{request.param}")
+    settings = {**SETTINGS, "webhook_ca_file": str(internal_ca[1])}
     if request.param == "postgres":
-        with postgres_database() as url, start_server(data_dir, url, **SETTINGS) as running:
+        with postgres_database() as url, start_server(data_dir, url, **settings) as running:
             yield running
     else:
-        with start_server(data_dir, **SETTINGS) as running:
+        with start_server(data_dir, **settings) as running:
             yield running
 
 
@@ -317,3 +333,26 @@ def test_a_lifecycle_expiry_is_an_event_that_says_so(
     assert expiry["digest"] == old.digest and expiry["actor"] == {"kind": "system", "name": "lifecycle"}
     assert expiry["reason"].startswith("lifecycle expiry")
     assert by_type["tag.delete"]["tag"] == "v1" and by_type["tag.delete"]["reason"].startswith("lifecycle expiry")
+
+
+def test_https_receivers_are_trusted_through_the_internal_ca_and_no_other(
+    admin: httpx.Client, internal_ca: tuple[PrivateCA, Path], tmp_path: Path
+) -> None:
+    ca, _ = internal_ca
+    ca.issue(2, tmp_path / "internal.pem", tmp_path / "internal.key")
+    stranger = PrivateCA.create()  # a CA nobody configured: a man in the middle, say
+    stranger.issue(3, tmp_path / "stranger.pem", tmp_path / "stranger.key")
+    with (
+        WebhookReceiver(tls=(tmp_path / "internal.pem", tmp_path / "internal.key")) as internal,
+        WebhookReceiver(tls=(tmp_path / "stranger.pem", tmp_path / "stranger.key")) as impostor,
+    ):
+        trusted, path = subscribe(admin, internal, unique("whtls"), enabled=False)
+        delivery = admin.post(f"/webhooks/{trusted['id']}/ping").json()
+        assert delivery["state"] == "delivered", delivery
+        (item,) = internal.at(path)
+        assert item.signed
+        untrusted, impostor_path = subscribe(admin, impostor, unique("whtls"), enabled=False)
+        refused = admin.post(f"/webhooks/{untrusted['id']}/ping").json()
+        assert refused["state"] == "failed", refused
+        assert "certificate" in json.dumps(refused["last_attempt"]).lower()
+        assert impostor.at(impostor_path) == [], "nothing was sent to a receiver whose certificate failed"

@@ -8,11 +8,13 @@ Each subscription under test gets its own path (`receiver.url("/a")`) and its se
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
 
 from moorage.events.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, verify
@@ -38,8 +40,10 @@ class Received:
 
 
 class WebhookReceiver:
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: a certificate and key file to answer HTTPS with (else plain HTTP)."""
         self.port = port
+        self.tls = tls
         self.secrets: dict[str, str] = {}
         self.received: list[Received] = []
         self.arrived: list[str] = []
@@ -52,7 +56,7 @@ class WebhookReceiver:
         self._thread: threading.Thread | None = None
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
 
     def start(self) -> WebhookReceiver:
         receiver = self
@@ -83,6 +87,10 @@ class WebhookReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self

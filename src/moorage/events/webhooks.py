@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from moorage.auth.secret_box import SecretBox
 from moorage.events.deliveries import DeliveryLog
@@ -19,6 +20,7 @@ from moorage.events.metrics import WebhookMetrics
 from moorage.events.retry import RetryPolicy
 from moorage.events.subscriptions import AuditRecord, Subscriptions
 from moorage.events.targets import TargetPolicy
+from moorage.events.trust import receivers_trust
 from moorage.events.worker import DeliveryWorker
 from moorage.metadata import webhooks as queries
 from moorage.metadata.database import Database
@@ -36,6 +38,8 @@ class WebhookSettings:
     registry_host: str | None = None
     log_retention_days: float = 30.0
     """0: keep the delivery log for ever."""
+    ca_file: Path | None = None
+    """Certificate authorities trusted for HTTPS receivers besides the system's."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ class Webhooks:
 
         metrics = WebhookMetrics(queue_depth)
         retry = RetryPolicy(settings.max_attempts, settings.retry_base, settings.retry_max)
-        sender = Sender(policy, settings.timeout)
+        sender = Sender(policy, settings.timeout, receivers_trust(settings.ca_file))
         retention = timedelta(days=settings.log_retention_days) if settings.log_retention_days else None
         worker = DeliveryWorker(
             database, box, sender, retry, metrics, settings.poll_interval, settings.concurrency, retention
