@@ -369,8 +369,13 @@ with open(sys.argv[2], "rb") as upload:
 """
 
 
-def _writing(database: Database, wal: Path | None) -> bool:
-    """True once the import in another process is inside its write transaction, rows written."""
+def _writing(database: Database, wal: Path | None, wal_written_before: int) -> bool:
+    """True once the import in another process is inside its write transaction and has written rows.
+
+    PostgreSQL: its connection is sending index rows (`COPY vulnerability_packages`, after a batch of
+    records). SQLite: the write lock is held and the WAL changed since the import started (pages of
+    the uncommitted transaction spilled into it; the staging reads write nothing).
+    """
     if wal is None:
         with database.read() as connection:
             found = connection.execute(
@@ -386,7 +391,7 @@ def _writing(database: Database, wal: Path | None) -> bool:
         probe.execute("ROLLBACK")
         return False
     except sqlite3.OperationalError:  # locked: the import holds the write lock
-        return wal.exists() and wal.stat().st_size > 1024 * 1024
+        return wal.stat().st_mtime_ns > wal_written_before
     finally:
         probe.close()
 
@@ -400,10 +405,11 @@ def test_an_import_killed_while_writing_leaves_the_old_records(vulndb: Vulnerabi
     upload.write_bytes(zipped(*(named(n, february, "new", details=details) for n in range(20000))).getvalue())
     database = vulndb.database
     wal = Path(database.url.removeprefix("sqlite:///") + "-wal") if database.is_sqlite else None
+    wal_written_before = wal.stat().st_mtime_ns if wal is not None else 0
     process = subprocess.Popen([sys.executable, "-c", KILLED_IMPORT, database.url, str(upload)])
     try:
         deadline = time.monotonic() + 300  # not a timing assert: only so a broken test cannot hang
-        while not _writing(database, wal):
+        while not _writing(database, wal, wal_written_before):
             assert process.poll() is None, "the import ended before it could be interrupted"
             assert time.monotonic() < deadline
             time.sleep(0.005)
