@@ -154,7 +154,9 @@ def refresh_statistics(connection: sa.Connection) -> None:
     Autovacuum analyses a table a while after it changed, or never where it is off; until then the
     planner guesses the size of a table it has not seen and picks sequential scans for the next
     import's and the scans' lookups. ANALYZE counts the transaction's own rows, its statistics commit
-    (or roll back) with the import, and it blocks neither readers nor writers. SQLite's planner needs none.
+    (or roll back) with the import, and it blocks neither readers nor writers (its lock, held to the
+    commit, only makes a VACUUM or a schema change of these tables wait). A role that does not own the
+    tables gets a warning, not an error. SQLite's planner needs none.
     """
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text(f"ANALYZE {vulnerability_records.name}, {vulnerability_packages.name}"))
