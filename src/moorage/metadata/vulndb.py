@@ -7,7 +7,7 @@ keep each `IN` list well under every driver's parameter limit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -87,51 +87,79 @@ def stored_modified(connection: sa.Connection, ids: Sequence[str]) -> dict[str, 
     return found
 
 
-def replace_records(connection: sa.Connection, records: Sequence[StoredRecord], source: str) -> None:
-    """Write a batch of records, replacing any stored ones of the same ids (and their index rows)."""
+def replace_records(
+    connection: sa.Connection, records: Sequence[StoredRecord], source: str, stored: Collection[str]
+) -> None:
+    """Write a batch of records, replacing the stored copies (and index rows) of the ids in `stored`.
+
+    The caller names the ids already stored (it has just read them, under the import lock): deleting
+    by every id of the batch cost a first import of 100,000 records minutes on PostgreSQL, each
+    `DELETE … IN (500 ids)` scanning the growing, never-analysed table it had just written.
+    """
     if not records:
         return
-    ids = [record.id for record in records]
-    for chunk in _chunks(ids):
+    replaced = sorted({record.id for record in records if record.id in stored})
+    for chunk in _chunks(replaced):
         connection.execute(sa.delete(vulnerability_packages).where(vulnerability_packages.c.record_id.in_(chunk)))
         connection.execute(sa.delete(vulnerability_records).where(vulnerability_records.c.id.in_(chunk)))
     at = now()
-    record_rows = [
-        {
-            "id": record.id,
-            "modified": record.modified,
-            "source": source,
-            "imported_at": at,
-            "withdrawn": record.withdrawn,
-            "document": record.document,
-        }
-        for record in records
-    ]
-    packages = [
-        {"record_id": record.id, "ecosystem": ecosystem, "release": release, "name": name}
-        for record in records
-        for ecosystem, release, name in record.packages
-    ]
-    for table, rows in ((vulnerability_records, record_rows), (vulnerability_packages, packages)):
-        if not rows:
-            continue
-        if connection.dialect.name == "postgresql":
-            _copy(connection, table, rows)
-        else:
-            connection.execute(table.insert(), rows)
+    record_rows = [(r.id, r.modified, source, at, r.withdrawn, r.document) for r in records]
+    package_rows = [(r.id, *package) for r in records for package in r.packages]
+    write = _copy if connection.dialect.name == "postgresql" else _insert
+    write(connection, vulnerability_records, record_rows)
+    write(connection, vulnerability_packages, package_rows)
 
 
-def _copy(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """PostgreSQL's `COPY … FROM STDIN`, in the caller's transaction: one stream instead of INSERT batches.
+def _copy(connection: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL's `COPY … FROM STDIN` of rows in the table's column order, in the caller's transaction.
 
-    Measured, it did not shorten a 100,000-record import on a loaded machine (87 s, 15 s of it our
-    CPU): the rest is on the server's side (docs/benchmarks.md, "Vulnerability database import").
+    One stream instead of INSERT batches; it did not by itself shorten the import (the time was in the
+    DELETEs `replace_records` no longer makes; docs/benchmarks.md, "Vulnerability database import").
     """
-    columns = list(rows[0])
+    if not rows:
+        return
+    columns = ", ".join(column.name for column in table.columns)
     dbapi: Any = connection.connection.dbapi_connection
-    with dbapi.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+    with dbapi.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([row[column] for column in columns])
+            copy.write_row(row)
+
+
+def _insert(connection: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """One `executemany` of rows in the table's column order, converted by the dialect's own bind processors.
+
+    The same statement and values as `connection.execute(table.insert(), dicts)`, without SQLAlchemy's
+    per-row parameter handling, which was a third of a SQLite import's write time.
+    """
+    if not rows:
+        return
+    dialect = connection.dialect
+    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in table.columns]
+    converting = [(index, process) for index, process in enumerate(processors) if process is not None]
+    if converting:
+        converted = []
+        for row in rows:
+            values = list(row)
+            for index, process in converting:
+                values[index] = process(values[index])
+            converted.append(tuple(values))
+        rows = converted
+    statement = str(table.insert().compile(dialect=dialect))
+    connection.exec_driver_sql(statement, list(rows))
+
+
+def refresh_statistics(connection: sa.Connection) -> None:
+    """Let PostgreSQL's planner see the rows an import wrote (ANALYZE, in the import's transaction).
+
+    Autovacuum analyses a table a while after it changed, or never where it is off; until then the
+    planner guesses the size of a table it has not seen and picks sequential scans for the next
+    import's and the scans' lookups. ANALYZE counts the transaction's own rows, its statistics commit
+    (or roll back) with the import, and it blocks neither readers nor writers (its lock, held to the
+    commit, only makes a VACUUM or a schema change of these tables wait). A role that does not own the
+    tables gets a warning, not an error. SQLite's planner needs none.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text(f"ANALYZE {vulnerability_records.name}, {vulnerability_packages.name}"))
 
 
 def advance_generation(connection: sa.Connection) -> Generation:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import sqlite3
+import subprocess
+import sys
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -304,3 +309,120 @@ def test_two_imports_at_once_queue_and_the_newest_copies_win(vulndb: Vulnerabili
         stored = stored_modified(connection, [f"TEST-{n}" for n in range(2000)])
     assert {moment.month for key, moment in stored.items() if int(key.split("-")[1]) >= 500} == {2}
     assert vulndb.status().records == 2000
+
+
+def named(number: int, modified: str, name: str, **extra: Any) -> dict[str, Any]:
+    """A synthetic record (not a real advisory) naming one PyPI package at version 1.0."""
+    affected = [{"package": {"ecosystem": "PyPI", "name": name}, "versions": ["1.0"]}]
+    return {"id": f"TEST-{number}", "modified": modified, "affected": affected, **extra}
+
+
+def pypi(name: str) -> Package:
+    return Package(name, "1.0", "PyPI", f"pkg:pypi/{name}@1.0")
+
+
+def test_a_newer_copy_replaces_the_stored_record_and_its_package_rows(vulndb: VulnerabilityDatabase) -> None:
+    january, february = "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"
+    vulndb.import_archive(zipped(*(named(n, january, "first") for n in range(1500))), "a.zip", "test")
+    newer = [  # every tenth record now names another package; every twentieth is withdrawn as well
+        named(n, february, "second", **({"withdrawn": february} if n % 20 == 0 else {})) for n in range(0, 1500, 10)
+    ]
+    added = [named(n, february, "second") for n in range(5000, 5100)]
+    report = vulndb.import_archive(zipped(*newer, *added), "b.zip", "test")
+    assert (report.records_added, report.records_updated, report.records_skipped) == (100, 150, 0)
+    first = {f.vulnerability_id for f in vulndb.match(image(pypi("first"))).findings}
+    second = {f.vulnerability_id for f in vulndb.match(image(pypi("second"))).findings}
+    assert first == {f"TEST-{n}" for n in range(1500) if n % 10}
+    assert second == {f"TEST-{n}" for n in [*range(10, 1500, 20), *range(5000, 5100)]}
+    with vulndb.database.read() as connection:  # one index row per record: none left behind, none doubled
+        rows = connection.execute(
+            sa.select(vulnerability_packages.c.record_id, sa.func.count()).group_by(vulnerability_packages.c.record_id)
+        ).all()
+    assert len(rows) == 1600 and {count for _, count in rows} == {1}
+    assert vulndb.status().withdrawn == 75
+
+
+def test_statistics_are_refreshed_by_a_large_import(vulndb: VulnerabilityDatabase) -> None:
+    """PostgreSQL: the planner knows the tables' size after an import (autovacuum may be late or off)."""
+    if vulndb.database.is_sqlite:
+        pytest.skip("SQLite's planner keeps no statistics an import has to refresh")
+    vulndb.import_archive(zipped(*(named(n, "2026-01-01T00:00:00Z", "p") for n in range(1200))), "a.zip", "test")
+    with vulndb.database.read() as connection:
+        estimated = dict(
+            connection.execute(
+                sa.text(
+                    "SELECT relname, reltuples FROM pg_class WHERE relname IN "
+                    "('vulnerability_records', 'vulnerability_packages')"
+                )
+            ).all()
+        )
+    assert estimated == {"vulnerability_records": 1200, "vulnerability_packages": 1200}
+
+
+KILLED_IMPORT = """
+import sys
+from moorage.metadata.database import Database
+from moorage.scanning.vulndb import VulnerabilityDatabase
+
+with open(sys.argv[2], "rb") as upload:
+    VulnerabilityDatabase(Database(sys.argv[1])).import_archive(upload, "killed.zip", "killed")
+"""
+
+
+def _writing(database: Database, wal: Path | None, wal_written_before: int) -> bool:
+    """True once the import in another process is inside its write transaction and has written rows.
+
+    PostgreSQL: its connection is sending index rows (`COPY vulnerability_packages`, after a batch of
+    records). SQLite: the write lock is held and the WAL changed since the import started (pages of
+    the uncommitted transaction spilled into it; the staging reads write nothing).
+    """
+    if wal is None:
+        with database.read() as connection:
+            found = connection.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND query LIKE 'COPY vulnerability_packages%'"
+                )
+            ).scalar()
+        return bool(found)
+    probe = sqlite3.connect(str(wal).removesuffix("-wal"), timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:  # locked: the import holds the write lock
+        return wal.stat().st_mtime_ns > wal_written_before
+    finally:
+        probe.close()
+
+
+def test_an_import_killed_while_writing_leaves_the_old_records(vulndb: VulnerabilityDatabase, tmp_path: Path) -> None:
+    """A real interruption (SIGKILL mid-transaction), not an exception: the store keeps the previous contents."""
+    january, february = "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"
+    before = vulndb.import_archive(zipped(*(named(n, january, "old") for n in range(1000))), "a.zip", "test")
+    details = "A made-up flaw, long enough that writing takes a while. " * 20
+    upload = tmp_path / "big.zip"
+    upload.write_bytes(zipped(*(named(n, february, "new", details=details) for n in range(20000))).getvalue())
+    database = vulndb.database
+    wal = Path(database.url.removeprefix("sqlite:///") + "-wal") if database.is_sqlite else None
+    wal_written_before = wal.stat().st_mtime_ns if wal is not None else 0
+    process = subprocess.Popen([sys.executable, "-c", KILLED_IMPORT, database.url, str(upload)])
+    try:
+        deadline = time.monotonic() + 300  # not a timing assert: only so a broken test cannot hang
+        while not _writing(database, wal, wal_written_before):
+            assert process.poll() is None, "the import ended before it could be interrupted"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    status = vulndb.status()
+    assert (status.records, status.version) == (1000, before.database_version)
+    assert [source.name for source in status.sources] == ["test"]
+    assert {f.vulnerability_id for f in vulndb.match(image(pypi("old"))).findings} == {f"TEST-{n}" for n in range(1000)}
+    assert vulndb.match(image(pypi("new"))).findings == ()
+    with upload.open("rb") as again:  # the lock died with the process: the next import goes through
+        report = vulndb.import_archive(again, "big.zip", "test")
+    assert (report.records_added, report.records_updated) == (19000, 1000)

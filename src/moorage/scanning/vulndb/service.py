@@ -29,6 +29,8 @@ from moorage.scanning.vulndb.staging import StagedRecords
 
 BATCH = 1000
 """Records written per batch (one executemany per table)."""
+ANALYZE_AFTER = 1000
+"""Records stored by an import from which the planner's statistics are refreshed (`refresh_statistics`)."""
 DEFAULT_MAX_IMPORT_BYTES = 1024 * 1024 * 1024
 EMPTY = "empty"
 """The `database_version` of matches made before anything was imported."""
@@ -124,6 +126,8 @@ class VulnerabilityDatabase:
                 for batch in staged.batches():
                     self._write(connection, batch, source, counts, written)
                 stored = counts["added"] + counts["updated"]
+                if stored >= ANALYZE_AFTER:
+                    queries.refresh_statistics(connection)
                 generation = queries.advance_generation(connection) if stored else queries.generation(connection)
                 imported_at = queries.record_import(connection, source, filename, counts["read"], stored)
         return ImportReport(
@@ -180,7 +184,7 @@ class VulnerabilityDatabase:
                 continue  # a second copy of this upload's own record: counted once already
             counts["updated" if record.id in stored else "added"] += 1
         written.update(record.id for record in newer)
-        queries.replace_records(connection, newer, source)
+        queries.replace_records(connection, newer, source, stored)
 
     def match(self, inventory: Inventory) -> MatchResult:
         """The findings of an inventory, and the database version they came from.
