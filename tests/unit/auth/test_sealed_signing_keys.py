@@ -3,53 +3,31 @@ to a new secret key, listed and retired."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import jwt
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from moorage.auth.keys import InvalidToken, KeyRing, SealedKeyUnreadable, UnknownKey, seal_stored_keys, thumbprint
 from moorage.auth.secret_box import SecretBox
-from moorage.metadata import database as database_module
 from moorage.metadata.common import now
 from moorage.metadata.database import Database
-from tests.support.server import postgres_database
+from tests.support.migrations import migrate
 
 OLD = "old-secret-key-" + "o" * 32
 NEW = "new-secret-key-" + "n" * 32
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "postgres":
-        with postgres_database() as database_url:
-            yield database_url
-    else:
-        yield f"sqlite:///{tmp_path / 'metadata.db'}"
-
-
-def upgrade_to(database: Database, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", database_module._MIGRATIONS)
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
 
 
 def keyring(database: Database, box: SecretBox) -> KeyRing:
     return KeyRing(database, rotation=timedelta(days=30), verify_margin=timedelta(days=31), box=box)
 
 
-def test_a_plaintext_key_of_revision_0004_is_sealed_and_still_signs(url: str) -> None:
-    database = Database(url)
-    upgrade_to(database, "0004")
+def test_a_plaintext_key_of_revision_0004_is_sealed_and_still_signs(empty_database_url: str) -> None:
+    database = Database(empty_database_url)
+    migrate(database, "0004")
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -84,8 +62,8 @@ def test_a_plaintext_key_of_revision_0004_is_sealed_and_still_signs(url: str) ->
     database.dispose()
 
 
-def test_a_new_secret_key_takes_over_after_one_start_with_the_old_one_as_previous(url: str) -> None:
-    database = Database(url)
+def test_a_new_secret_key_takes_over_after_one_start_with_the_old_one_as_previous(empty_database_url: str) -> None:
+    database = Database(empty_database_url)
     database.migrate()
     keyring(database, SecretBox(OLD)).ensure_signing_key()
     with pytest.raises(SealedKeyUnreadable, match="previous_secret_keys"):
@@ -97,8 +75,8 @@ def test_a_new_secret_key_takes_over_after_one_start_with_the_old_one_as_previou
     database.dispose()
 
 
-def test_retiring_keys_changes_their_state_and_what_verifies(url: str) -> None:
-    database = Database(url)
+def test_retiring_keys_changes_their_state_and_what_verifies(empty_database_url: str) -> None:
+    database = Database(empty_database_url)
     database.migrate()
     ring = keyring(database, SecretBox(NEW))
     ring.ensure_signing_key()

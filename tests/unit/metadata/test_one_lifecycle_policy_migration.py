@@ -3,42 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
-from moorage.metadata import database as database_module
 from moorage.metadata.database import Database
-from tests.support.server import postgres_database
+from tests.support.migrations import migrate
 
 POLICY = {"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any"}, "action": {"type": "expire"}}]}
 KEPT = {"rules": []}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "postgres":
-        with postgres_database() as database_url:
-            yield database_url
-    else:
-        yield f"sqlite:///{tmp_path / 'metadata.db'}"
-
-
-def upgrade_to(database: Database, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", database_module._MIGRATIONS)
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-
-def test_settings_policies_move_to_the_lifecycle_table_and_a_policy_already_there_wins(url: str) -> None:
-    database = Database(url)
-    upgrade_to(database, "0010")
+def test_settings_policies_move_to_the_lifecycle_table_and_a_policy_already_there_wins(empty_database_url: str) -> None:
+    database = Database(empty_database_url)
+    migrate(database, "0010")
     with database.engine.begin() as connection:
         for repository_id, name in ((1, "team/moved"), (2, "team/kept")):
             connection.execute(
