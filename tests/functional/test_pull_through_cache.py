@@ -6,8 +6,10 @@ One cache and one upstream for the whole module; each test uses its own reposito
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from tests.functional.helpers import (
     random_bytes,
 )
 from tests.support.auth import ADMIN, ADMIN_PASSWORD, api, client_for, create_user, grant
+from tests.support.faulty_proxy import faulty_proxy
 from tests.support.server import RunningRegistry, postgres_database, start_server
 from tests.support.upstreams import rate_limiting_upstream
 
@@ -357,3 +360,53 @@ def test_on_postgresql_the_cache_fills_and_records_its_tag_checks(
             for _ in range(2):
                 assert puller.get(f"/v2/up/{repo}/blobs/{layer}").status_code == 200
         assert [entry["target"] for entry in _audit(cache, "proxy.fill", f"up/{repo}")] == [pushed.digest]
+
+
+def _processes_serving(cache: RunningRegistry, path: str) -> set[int]:
+    """The worker processes whose access log shows a GET of `path`."""
+    processes = set()
+    for line in cache.log().splitlines():
+        if line.startswith("{") and path in line:
+            record = json.loads(line)
+            if record.get("logger") == "moorage.access" and record.get("method") == "GET":
+                processes.add(int(record["process"]))
+    return processes
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_concurrent_pulls_of_a_missing_blob_on_several_processes_fetch_it_once(
+    tmp_path: Path, upstream: RunningRegistry, pusher: httpx.Client, backend: str
+) -> None:
+    """Two granian workers (processes) and eight clients at once: one upstream GET, all served."""
+    repo = _repo()
+    pushed = push_image(pusher, repo, "v1")
+    layer = pushed.document["layers"][0]["digest"]
+    expected = pusher.get(f"/v2/{repo}/blobs/{layer}").content
+    with contextlib.ExitStack() as stack:
+        database_url = stack.enter_context(postgres_database()) if backend == "postgresql" else None
+        proxy = stack.enter_context(faulty_proxy(upstream.url))
+        cache = stack.enter_context(start_server(tmp_path / "workers", database_url, workers="2", **AUTH))
+        with api(cache) as admin:
+            body = {"prefix": "up", "upstream_url": proxy.url, "username": "mirror", "password": UPSTREAM_PASSWORD}
+            assert admin.post("/cache-rules", json=body).status_code == 201
+        clients = [stack.enter_context(client_for(cache, (ADMIN, ADMIN_PASSWORD))) for _ in range(8)]
+        for client in clients:  # signed in, and the manifest cached, before the race
+            assert client.get(f"/v2/up/{repo}/manifests/v1").status_code == 200
+        proxy.blob_delay = 2.0  # a slow upstream: every pull arrives while the first fill runs
+        start = threading.Barrier(len(clients))
+        answers: list[tuple[int, bytes]] = []
+
+        def pull(client: httpx.Client) -> None:
+            start.wait()
+            response = client.get(f"/v2/up/{repo}/blobs/{layer}")
+            answers.append((response.status_code, response.content))
+
+        threads = [threading.Thread(target=pull, args=(client,)) for client in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert answers == [(200, expected)] * len(clients)
+        assert [path for path in proxy.blob_gets if path.endswith(layer)] == [f"/v2/{repo}/blobs/{layer}"]
+        # Not a race won inside one process: both workers served some of the pulls.
+        assert len(_processes_serving(cache, f"/v2/up/{repo}/blobs/{layer}")) == 2

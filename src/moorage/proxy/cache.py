@@ -245,6 +245,8 @@ class PullThroughCache:
             headers["Content-Length"] = str(size)
             return Response(b"", media_type=mt.OCTET_STREAM, headers=headers)
         fill = await self.fill.start_blob(rule, client, name, digest, actor)
+        if fill.elsewhere:
+            return None  # another process or node filled it while this one waited: served from the cache
         if fill.error is not None:
             await self._upstream(rule, "blob", _raise(fill.error))
         if fill.size is not None:
