@@ -410,3 +410,43 @@ def test_concurrent_pulls_of_a_missing_blob_on_several_processes_fetch_it_once(
         assert [path for path in proxy.blob_gets if path.endswith(layer)] == [f"/v2/{repo}/blobs/{layer}"]
         # Not a race won inside one process: both workers served some of the pulls.
         assert len(_processes_serving(cache, f"/v2/up/{repo}/blobs/{layer}")) == 2
+
+
+def test_a_range_of_a_blob_not_cached_yet_is_answered_206_with_that_range(
+    pusher: httpx.Client, puller: httpx.Client
+) -> None:
+    repo = _repo()
+    layers = [push_blob(pusher, repo, random_bytes(300_000)) for _ in range(3)]
+    config = push_blob(pusher, repo, b'{"architecture": "amd64", "os": "linux"}')
+    push_manifest(pusher, repo, image_manifest(config, layers), "v1")
+    assert puller.get(f"/v2/up/{repo}/manifests/v1").status_code == 200
+    whole = [pusher.get(f"/v2/{repo}/blobs/{layer.digest}").content for layer in layers]
+    # Cold: a middle range, a suffix range, an open-ended range, each of a blob not cached yet.
+    for layer, body, (header, part, content_range) in zip(
+        layers,
+        whole,
+        [
+            ("bytes=1000-1999", slice(1000, 2000), "bytes 1000-1999/300000"),
+            ("bytes=-500", slice(299_500, None), "bytes 299500-299999/300000"),
+            ("bytes=299990-", slice(299_990, None), "bytes 299990-299999/300000"),
+        ],
+        strict=True,
+    ):
+        cold = puller.get(f"/v2/up/{repo}/blobs/{layer.digest}", headers={"Range": header})
+        assert cold.status_code == 206, cold.headers
+        assert cold.content == body[part]
+        assert cold.headers["content-range"] == content_range
+        # Warm: the fill the range caused cached the whole blob.
+        warm = puller.get(f"/v2/up/{repo}/blobs/{layer.digest}")
+        assert warm.status_code == 200 and warm.content == body
+        assert puller.get(f"/v2/up/{repo}/blobs/{layer.digest}", headers={"Range": header}).content == body[part]
+
+
+def test_an_unsatisfiable_range_of_a_blob_not_cached_yet_is_416(pusher: httpx.Client, puller: httpx.Client) -> None:
+    repo = _repo()
+    pushed = push_image(pusher, repo, "v1")
+    assert puller.get(f"/v2/up/{repo}/manifests/v1").status_code == 200
+    layer = pushed.document["layers"][0]["digest"]
+    answer = puller.get(f"/v2/up/{repo}/blobs/{layer}", headers={"Range": "bytes=999999-"})
+    assert answer.status_code == 416
+    assert answer.headers["content-range"] == "bytes */256"

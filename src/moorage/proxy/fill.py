@@ -150,11 +150,15 @@ class CacheFill:
         return self._blob_fills.get((name, str(digest)))
 
     async def start_blob(
-        self, rule: CacheRule, client: UpstreamClient, name: str, digest: Digest, actor: Actor
+        self, rule: CacheRule, client: UpstreamClient, name: str, digest: Digest, actor: Actor, listening: bool = True
     ) -> BlobFill:
-        """Start copying a blob; returns once the upstream answered (`size` set) or failed (`error`)."""
+        """Start copying a blob; returns once the upstream answered (`size` set) or failed (`error`).
+
+        `listening`: whether the caller reads the pieces as they come (`stream_to_client`); one that
+        only waits for `done` (a range request, a scan) passes False, so no piece waits for it.
+        """
         key = (name, str(digest))
-        fill = BlobFill()
+        fill = BlobFill(listening=listening)
         self._blob_fills[key] = fill
         task = asyncio.create_task(self._copy_blob(fill, rule, client, name, digest, actor))
         self._tasks.add(task)
