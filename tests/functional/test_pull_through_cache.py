@@ -362,10 +362,10 @@ def test_on_postgresql_the_cache_fills_and_records_its_tag_checks(
         assert [entry["target"] for entry in _audit(cache, "proxy.fill", f"up/{repo}")] == [pushed.digest]
 
 
-def _processes_serving(cache: RunningRegistry, path: str) -> set[int]:
-    """The worker processes whose access log shows a GET of `path`."""
+def _processes_serving(servers: list[RunningRegistry], path: str) -> set[int]:
+    """The server processes whose access log shows a GET of `path`."""
     processes = set()
-    for line in cache.log().splitlines():
+    for line in {line for server in servers for line in server.log().splitlines()}:
         if line.startswith("{") and path in line:
             record = json.loads(line)
             if record.get("logger") == "moorage.access" and record.get("method") == "GET":
@@ -377,7 +377,8 @@ def _processes_serving(cache: RunningRegistry, path: str) -> set[int]:
 def test_concurrent_pulls_of_a_missing_blob_on_several_processes_fetch_it_once(
     tmp_path: Path, upstream: RunningRegistry, pusher: httpx.Client, backend: str
 ) -> None:
-    """Two granian workers (processes) and eight clients at once: one upstream GET, all served."""
+    """Two servers on one metadata store and blob store (two processes, as two nodes or two workers
+    would be), eight clients at once, half on each: one upstream GET, and every client served."""
     repo = _repo()
     pushed = push_image(pusher, repo, "v1")
     layer = pushed.document["layers"][0]["digest"]
@@ -385,11 +386,11 @@ def test_concurrent_pulls_of_a_missing_blob_on_several_processes_fetch_it_once(
     with contextlib.ExitStack() as stack:
         database_url = stack.enter_context(postgres_database()) if backend == "postgresql" else None
         proxy = stack.enter_context(faulty_proxy(upstream.url))
-        cache = stack.enter_context(start_server(tmp_path / "workers", database_url, workers="2", **AUTH))
-        with api(cache) as admin:
+        nodes = [stack.enter_context(start_server(tmp_path / "shared", database_url, **AUTH)) for _ in range(2)]
+        with api(nodes[0]) as admin:
             body = {"prefix": "up", "upstream_url": proxy.url, "username": "mirror", "password": UPSTREAM_PASSWORD}
             assert admin.post("/cache-rules", json=body).status_code == 201
-        clients = [stack.enter_context(client_for(cache, (ADMIN, ADMIN_PASSWORD))) for _ in range(8)]
+        clients = [stack.enter_context(client_for(nodes[n % 2], (ADMIN, ADMIN_PASSWORD))) for n in range(8)]
         for client in clients:  # signed in, and the manifest cached, before the race
             assert client.get(f"/v2/up/{repo}/manifests/v1").status_code == 200
         proxy.blob_delay = 2.0  # a slow upstream: every pull arrives while the first fill runs
@@ -408,8 +409,41 @@ def test_concurrent_pulls_of_a_missing_blob_on_several_processes_fetch_it_once(
             thread.join(timeout=60)
         assert answers == [(200, expected)] * len(clients)
         assert [path for path in proxy.blob_gets if path.endswith(layer)] == [f"/v2/{repo}/blobs/{layer}"]
-        # Not a race won inside one process: both workers served some of the pulls.
-        assert len(_processes_serving(cache, f"/v2/up/{repo}/blobs/{layer}")) == 2
+        assert len(_processes_serving(nodes, f"/v2/up/{repo}/blobs/{layer}")) == 2
+
+
+def test_pulls_through_a_server_with_two_workers_fetch_a_missing_blob_once(
+    tmp_path: Path, upstream: RunningRegistry, pusher: httpx.Client
+) -> None:
+    """The same through one server with two granian workers (which worker serves what is the kernel's
+    choice, so this one does not insist that both served)."""
+    repo = _repo()
+    pushed = push_image(pusher, repo, "v1")
+    layer = pushed.document["layers"][0]["digest"]
+    with contextlib.ExitStack() as stack:
+        proxy = stack.enter_context(faulty_proxy(upstream.url))
+        cache = stack.enter_context(start_server(tmp_path / "workers", workers="2", **AUTH))
+        with api(cache) as admin:
+            body = {"prefix": "up", "upstream_url": proxy.url, "username": "mirror", "password": UPSTREAM_PASSWORD}
+            assert admin.post("/cache-rules", json=body).status_code == 201
+        clients = [stack.enter_context(client_for(cache, (ADMIN, ADMIN_PASSWORD))) for _ in range(8)]
+        for client in clients:
+            assert client.get(f"/v2/up/{repo}/manifests/v1").status_code == 200
+        proxy.blob_delay = 2.0
+        start = threading.Barrier(len(clients))
+        statuses: list[int] = []
+
+        def pull(client: httpx.Client) -> None:
+            start.wait()
+            statuses.append(client.get(f"/v2/up/{repo}/blobs/{layer}").status_code)
+
+        threads = [threading.Thread(target=pull, args=(client,)) for client in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert statuses == [200] * len(clients)
+        assert len([path for path in proxy.blob_gets if path.endswith(layer)]) == 1
 
 
 def test_a_range_of_a_blob_not_cached_yet_is_answered_206_with_that_range(
