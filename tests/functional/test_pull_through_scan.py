@@ -87,3 +87,24 @@ def test_a_cached_image_is_scanned_complete_though_no_client_pulled_its_layers(
         for layer in layers:
             assert puller.get(f"/v2/up/{repo}/blobs/{layer}").status_code == 200
         assert len(proxy.blob_gets) == len(layers)
+
+
+def test_a_cached_images_scan_whose_layers_cannot_be_fetched_fails_naming_the_layer_and_upstream(
+    tmp_path: Path, cache: RunningRegistry
+) -> None:
+    repo = unique_repo("lib/unreachable")
+    with (
+        start_server(tmp_path / "upstream") as upstream,
+        faulty_proxy(upstream.url) as proxy,
+        httpx.Client(base_url=upstream.url, timeout=30) as pusher,
+        client_for(cache, (ADMIN, ADMIN_PASSWORD)) as puller,
+        api(cache) as admin,
+    ):
+        image = push_debian_image(pusher, repo, "v1", VULNERABLE)
+        assert admin.post("/cache-rules", json={"prefix": "up", "upstream_url": proxy.url}).status_code == 201
+        proxy.fail_blobs = True  # the upstream serves manifests but answers 503 to every blob
+        pulled = puller.get(f"/v2/up/{repo}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT})
+        assert pulled.status_code == 200, pulled.text
+        scan = finished(admin, f"up/{repo}", "v1")["scan"]
+    assert scan["status"] == "FAILED", scan
+    assert image.document["layers"][0]["digest"] in scan["reason"] and proxy.url in scan["reason"], scan

@@ -35,6 +35,8 @@ class FaultyProxy:
     blob_gets: list[str] = field(default_factory=list)
     """Paths of the blob GETs forwarded (one entry per upstream fetch)."""
     blob_delay: float = 0.0
+    fail_blobs: bool = False
+    """Answer every blob GET with 503, as an upstream that is failing."""
 
 
 @contextlib.contextmanager
@@ -50,6 +52,11 @@ def faulty_proxy(upstream: str) -> Iterator[FaultyProxy]:
             if self.command == "GET" and "/blobs/" in self.path:
                 proxy.blob_gets.append(self.path)
                 time.sleep(proxy.blob_delay)
+                if proxy.fail_blobs:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
             answer = client.request(self.command, self.path, headers=headers)
             body = answer.content

@@ -191,8 +191,13 @@ class CacheFill:
             fill.started.set()
             fill.done.set()
             return
-        async with self.leases.renewing(name, str(digest), owner):
-            await self._copy_leased(fill, rule, client, name, digest, actor)
+        try:
+            async with self.leases.renewing(name, str(digest), owner):
+                await self._copy_leased(fill, rule, client, name, digest, actor)
+        finally:
+            # Only once the lease is given back: a waiter that tries again (or ends its event loop,
+            # as a scan does) must not find the lease of a fill that is over.
+            fill.done.set()
 
     async def _copy_leased(
         self, fill: BlobFill, rule: CacheRule, client: UpstreamClient, name: str, digest: Digest, actor: Actor
@@ -230,8 +235,6 @@ class CacheFill:
             await hand_over(fill, error if isinstance(error, Exception) else FillFailed(str(error)))
             if isinstance(error, asyncio.CancelledError):
                 raise
-        finally:
-            fill.done.set()
 
     def _cancel(self, name: str, upload_id: str) -> None:
         with contextlib.suppress(RegistryError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from datetime import datetime, timedelta
 from moorage.metadata import blobs, cache_fills
 from moorage.metadata.common import now
 from moorage.metadata.database import Database
+
+log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 30.0
 """How long a lease lasts unless renewed: how long a dead filler delays the others at most."""
@@ -61,16 +64,23 @@ class FillLeases:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await asyncio.shield(self.release(repository, digest, owner))
+            try:
+                await asyncio.shield(self.release(repository, digest, owner))
+            except Exception as error:  # noqa: BLE001 - the lease runs out by itself
+                log.warning("giving back the fill lease of %s in %s failed: %s", digest, repository, error)
 
     async def release(self, repository: str, digest: str, owner: str) -> None:
         await asyncio.to_thread(self._give_back, repository, digest, owner)
 
     async def _renew(self, repository: str, digest: str, owner: str) -> None:
+        """Renew until cancelled; a failed renewal is tried again at the next turn (the fill goes on)."""
         while True:
             await asyncio.sleep(RENEW_SECONDS)
             until = now() + timedelta(seconds=LEASE_SECONDS)
-            await asyncio.to_thread(self._extend, repository, digest, owner, until)
+            try:
+                await asyncio.to_thread(self._extend, repository, digest, owner, until)
+            except Exception as error:  # noqa: BLE001 - at worst another process fetches the blob too
+                log.warning("renewing the fill lease of %s in %s failed: %s", digest, repository, error)
 
     # -- blocking parts, run in threads ------------------------------------------------------------
 
