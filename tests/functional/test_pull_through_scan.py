@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from tests.functional.governance_helpers import eventually
 from tests.functional.helpers import MANIFEST_ACCEPT, unique_repo
 from tests.functional.test_scan_on_push import RECORDS, VULNERABLE, finished, push_debian_image, scanner_sboms
 from tests.support.auth import ADMIN, ADMIN_PASSWORD, api, client_for
-from tests.support.faulty_proxy import faulty_proxy
+from tests.support.faulty_proxy import FaultyProxy, faulty_proxy
 from tests.support.server import RunningRegistry, postgres_database, start_server
 
 FAST = {"job_poll_seconds": "0.1", "job_retry_seconds": "0"}
@@ -43,6 +44,30 @@ def cache(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningReg
         yield server
 
 
+@dataclass
+class Setup:
+    proxy: FaultyProxy
+    pusher: httpx.Client
+    """Pushes to the upstream (anonymous, no auth there)."""
+    puller: httpx.Client
+    """Pulls through the cache, as its admin."""
+    admin: httpx.Client
+
+
+@contextlib.contextmanager
+def _upstream_behind_a_rule(tmp_path: Path, cache: RunningRegistry) -> Iterator[Setup]:
+    """An upstream moorage, a counting proxy in front of it, and the rule `up` caching it through the proxy."""
+    with (
+        start_server(tmp_path / "upstream") as upstream,
+        faulty_proxy(upstream.url) as proxy,
+        httpx.Client(base_url=upstream.url, timeout=30) as pusher,
+        client_for(cache, (ADMIN, ADMIN_PASSWORD)) as puller,
+        api(cache) as admin,
+    ):
+        assert admin.post("/cache-rules", json={"prefix": "up", "upstream_url": proxy.url}).status_code == 201
+        yield Setup(proxy, pusher, puller, admin)
+
+
 def _audit(cache: RunningRegistry, repository: str) -> list[dict[str, Any]]:
     with api(cache) as admin:
         response = admin.get("/audit", params={"action": "proxy.fill", "repository": repository})
@@ -54,21 +79,14 @@ def test_a_cached_image_is_scanned_complete_though_no_client_pulled_its_layers(
     tmp_path: Path, cache: RunningRegistry
 ) -> None:
     repo = unique_repo("lib/scanned")
-    with (
-        start_server(tmp_path / "upstream") as upstream,
-        faulty_proxy(upstream.url) as proxy,
-        httpx.Client(base_url=upstream.url, timeout=30) as pusher,
-        client_for(cache, (ADMIN, ADMIN_PASSWORD)) as puller,
-    ):
-        image = push_debian_image(pusher, repo, "v1", VULNERABLE, {"moorage-testpy": "1.5.0"})
-        with api(cache) as admin:
-            assert admin.post("/cache-rules", json={"prefix": "up", "upstream_url": proxy.url}).status_code == 201
+    with _upstream_behind_a_rule(tmp_path, cache) as setup:
+        proxy, puller = setup.proxy, setup.puller
+        image = push_debian_image(setup.pusher, repo, "v1", VULNERABLE, {"moorage-testpy": "1.5.0"})
         # The client reads the manifest only (as a client does before its layers, or a `HEAD` of a tag).
         pulled = puller.get(f"/v2/up/{repo}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT})
         assert pulled.status_code == 200, pulled.text
         assert pulled.headers["docker-content-digest"] == image.digest
-        with api(cache) as admin:
-            answer = finished(admin, f"up/{repo}", "v1")
+        answer = finished(setup.admin, f"up/{repo}", "v1")
         scan = answer["scan"]
         assert scan["status"] == "COMPLETE", scan
         assert [f["id"] for f in answer["findings"]] == ["MOORAGE-TEST-0001", "MOORAGE-TEST-0002"]
@@ -93,15 +111,9 @@ def test_a_cached_images_scan_whose_layers_cannot_be_fetched_fails_naming_the_la
     tmp_path: Path, cache: RunningRegistry
 ) -> None:
     repo = unique_repo("lib/unreachable")
-    with (
-        start_server(tmp_path / "upstream") as upstream,
-        faulty_proxy(upstream.url) as proxy,
-        httpx.Client(base_url=upstream.url, timeout=30) as pusher,
-        client_for(cache, (ADMIN, ADMIN_PASSWORD)) as puller,
-        api(cache) as admin,
-    ):
-        image = push_debian_image(pusher, repo, "v1", VULNERABLE)
-        assert admin.post("/cache-rules", json={"prefix": "up", "upstream_url": proxy.url}).status_code == 201
+    with _upstream_behind_a_rule(tmp_path, cache) as setup:
+        proxy, puller, admin = setup.proxy, setup.puller, setup.admin
+        image = push_debian_image(setup.pusher, repo, "v1", VULNERABLE)
         proxy.fail_blobs = True  # the upstream serves manifests but answers 503 to every blob
         pulled = puller.get(f"/v2/up/{repo}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT})
         assert pulled.status_code == 200, pulled.text
