@@ -19,8 +19,8 @@ import pytest
 
 from tests.functional.cli_support import AUTH_SETTINGS
 from tests.functional.governance_helpers import eventually
-from tests.functional.helpers import MANIFEST_ACCEPT, unique_repo
-from tests.functional.test_scan_on_push import RECORDS, VULNERABLE, finished, push_debian_image, scanner_sboms
+from tests.functional.helpers import MANIFEST_ACCEPT, index_manifest, push_manifest, unique_repo
+from tests.functional.test_scan_on_push import RECORDS, VULNERABLE, finished, push_debian_image, scan_of, scanner_sboms
 from tests.support.auth import ADMIN, ADMIN_PASSWORD, api, client_for
 from tests.support.faulty_proxy import FaultyProxy, faulty_proxy
 from tests.support.server import RunningRegistry, postgres_database, start_server
@@ -120,3 +120,24 @@ def test_a_cached_images_scan_whose_layers_cannot_be_fetched_fails_naming_the_la
         scan = finished(admin, f"up/{repo}", "v1")["scan"]
     assert scan["status"] == "FAILED", scan
     assert image.document["layers"][0]["digest"] in scan["reason"] and proxy.url in scan["reason"], scan
+
+
+def test_a_cached_index_reports_pending_until_each_platform_was_pulled_and_scanned(
+    tmp_path: Path, cache: RunningRegistry
+) -> None:
+    repo = unique_repo("lib/multi")
+    with _upstream_behind_a_rule(tmp_path, cache) as setup:
+        amd64 = push_debian_image(setup.pusher, repo, None, VULNERABLE)
+        arm64 = push_debian_image(setup.pusher, repo, None, VULNERABLE, {"moorage-testpy": "1.0"})
+        index = push_manifest(setup.pusher, repo, index_manifest([amd64, arm64]), "multi")
+        for reference in ("multi", amd64.digest):  # a client on amd64: the index, then its platform
+            pulled = setup.puller.get(f"/v2/up/{repo}/manifests/{reference}", headers={"Accept": MANIFEST_ACCEPT})
+            assert pulled.status_code == 200, pulled.text
+        assert finished(setup.admin, f"up/{repo}", amd64.digest)["scan"]["status"] == "COMPLETE"
+        # arm64 was never asked for: nothing of it is fetched, and the index is not reported as failed.
+        answer = scan_of(setup.admin, f"up/{repo}", "multi")
+        assert answer["digest"] == index.digest and answer["scan"]["status"] == "PENDING", answer
+        assert not [path for path in setup.proxy.blob_gets if arm64.document["layers"][0]["digest"] in path]
+        pulled = setup.puller.get(f"/v2/up/{repo}/manifests/{arm64.digest}", headers={"Accept": MANIFEST_ACCEPT})
+        assert pulled.status_code == 200
+        assert finished(setup.admin, f"up/{repo}", "multi")["scan"]["status"] == "COMPLETE"
