@@ -13,11 +13,15 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from moorage.metadata import cache_fills
+from moorage.metadata.common import now
+from moorage.metadata.database import Database
 from tests.functional.cli_support import Cli
 from tests.functional.helpers import (
     assert_error,
@@ -484,3 +488,24 @@ def test_an_unsatisfiable_range_of_a_blob_not_cached_yet_is_416(pusher: httpx.Cl
     answer = puller.get(f"/v2/up/{repo}/blobs/{layer}", headers={"Range": "bytes=999999-"})
     assert answer.status_code == 416
     assert answer.headers["content-range"] == "bytes */256"
+
+
+def test_the_fill_lease_of_a_process_that_died_is_taken_over_once_it_runs_out(
+    cache: RunningRegistry, pusher: httpx.Client, puller: httpx.Client
+) -> None:
+    repo = _repo()
+    pushed = push_image(pusher, repo, "v1")
+    layer = pushed.document["layers"][0]["digest"]
+    assert puller.get(f"/v2/up/{repo}/manifests/v1").status_code == 200
+    assert cache.data_dir is not None
+    store = Database(f"sqlite:///{cache.data_dir / 'metadata.db'}")
+    try:
+        with store.write() as connection:  # a holder that died two seconds into its lease
+            moment = now()
+            assert cache_fills.take(connection, f"up/{repo}", layer, "dead", moment, moment + timedelta(seconds=2))
+        blob = puller.get(f"/v2/up/{repo}/blobs/{layer}")
+        assert blob.status_code == 200 and blob.content == pusher.get(f"/v2/{repo}/blobs/{layer}").content
+        with store.read() as connection:
+            assert not cache_fills.held(connection, f"up/{repo}", layer, now())
+    finally:
+        store.dispose()
