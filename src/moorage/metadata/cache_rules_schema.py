@@ -1,4 +1,4 @@
-"""Tables of the pull-through cache (migrations 0018, 0023): its rules, what it has cached, what it is filling.
+"""Tables of the pull-through cache (migrations 0018, 0024): its rules, what it has cached, what it is filling.
 
 A rule maps a local prefix to an upstream registry; its credentials are stored only as a secret-box
 token (auth/secret_box.py). `cached_repositories` marks the repositories the cache created (a
@@ -50,7 +50,7 @@ cache_fill_leases = sa.Table(
     sa.Column("owner", sa.String(64), nullable=False),
     sa.Column("lease_until", sa.DateTime(timezone=True), nullable=False),
 )
-"""Who is copying a blob from the upstream now (migration 0023): one fill across processes and nodes.
+"""Who is copying a blob from the upstream now (migration 0024): one fill across processes and nodes.
 
 A lease, not a lock: no transaction is held across the transfer. The filling process renews it
 while it copies and deletes it when done; a lease left by a dead process runs out and is taken over.

@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from moorage.metadata import cache_fills
 from moorage.metadata.common import now
 from moorage.metadata.database import Database
-from tests.support.server import postgres_database
 
 DIGEST = "sha256:" + "ab" * 32
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    with contextlib.ExitStack() as stack:
-        url = stack.enter_context(postgres_database()) if request.param == "postgres" else None
-        database = Database(url or f"sqlite:///{tmp_path / 'metadata.db'}")
-        database.migrate()
-        try:
-            yield database
-        finally:
-            database.dispose()
+@pytest.fixture
+def store(empty_database_url: str) -> Iterator[Database]:
+    database = Database(empty_database_url)
+    database.migrate()
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 def _take(store: Database, owner: str, lease: timedelta = timedelta(seconds=30)) -> bool:
