@@ -413,7 +413,12 @@ def test_concurrent_pulls_of_a_missing_blob_on_several_processes_fetch_it_once(
             thread.join(timeout=60)
         assert answers == [(200, expected)] * len(clients)
         assert [path for path in proxy.blob_gets if path.endswith(layer)] == [f"/v2/{repo}/blobs/{layer}"]
-        assert len(_processes_serving(nodes, f"/v2/up/{repo}/blobs/{layer}")) == 2
+        # Both servers served some (their access logs may reach the file a moment after the answers).
+        served = f"/v2/up/{repo}/blobs/{layer}"
+        deadline = time.monotonic() + 15
+        while len(_processes_serving(nodes, served)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(_processes_serving(nodes, served)) == 2
 
 
 def test_pulls_through_a_server_with_two_workers_fetch_a_missing_blob_once(
