@@ -61,6 +61,7 @@ from moorage.proxy.cache import PullThroughCache
 from moorage.proxy.fill import CacheFill
 from moorage.proxy.metrics import ProxyMetrics
 from moorage.proxy.rule_service import CacheRules
+from moorage.proxy.scan_layers import UpstreamLayers
 from moorage.registry.blobs import BlobService
 from moorage.registry.hooks import RegistryHook
 from moorage.registry.listings import ListingService
@@ -195,22 +196,43 @@ def build_webhooks(settings: Settings, database: Database, audit: AuditRecord) -
     return Webhooks.build(database, secret_box(settings, create=True), audit, webhook_settings)
 
 
-def build_pull_through_cache(
-    registry: ASGIApp, services: RegistryServices, governance: Governance, settings: Settings, metrics: ProxyMetrics
-) -> tuple[PullThroughCache, CacheRules]:
-    """The cache wraps the registry API; its fills create repositories whatever `create_on_push` says
-    (a cache rule is the admin's decision that they exist; a template's own `create_on_push` still rules)."""
+def new_cache_fill(services: RegistryServices, governance: Governance, metrics: ProxyMetrics) -> CacheFill:
+    """A cache fill over the registry's services; its repositories are created whatever `create_on_push` says."""
     database = services.manifests.database
     hooks = [
         GovernanceHook(governance.audit, True) if hook is governance.hook else hook for hook in services.manifests.hooks
     ]
-    fill = CacheFill(
+    return CacheFill(
         database,
         ManifestService(database, hooks),
         UploadService(database, services.blobs.store, hooks),
         governance.audit,
         lambda upstream: metrics.count("fill", upstream),
     )
+
+
+def build_upstream_layers(
+    services: RegistryServices, governance: Governance, settings: Settings, metrics: ProxyMetrics
+) -> UpstreamLayers:
+    """What the scan job asks for the layers of a cached image no client pulled yet (proxy/scan_layers.py)."""
+    database = services.manifests.database
+    rules = CacheRules(database, secret_box(settings, create=True), governance.audit)
+    return UpstreamLayers(
+        database,
+        rules,
+        lambda: new_cache_fill(services, governance, metrics),
+        governance.audit,
+        settings.proxy_upstream_timeout_seconds,
+    )
+
+
+def build_pull_through_cache(
+    registry: ASGIApp, services: RegistryServices, governance: Governance, settings: Settings, metrics: ProxyMetrics
+) -> tuple[PullThroughCache, CacheRules]:
+    """The cache wraps the registry API; its fills create repositories whatever `create_on_push` says
+    (a cache rule is the admin's decision that they exist; a template's own `create_on_push` still rules)."""
+    database = services.manifests.database
+    fill = new_cache_fill(services, governance, metrics)
     rules = CacheRules(database, secret_box(settings, create=True), governance.audit)
     ttl = timedelta(seconds=settings.proxy_tag_ttl_seconds)
     cache = PullThroughCache(
@@ -220,11 +242,16 @@ def build_pull_through_cache(
 
 
 def build_scanning(
-    settings: Settings, database: Database, services: RegistryServices, vulndb: VulnerabilityDatabase
+    settings: Settings,
+    database: Database,
+    services: RegistryServices,
+    vulndb: VulnerabilityDatabase,
+    upstream_layers: UpstreamLayers,
 ) -> tuple[ScanningService, JobRunner]:
     """Scan on push: the scanning service the API reads, and the job runner that scans (docs/scanning.md)."""
     publisher = SbomPublisher(services.blobs, services.uploads, services.manifests)
-    job = ScanJob(database, services.manifests, services.blobs, publisher, OsvScanner(database, vulndb))
+    scanner = OsvScanner(database, vulndb)
+    job = ScanJob(database, services.manifests, services.blobs, publisher, scanner, upstream_layers.ensure)
     runner = JobRunner(
         JobQueue(database),
         [job],
@@ -314,7 +341,9 @@ def build(settings: Settings) -> tuple[ASGIApp, BackgroundWork]:
     vulndb = VulnerabilityDatabase(
         database, settings.data_dir.resolve() / "vulndb-imports", settings.vulndb_import_max_bytes
     )
-    scanning, scan_runner = build_scanning(settings, database, services, vulndb)
+    proxy_metrics = ProxyMetrics()
+    upstream_layers = build_upstream_layers(services, governance, settings, proxy_metrics)
+    scanning, scan_runner = build_scanning(settings, database, services, vulndb, upstream_layers)
     scan_gate, gate_audit = build_scan_gate(settings, database, governance, services.manifests, scanning.results)
     pull_gate = PullGate(scan_gate, gate_audit, auth.roles if auth is not None else None, database.reads_are_local)
     services = dataclasses.replace(services, read_gate=pull_gate)
@@ -341,7 +370,6 @@ def build(settings: Settings) -> tuple[ASGIApp, BackgroundWork]:
         await cache.aclose()
         await anyio.to_thread.run_sync(gate_audit.flush)
 
-    proxy_metrics = ProxyMetrics()
     metrics.register(proxy_metrics)
     cache, cache_rules = build_pull_through_cache(RegistryAPI(services), services, governance, settings, proxy_metrics)
     registry: ASGIApp = cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import threading
 import time
 import uuid
@@ -296,3 +297,24 @@ def test_a_transparent_mirror_serves_upstream_names_beside_hosted_repositories(
 
 def upstream_tools_url(tools: ContainerTools) -> str:
     return f"http://{tools.registry_host}"
+
+
+def test_curl_gets_a_range_of_a_blob_not_cached_yet_as_206_from_distribution(
+    cache: RunningRegistry, distribution: Distribution, upstream_tools: ContainerTools, tmp_path: Path
+) -> None:
+    nonce, repository = uuid.uuid4().hex, _repository()
+    layer = random_layer(2 * 1024 * 1024, seed=random.Random(nonce).randrange(1 << 30))
+    image = write_image_from_blobs(tmp_path / "source", "v1", [layer])
+    upstream_tools.skopeo_copy(f"oci:{tmp_path / 'source'}:v1", upstream_tools.docker(repository, "v1"))
+    digest = image.layers[0].digest
+    expected = read_blob(tmp_path / "source", digest)
+    url = f"{cache.url}/v2/dist/{repository}/blobs/{digest}"
+    for attempt in ("cold", "warm"):
+        out = tmp_path / f"range-{attempt}.bin"
+        command = ["curl", "-sS", "-r", "1000-1999", "-o", str(out), "-D", "-", "-w", "%{http_code}", url]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+        assert result.stdout.endswith("206"), result.stdout
+        assert f"content-range: bytes 1000-1999/{len(expected)}" in result.stdout.lower()
+        assert out.read_bytes() == expected[1000:2000]
+    assert _stored(cache, digest)
+    assert _asked(distribution, f"/v2/{repository}/blobs/{digest}") == 1

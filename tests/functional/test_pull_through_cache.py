@@ -6,16 +6,22 @@ One cache and one upstream for the whole module; each test uses its own reposito
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from moorage.metadata import cache_fills
+from moorage.metadata.common import now
+from moorage.metadata.database import Database
 from tests.functional.cli_support import Cli
 from tests.functional.helpers import (
     assert_error,
@@ -27,6 +33,7 @@ from tests.functional.helpers import (
     random_bytes,
 )
 from tests.support.auth import ADMIN, ADMIN_PASSWORD, api, client_for, create_user, grant
+from tests.support.faulty_proxy import faulty_proxy
 from tests.support.server import RunningRegistry, postgres_database, start_server
 from tests.support.upstreams import rate_limiting_upstream
 
@@ -357,3 +364,153 @@ def test_on_postgresql_the_cache_fills_and_records_its_tag_checks(
             for _ in range(2):
                 assert puller.get(f"/v2/up/{repo}/blobs/{layer}").status_code == 200
         assert [entry["target"] for entry in _audit(cache, "proxy.fill", f"up/{repo}")] == [pushed.digest]
+
+
+def _processes_serving(servers: list[RunningRegistry], path: str) -> set[int]:
+    """The server processes whose access log shows a GET of `path`."""
+    processes = set()
+    for line in {line for server in servers for line in server.log().splitlines()}:
+        if line.startswith("{") and path in line:
+            record = json.loads(line)
+            if record.get("logger") == "moorage.access" and record.get("method") == "GET":
+                processes.add(int(record["process"]))
+    return processes
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_concurrent_pulls_of_a_missing_blob_on_several_processes_fetch_it_once(
+    tmp_path: Path, upstream: RunningRegistry, pusher: httpx.Client, backend: str
+) -> None:
+    """Two servers on one metadata store and blob store (two processes, as two nodes or two workers
+    would be), eight clients at once, half on each: one upstream GET, and every client served."""
+    repo = _repo()
+    pushed = push_image(pusher, repo, "v1")
+    layer = pushed.document["layers"][0]["digest"]
+    expected = pusher.get(f"/v2/{repo}/blobs/{layer}").content
+    with contextlib.ExitStack() as stack:
+        database_url = stack.enter_context(postgres_database()) if backend == "postgresql" else None
+        proxy = stack.enter_context(faulty_proxy(upstream.url))
+        nodes = [stack.enter_context(start_server(tmp_path / "shared", database_url, **AUTH)) for _ in range(2)]
+        with api(nodes[0]) as admin:
+            body = {"prefix": "up", "upstream_url": proxy.url, "username": "mirror", "password": UPSTREAM_PASSWORD}
+            assert admin.post("/cache-rules", json=body).status_code == 201
+        clients = [stack.enter_context(client_for(nodes[n % 2], (ADMIN, ADMIN_PASSWORD))) for n in range(8)]
+        for client in clients:  # signed in, and the manifest cached, before the race
+            assert client.get(f"/v2/up/{repo}/manifests/v1").status_code == 200
+        proxy.blob_delay = 2.0  # a slow upstream: every pull arrives while the first fill runs
+        start = threading.Barrier(len(clients))
+        answers: list[tuple[int, bytes]] = []
+
+        def pull(client: httpx.Client) -> None:
+            start.wait()
+            response = client.get(f"/v2/up/{repo}/blobs/{layer}")
+            answers.append((response.status_code, response.content))
+
+        threads = [threading.Thread(target=pull, args=(client,)) for client in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert answers == [(200, expected)] * len(clients)
+        assert [path for path in proxy.blob_gets if path.endswith(layer)] == [f"/v2/{repo}/blobs/{layer}"]
+        # Both servers served some (their access logs may reach the file a moment after the answers).
+        served = f"/v2/up/{repo}/blobs/{layer}"
+        deadline = time.monotonic() + 15
+        while len(_processes_serving(nodes, served)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(_processes_serving(nodes, served)) == 2
+
+
+def test_pulls_through_a_server_with_two_workers_fetch_a_missing_blob_once(
+    tmp_path: Path, upstream: RunningRegistry, pusher: httpx.Client
+) -> None:
+    """The same through one server with two granian workers (which worker serves what is the kernel's
+    choice, so this one does not insist that both served)."""
+    repo = _repo()
+    pushed = push_image(pusher, repo, "v1")
+    layer = pushed.document["layers"][0]["digest"]
+    with contextlib.ExitStack() as stack:
+        proxy = stack.enter_context(faulty_proxy(upstream.url))
+        cache = stack.enter_context(start_server(tmp_path / "workers", workers="2", **AUTH))
+        with api(cache) as admin:
+            body = {"prefix": "up", "upstream_url": proxy.url, "username": "mirror", "password": UPSTREAM_PASSWORD}
+            assert admin.post("/cache-rules", json=body).status_code == 201
+        clients = [stack.enter_context(client_for(cache, (ADMIN, ADMIN_PASSWORD))) for _ in range(8)]
+        for client in clients:
+            assert client.get(f"/v2/up/{repo}/manifests/v1").status_code == 200
+        proxy.blob_delay = 2.0
+        start = threading.Barrier(len(clients))
+        statuses: list[int] = []
+
+        def pull(client: httpx.Client) -> None:
+            start.wait()
+            statuses.append(client.get(f"/v2/up/{repo}/blobs/{layer}").status_code)
+
+        threads = [threading.Thread(target=pull, args=(client,)) for client in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert statuses == [200] * len(clients)
+        assert len([path for path in proxy.blob_gets if path.endswith(layer)]) == 1
+
+
+def test_a_range_of_a_blob_not_cached_yet_is_answered_206_with_that_range(
+    pusher: httpx.Client, puller: httpx.Client
+) -> None:
+    repo = _repo()
+    layers = [push_blob(pusher, repo, random_bytes(300_000)) for _ in range(3)]
+    config = push_blob(pusher, repo, b'{"architecture": "amd64", "os": "linux"}')
+    push_manifest(pusher, repo, image_manifest(config, layers), "v1")
+    assert puller.get(f"/v2/up/{repo}/manifests/v1").status_code == 200
+    whole = [pusher.get(f"/v2/{repo}/blobs/{layer.digest}").content for layer in layers]
+    # Cold: a middle range, a suffix range, an open-ended range, each of a blob not cached yet.
+    for layer, body, (header, part, content_range) in zip(
+        layers,
+        whole,
+        [
+            ("bytes=1000-1999", slice(1000, 2000), "bytes 1000-1999/300000"),
+            ("bytes=-500", slice(299_500, None), "bytes 299500-299999/300000"),
+            ("bytes=299990-", slice(299_990, None), "bytes 299990-299999/300000"),
+        ],
+        strict=True,
+    ):
+        cold = puller.get(f"/v2/up/{repo}/blobs/{layer.digest}", headers={"Range": header})
+        assert cold.status_code == 206, cold.headers
+        assert cold.content == body[part]
+        assert cold.headers["content-range"] == content_range
+        # Warm: the fill the range caused cached the whole blob.
+        warm = puller.get(f"/v2/up/{repo}/blobs/{layer.digest}")
+        assert warm.status_code == 200 and warm.content == body
+        assert puller.get(f"/v2/up/{repo}/blobs/{layer.digest}", headers={"Range": header}).content == body[part]
+
+
+def test_an_unsatisfiable_range_of_a_blob_not_cached_yet_is_416(pusher: httpx.Client, puller: httpx.Client) -> None:
+    repo = _repo()
+    pushed = push_image(pusher, repo, "v1")
+    assert puller.get(f"/v2/up/{repo}/manifests/v1").status_code == 200
+    layer = pushed.document["layers"][0]["digest"]
+    answer = puller.get(f"/v2/up/{repo}/blobs/{layer}", headers={"Range": "bytes=999999-"})
+    assert answer.status_code == 416
+    assert answer.headers["content-range"] == "bytes */256"
+
+
+def test_the_fill_lease_of_a_process_that_died_is_taken_over_once_it_runs_out(
+    cache: RunningRegistry, pusher: httpx.Client, puller: httpx.Client
+) -> None:
+    repo = _repo()
+    pushed = push_image(pusher, repo, "v1")
+    layer = pushed.document["layers"][0]["digest"]
+    assert puller.get(f"/v2/up/{repo}/manifests/v1").status_code == 200
+    assert cache.data_dir is not None
+    store = Database(f"sqlite:///{cache.data_dir / 'metadata.db'}")
+    try:
+        with store.write() as connection:  # a holder that died two seconds into its lease
+            moment = now()
+            assert cache_fills.take(connection, f"up/{repo}", layer, "dead", moment, moment + timedelta(seconds=2))
+        blob = puller.get(f"/v2/up/{repo}/blobs/{layer}")
+        assert blob.status_code == 200 and blob.content == pusher.get(f"/v2/{repo}/blobs/{layer}").content
+        with store.read() as connection:
+            assert not cache_fills.held(connection, f"up/{repo}", layer, now())
+    finally:
+        store.dispose()

@@ -3,13 +3,16 @@
 Every request is forwarded to the upstream as it came (headers, auth), every answer comes back as
 the upstream gave it, except a `GET` of the blob named `corrupt`: its bytes come back with one
 byte flipped (same length, so only the digest check can tell), or cut short (`truncate`), like a
-faulty middlebox or a dropped connection would.
+faulty middlebox or a dropped connection would. It also counts the blob `GET`s it forwards
+(`blob_gets`) and can hold each one back for `blob_delay` seconds, a slow upstream, so that
+concurrent pulls overlap with the fill.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.server
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -29,6 +32,11 @@ class FaultyProxy:
     truncate: bool = False
     """Cut the damaged blob short instead of flipping a byte."""
     damaged: list[str] = field(default_factory=list)
+    blob_gets: list[str] = field(default_factory=list)
+    """Paths of the blob GETs forwarded (one entry per upstream fetch)."""
+    blob_delay: float = 0.0
+    fail_blobs: bool = False
+    """Answer every blob GET with 503, as an upstream that is failing."""
 
 
 @contextlib.contextmanager
@@ -41,6 +49,14 @@ def faulty_proxy(upstream: str) -> Iterator[FaultyProxy]:
         protocol_version = "HTTP/1.1"
 
         def _forward(self) -> None:
+            if self.command == "GET" and "/blobs/" in self.path:
+                proxy.blob_gets.append(self.path)
+                time.sleep(proxy.blob_delay)
+                if proxy.fail_blobs:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
             answer = client.request(self.command, self.path, headers=headers)
             body = answer.content

@@ -1,4 +1,4 @@
-"""Tables of the pull-through cache (migration 0018): its rules and what it has cached.
+"""Tables of the pull-through cache (migrations 0018, 0024): its rules, what it has cached, what it is filling.
 
 A rule maps a local prefix to an upstream registry; its credentials are stored only as a secret-box
 token (auth/secret_box.py). `cached_repositories` marks the repositories the cache created (a
@@ -41,3 +41,17 @@ cached_tags = sa.Table(
     sa.Column("upstream_digest", DIGEST, nullable=False),
     sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+cache_fill_leases = sa.Table(
+    "cache_fill_leases",
+    metadata,
+    sa.Column("repository", sa.String(255), primary_key=True),
+    sa.Column("digest", DIGEST, primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=False),
+)
+"""Who is copying a blob from the upstream now (migration 0024): one fill across processes and nodes.
+
+A lease, not a lock: no transaction is held across the transfer. The filling process renews it
+while it copies and deletes it when done; a lease left by a dead process runs out and is taken over.
+"""

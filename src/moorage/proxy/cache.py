@@ -100,7 +100,8 @@ class PullThroughCache:
                 if warning is not None:
                     send = _adding_header(send, b"warning", warning.encode())
             elif method in ("GET", "HEAD") and kind == "blobs":
-                response = await self._blob(rule, name, rest, method, actor)
+                ranged = any(key.lower() == b"range" for key, _ in scope.get("headers", []))
+                response = await self._blob(rule, name, rest, method, actor, ranged)
                 if response is not None:
                     await response(scope, receive, send)
                     return
@@ -228,8 +229,15 @@ class PullThroughCache:
 
     # -- blobs ----------------------------------------------------------------------------------------
 
-    async def _blob(self, rule: CacheRule, name: str, reference: str, method: str, actor: Actor) -> Response | None:
-        """None when the blob is cached (the registry API serves it); else the upstream's answer."""
+    async def _blob(
+        self, rule: CacheRule, name: str, reference: str, method: str, actor: Actor, ranged: bool = False
+    ) -> Response | None:
+        """None when the blob is cached (the registry API serves it); else the upstream's answer.
+
+        A `Range` request for a blob not cached yet waits for the fill (started here or already
+        running) and is then answered by the registry API from the cache: `206` with the range, as
+        for any cached blob, and never bytes that were not verified.
+        """
         digest = Digest.parse(reference)
         if await self._has_blob(name, digest):
             return None
@@ -244,9 +252,16 @@ class PullThroughCache:
             size = await self._upstream(rule, "blob", client.blob_size(rule.upstream_name(name), str(digest)))
             headers["Content-Length"] = str(size)
             return Response(b"", media_type=mt.OCTET_STREAM, headers=headers)
-        fill = await self.fill.start_blob(rule, client, name, digest, actor)
+        fill = await self.fill.start_blob(rule, client, name, digest, actor, listening=not ranged)
+        if fill.elsewhere:
+            return None  # another process or node filled it while this one waited: served from the cache
         if fill.error is not None:
             await self._upstream(rule, "blob", _raise(fill.error))
+        if ranged:
+            await fill.done.wait()
+            if fill.error is not None:
+                await self._upstream(rule, "blob", _raise(fill.error))
+            return None
         if fill.size is not None:
             headers["Content-Length"] = str(fill.size)
         return StreamingResponse(stream_to_client(fill), media_type=mt.OCTET_STREAM, headers=headers)

@@ -11,10 +11,10 @@ holds back the last piece until the digest is verified and the blob committed. A
 upstream transfer is never committed, and the client's response ends short (its connection is
 aborted), so no client ever gets a wrong blob with a `200`.
 
-One fill per repository and blob at a time in a process: another request for the same missing blob
-waits for it and is then served from the cache. Across processes or nodes two fills of one blob may
-run at once; both verify, the commit is idempotent (same digest, same bytes), and the cost is one
-extra upstream transfer (docs/pull-through-cache.md, "Concurrent pulls").
+One fill per repository and blob at a time: in a process, another request for the same missing blob
+waits for the running fill and is then served from the cache; across processes and nodes, a fill
+first takes the blob's lease in the metadata store (lease.py), so a second process waits for the
+first's fill instead of fetching again (docs/pull-through-cache.md, "Concurrent pulls").
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from moorage.governance.audit import AuditLog
 from moorage.metadata import cache_rules as cache_queries
 from moorage.metadata import repositories
 from moorage.metadata.database import Database
+from moorage.proxy.lease import FillLeases
 from moorage.proxy.rules import CacheRule
 from moorage.proxy.upstream import UpstreamClient
 from moorage.registry.manifests import ManifestService
@@ -61,6 +62,8 @@ class BlobFill:
     pieces: asyncio.Queue[bytes | BaseException | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_PIECES))
     listening: bool = True
     """Whether the client that started the fill still reads `pieces` (a gone client does not stop the fill)."""
+    elsewhere: bool = False
+    """Another process or node cached the blob while this one waited for its lease: serve it from the cache."""
 
 
 Blocking = Callable[..., object]
@@ -74,8 +77,10 @@ class CacheFill:
         uploads: UploadService,
         audit: AuditLog,
         on_fill: Callable[[str], None] = lambda upstream: None,
+        leases: FillLeases | None = None,
     ) -> None:
         self.database = database
+        self.leases = leases or FillLeases(database)
         self.manifests = manifests
         self.uploads = uploads
         self.audit = audit
@@ -145,11 +150,15 @@ class CacheFill:
         return self._blob_fills.get((name, str(digest)))
 
     async def start_blob(
-        self, rule: CacheRule, client: UpstreamClient, name: str, digest: Digest, actor: Actor
+        self, rule: CacheRule, client: UpstreamClient, name: str, digest: Digest, actor: Actor, listening: bool = True
     ) -> BlobFill:
-        """Start copying a blob; returns once the upstream answered (`size` set) or failed (`error`)."""
+        """Start copying a blob; returns once the upstream answered (`size` set) or failed (`error`).
+
+        `listening`: whether the caller reads the pieces as they come (`stream_to_client`); one that
+        only waits for `done` (a range request, a scan) passes False, so no piece waits for it.
+        """
         key = (name, str(digest))
-        fill = BlobFill()
+        fill = BlobFill(listening=listening)
         self._blob_fills[key] = fill
         task = asyncio.create_task(self._copy_blob(fill, rule, client, name, digest, actor))
         self._tasks.add(task)
@@ -164,6 +173,33 @@ class CacheFill:
         return fill
 
     async def _copy_blob(
+        self, fill: BlobFill, rule: CacheRule, client: UpstreamClient, name: str, digest: Digest, actor: Actor
+    ) -> None:
+        """Take the blob's lease (waiting while another process fills it), then copy it."""
+        try:
+            owner = await self.leases.acquire(name, str(digest))
+        except BaseException as error:  # noqa: BLE001 - the waiting clients must hear of it
+            fill.error = error
+            fill.started.set()
+            fill.done.set()
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            log.warning("cache fill of %s in %s could not take its lease: %s", digest, name, error)
+            return
+        if owner is None:
+            fill.elsewhere = True
+            fill.started.set()
+            fill.done.set()
+            return
+        try:
+            async with self.leases.renewing(name, str(digest), owner):
+                await self._copy_leased(fill, rule, client, name, digest, actor)
+        finally:
+            # Only once the lease is given back: a waiter that tries again (or ends its event loop,
+            # as a scan does) must not find the lease of a fill that is over.
+            fill.done.set()
+
+    async def _copy_leased(
         self, fill: BlobFill, rule: CacheRule, client: UpstreamClient, name: str, digest: Digest, actor: Actor
     ) -> None:
         upload_id: str | None = None
@@ -199,8 +235,6 @@ class CacheFill:
             await hand_over(fill, error if isinstance(error, Exception) else FillFailed(str(error)))
             if isinstance(error, asyncio.CancelledError):
                 raise
-        finally:
-            fill.done.set()
 
     def _cancel(self, name: str, upload_id: str) -> None:
         with contextlib.suppress(RegistryError):
@@ -209,19 +243,23 @@ class CacheFill:
     async def _tee(self, body: AsyncIterator[bytes], fill: BlobFill) -> AsyncIterator[bytes]:
         """The upstream's bytes, gathered into pieces of `PIECE_SIZE`, each told to the client then written.
 
-        httpx hands over 64 KiB at a time; a larger piece costs the client's response, the queue and
-        the writer one step where sixteen would take sixteen.
+        The transport reads up to 1 MiB at a time, but a read returns what the socket holds (often
+        256 KiB); a larger piece costs the client's response, the queue and the writer one step
+        where several would take several. Gathered by one `join` (one copy).
         """
-        gathered = bytearray()
+        parts: list[bytes] = []
+        gathered = 0
         async for data in body:
-            gathered += data
-            if len(gathered) >= PIECE_SIZE:
-                piece = bytes(gathered)
-                gathered.clear()
+            parts.append(data)
+            gathered += len(data)
+            if gathered >= PIECE_SIZE:
+                piece = parts[0] if len(parts) == 1 else b"".join(parts)
+                parts.clear()
+                gathered = 0
                 await hand_over(fill, piece)
                 yield piece
-        if gathered:
-            piece = bytes(gathered)
+        if parts:
+            piece = b"".join(parts)
             await hand_over(fill, piece)
             yield piece
 

@@ -23,6 +23,7 @@ import httpx
 from moorage.domain import media_types as mt
 from moorage.domain.manifests import MAX_MANIFEST_SIZE
 from moorage.proxy.rules import CacheRule
+from moorage.proxy.transport import upstream_transport
 
 MANIFEST_ACCEPT = ", ".join(
     [mt.OCI_INDEX, mt.OCI_MANIFEST, mt.DOCKER_MANIFEST_LIST, mt.DOCKER_MANIFEST, mt.JSON + ";q=0.5"]
@@ -59,7 +60,10 @@ class UpstreamClient:
     def __init__(self, rule: CacheRule, timeout: float, http: httpx.AsyncClient | None = None) -> None:
         self.rule = rule
         self._http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, read=timeout), follow_redirects=True, trust_env=False
+            timeout=httpx.Timeout(timeout, read=timeout),
+            follow_redirects=True,
+            trust_env=False,
+            transport=upstream_transport(),
         )
         self._tokens: dict[str, tuple[str, float]] = {}
         self._backoff_until = 0.0

@@ -390,7 +390,8 @@ class BufferPool:
     A new `bytearray` of 4 MiB is zero-filled and faulted in page by page, which for a 16 KiB layer
     cost more than everything else the upload does: in a profile of a 200-layer push it was a third
     of the event loop's time. A returned buffer is kept, up to `keep` of them, for the next upload.
-    Used from the event loop only.
+    Used from event loops: the server's, and the one a scan job runs the cache fills of a cached
+    image's layers on (proxy/scan_layers.py), in another thread; `take` is one atomic `pop`.
     """
 
     def __init__(self, size: int, keep: int) -> None:
@@ -399,7 +400,10 @@ class BufferPool:
         self._free: list[bytearray] = []
 
     def take(self) -> bytearray:
-        return self._free.pop() if self._free else bytearray(self.size)
+        try:
+            return self._free.pop()
+        except IndexError:
+            return bytearray(self.size)
 
     def give_back(self, buffer: bytearray) -> None:
         if len(self._free) < self.keep and len(buffer) == self.size:

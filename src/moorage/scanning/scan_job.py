@@ -7,7 +7,9 @@ What it does, in order, with no transaction held while it works:
    whose results it aggregates (scanning/results.py), and each child gets its own job. A manifest
    whose config is not an image config, or with a layer that is not a file system layer, is an
    artifact: UNSUPPORTED_IMAGE with the reason.
-3. IN_PROGRESS; the inventory of the layers (read from the blob store through the registry's blob
+3. IN_PROGRESS; the layers of an image cached from an upstream that no client pulled yet are
+   fetched through the cache fill (`fetch_layers`, the scanner's own pull); the inventory of the
+   layers (read from the blob store through the registry's blob
    service, each layer once across images thanks to the layer cache), matched against the
    vulnerability database; inventory, findings and database version stored in one transaction
    (COMPLETE). A re-scan of a complete digest keeps the old result readable until then.
@@ -30,6 +32,7 @@ from typing import Any, BinaryIO
 import sqlalchemy as sa
 
 from moorage.domain import media_types as mt
+from moorage.domain.access import Actor
 from moorage.domain.digests import Digest
 from moorage.domain.errors import RegistryError
 from moorage.metadata import jobs, scans
@@ -66,6 +69,15 @@ def enqueue_scan(connection: sa.Connection, digest: str, repository: str) -> Non
     jobs.enqueue(connection, KIND, {"digest": digest, "repository": repository}, dedup_key(digest), MAX_ATTEMPTS)
 
 
+FetchLayers = Callable[[str, list[str], Actor], None]
+"""(repository, layer digests, actor): make the layers present before they are read. A cached image's
+layers no client pulled yet are fetched from its upstream (proxy/scan_layers.py); raises if one cannot be."""
+
+
+def _present(repository: str, digests: list[str], actor: Actor) -> None:
+    """Without a pull-through cache every layer of a stored image is in the blob store already."""
+
+
 class ImageGone(Exception):
     """The image was deleted while it was being scanned."""
 
@@ -82,12 +94,14 @@ class ScanJob:
         blobs: BlobService,
         publisher: SbomPublisher,
         scanner: Scanner,
+        fetch_layers: FetchLayers = _present,
     ) -> None:
         self.database = database
         self.manifests = manifests
         self.blobs = blobs
         self.publisher = publisher
         self.scanner = scanner
+        self.fetch_layers = fetch_layers
 
     def run(self, job: Job) -> None:
         digest = str(job.payload["digest"])
@@ -129,6 +143,8 @@ class ScanJob:
             return
         with self.database.write() as connection:
             scans.start(connection, digest)
+        # A cached image's layers arrive when a client pulls them: the scanner pulls the missing ones.
+        self.fetch_layers(repository, [str(layer["digest"]) for layer in document["layers"]], SCANNER)
         layers = [
             LayerBlob(layer["digest"], layer["mediaType"], self._opener(repository, layer["digest"]))
             for layer in document["layers"]
