@@ -39,44 +39,41 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
-
-from univers import versions as univers_versions
+from typing import TYPE_CHECKING, Any
 
 from moorage.scanning.model import Package
 
-Version = univers_versions.Version
+if TYPE_CHECKING:
+    from univers.versions import Version
 
-_ORDERINGS: dict[str, type[Version]] = {
-    "Debian": univers_versions.DebianVersion,
-    "Ubuntu": univers_versions.DebianVersion,
-    "Alpine": univers_versions.AlpineLinuxVersion,
-    "Wolfi": univers_versions.AlpineLinuxVersion,
-    "Chainguard": univers_versions.AlpineLinuxVersion,
-    "Red Hat": univers_versions.RpmVersion,
-    "Rocky Linux": univers_versions.RpmVersion,
-    "AlmaLinux": univers_versions.RpmVersion,
-    "openSUSE": univers_versions.RpmVersion,
-    "SUSE": univers_versions.RpmVersion,
-    "Mageia": univers_versions.RpmVersion,
-    "openEuler": univers_versions.RpmVersion,
-    "Photon OS": univers_versions.RpmVersion,
-    "PyPI": univers_versions.PypiVersion,
-    "npm": univers_versions.SemverVersion,
-    "crates.io": univers_versions.SemverVersion,
-    "Go": univers_versions.GolangVersion,
-    "Maven": univers_versions.MavenVersion,
-    "NuGet": univers_versions.NugetVersion,
-    "RubyGems": univers_versions.RubygemsVersion,
-    "Packagist": univers_versions.ComposerVersion,
+_ORDERINGS: dict[str, str] = {
+    "Debian": "DebianVersion",
+    "Ubuntu": "DebianVersion",
+    "Alpine": "AlpineLinuxVersion",
+    "Wolfi": "AlpineLinuxVersion",
+    "Chainguard": "AlpineLinuxVersion",
+    "Red Hat": "RpmVersion",
+    "Rocky Linux": "RpmVersion",
+    "AlmaLinux": "RpmVersion",
+    "openSUSE": "RpmVersion",
+    "SUSE": "RpmVersion",
+    "Mageia": "RpmVersion",
+    "openEuler": "RpmVersion",
+    "Photon OS": "RpmVersion",
+    "PyPI": "PypiVersion",
+    "npm": "SemverVersion",
+    "crates.io": "SemverVersion",
+    "Go": "GolangVersion",
+    "Maven": "MavenVersion",
+    "NuGet": "NugetVersion",
+    "RubyGems": "RubygemsVersion",
+    "Packagist": "ComposerVersion",
 }
-"""The version ordering of each OSV ecosystem (by base name) that `ECOSYSTEM` ranges use."""
+"""The version ordering of each OSV ecosystem (by base name) that `ECOSYSTEM` ranges use: a class
+of `univers.versions`, by name. univers (10 MB) is imported only when versions are compared, so a
+server that never scans does not carry it."""
 
-_PACKAGE_MANAGERS_OF_DISTRIBUTIONS = (
-    univers_versions.DebianVersion,
-    univers_versions.AlpineLinuxVersion,
-    univers_versions.RpmVersion,
-)
+_PACKAGE_MANAGERS_OF_DISTRIBUTIONS = ("DebianVersion", "AlpineLinuxVersion", "RpmVersion")
 OS_ECOSYSTEMS = frozenset(name for name, order in _ORDERINGS.items() if order in _PACKAGE_MANAGERS_OF_DISTRIBUTIONS)
 """Distributions: their advisories name source packages and may carry the distribution's own rating."""
 
@@ -160,12 +157,14 @@ class _CannotCompare(Exception):
     """A version in the range or the package cannot be ordered by the range's rules."""
 
 
-def _parse(ordering: type[Version], text: str) -> Version:
-    return _parse_cached(ordering.__name__, text)
+def _parse(ordering: str, text: str) -> Version:
+    return _parse_cached(ordering, text)
 
 
 @lru_cache(maxsize=65536)
 def _parse_cached(ordering_name: str, text: str) -> Version:
+    from univers import versions as univers_versions
+
     ordering: type[Version] = getattr(univers_versions, ordering_name)
     try:
         return ordering(text)
@@ -173,10 +172,11 @@ def _parse_cached(ordering_name: str, text: str) -> Version:
         raise _CannotCompare(f"{text!r} is not a valid {ordering_name}") from error
 
 
-def ordering_for(range_type: str, ecosystem_base: str) -> type[Version] | None:
-    """The version class a range compares with; None when there is none (GIT, an unknown ecosystem)."""
+def ordering_for(range_type: str, ecosystem_base: str) -> str | None:
+    """The version class (its name in `univers.versions`) a range compares with; None when there is
+    none (GIT, an unknown ecosystem)."""
     if range_type == "SEMVER":
-        return univers_versions.SemverVersion
+        return "SemverVersion"
     if range_type == "ECOSYSTEM":
         return _ORDERINGS.get(ecosystem_base)
     return None

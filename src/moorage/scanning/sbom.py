@@ -23,17 +23,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cyclonedx.model import Property
-from cyclonedx.model.bom import BomMetaData
-from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.tool import ToolRepository
-from cyclonedx.schema.schema import SchemaVersion1Dot6
 from packageurl import PackageURL
 
 from moorage import __version__
 from moorage.scanning.model import Inventory, Package
+
+if TYPE_CHECKING:
+    from cyclonedx.model.component import Component
 
 SBOM_MEDIA_TYPE = "application/vnd.cyclonedx+json"
 """The artifact type of the SBOM referrer, and the media type of its one layer."""
@@ -43,7 +41,14 @@ _NAMESPACE = uuid.UUID("5b0f7c0e-8e5e-4d64-9a55-6a1f8f5c2a10")  # moorage's name
 
 
 def cyclonedx_sbom(inventory: Inventory, image_name: str, image_digest: str) -> bytes:
-    """The CycloneDX JSON (spec 1.6) of `inventory`, for the image `image_name@image_digest`."""
+    """The CycloneDX JSON (spec 1.6) of `inventory`, for the image `image_name@image_digest`.
+
+    The library (9 MB) is imported here, when an SBOM is made, not when the server starts.
+    """
+    from cyclonedx.model.bom import BomMetaData
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.tool import ToolRepository
+
     image = Component(
         type=ComponentType.CONTAINER,
         name=image_name,
@@ -83,11 +88,16 @@ def cyclonedx_sbom(inventory: Inventory, image_name: str, image_digest: str) -> 
 
 def _element(value: Any) -> dict[str, Any]:
     """One model object as the library serialises it for CycloneDX 1.6."""
+    from cyclonedx.schema.schema import SchemaVersion1Dot6
+
     serialised: dict[str, Any] = json.loads(value.as_json(view_=SchemaVersion1Dot6))
     return serialised
 
 
 def _package_component(number: int, package: Package) -> Component:
+    from cyclonedx.model import Property
+    from cyclonedx.model.component import Component, ComponentType
+
     properties = [
         Property(name="moorage:package:ecosystem", value=package.ecosystem),
         Property(name="moorage:package:path", value=package.path),
