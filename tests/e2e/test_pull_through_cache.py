@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from moorage.proxy.fill import PIECE_SIZE, QUEUE_PIECES
 from tests.support.auth import ADMIN, ADMIN_PASSWORD
 from tests.support.clients import ContainerTools, container_tools, require_tools
 from tests.support.faulty_proxy import faulty_proxy
@@ -241,7 +242,10 @@ def test_a_blob_streams_to_the_first_client_and_concurrent_pulls_fetch_it_once(
     cache: RunningRegistry, distribution: Distribution, upstream_tools: ContainerTools, tmp_path: Path
 ) -> None:
     nonce, repository = uuid.uuid4().hex, _repository()
-    layer = random_layer(4 * 1024 * 1024, seed=random.Random(nonce).randrange(1 << 30))
+    # Larger than the pieces the fill may queue for the client plus socket buffers (several MiB), so
+    # the fill cannot finish, and commit, while this client holds back after its first bytes.
+    size = (QUEUE_PIECES + 24) * PIECE_SIZE
+    layer = random_layer(size, seed=random.Random(nonce).randrange(1 << 30))
     image = write_image_from_blobs(tmp_path / "source", "v1", [layer])
     upstream_tools.skopeo_copy(f"oci:{tmp_path / 'source'}:v1", upstream_tools.docker(repository, "v1"))
     digest = image.layers[0].digest
