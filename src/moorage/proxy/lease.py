@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from moorage.metadata import blobs, cache_fills
 from moorage.metadata.common import now
 from moorage.metadata.database import Database
+from moorage.registry.renewal import renewed
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +58,11 @@ class FillLeases:
     @contextlib.asynccontextmanager
     async def renewing(self, repository: str, digest: str, owner: str) -> AsyncIterator[None]:
         """Keep the lease while the body runs, and give it back after (whatever the outcome)."""
-        task = asyncio.create_task(self._renew(repository, digest, owner))
+        extend = lambda: self._extend(repository, digest, owner, now() + timedelta(seconds=LEASE_SECONDS))  # noqa: E731
         try:
-            yield
+            async with renewed(extend, RENEW_SECONDS, f"the fill of {digest} in {repository}"):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             try:
                 await asyncio.shield(self.release(repository, digest, owner))
             except Exception as error:  # noqa: BLE001 - the lease runs out by itself
@@ -71,16 +70,6 @@ class FillLeases:
 
     async def release(self, repository: str, digest: str, owner: str) -> None:
         await asyncio.to_thread(self._give_back, repository, digest, owner)
-
-    async def _renew(self, repository: str, digest: str, owner: str) -> None:
-        """Renew until cancelled; a failed renewal is tried again at the next turn (the fill goes on)."""
-        while True:
-            await asyncio.sleep(RENEW_SECONDS)
-            until = now() + timedelta(seconds=LEASE_SECONDS)
-            try:
-                await asyncio.to_thread(self._extend, repository, digest, owner, until)
-            except Exception as error:  # noqa: BLE001 - at worst another process fetches the blob too
-                log.warning("renewing the fill lease of %s in %s failed: %s", digest, repository, error)
 
     # -- blocking parts, run in threads ------------------------------------------------------------
 

@@ -13,7 +13,6 @@ committed; its metadata row is written last.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from moorage.metadata import blobs, collection, uploads
 from moorage.metadata.common import now
 from moorage.metadata.database import Database
 from moorage.registry.hooks import Hooks, ensure_repository, reporting_refusals
+from moorage.registry.renewal import renewed
 from moorage.storage.blobstore import BlobNotFound, BlobStore, UploadWriter
 
 BUFFER_SIZE = 4 << 20
@@ -115,7 +115,7 @@ class UploadService:
         self, repository: str, upload_id: str, body: AsyncIterator[bytes], start: int | None, length: int | None
     ) -> UploadStatus:
         await anyio.to_thread.run_sync(self._find, repository, upload_id)
-        writer = await anyio.to_thread.run_sync(self._claim, upload_id)
+        writer, checkpoint = await anyio.to_thread.run_sync(self._claim, upload_id)
         saved: uploads.HashCheckpoint | None | bool = False  # False: keep the stored checkpoint
         try:
             offset = await anyio.to_thread.run_sync(self._staged_size, upload_id)
@@ -125,10 +125,10 @@ class UploadService:
                     f"chunk starts at {start} but the upload holds {offset} bytes",
                     headers={"Range": content_range(offset)},
                 )
-            hasher = await anyio.to_thread.run_sync(self._resume_hash, upload_id, offset)
+            hasher = RunningSha256() if offset == 0 else self._resumed(checkpoint, offset)
             store_writer = await anyio.to_thread.run_sync(self.store.append_to_upload, upload_id, offset)
             try:
-                async with self._renewing(upload_id, writer):
+                async with renewed(lambda: self._renew(upload_id, writer), RENEW_SECONDS, f"upload {upload_id}"):
                     received = await _pump(body, store_writer, hasher)
             finally:
                 await anyio.to_thread.run_sync(store_writer.close)
@@ -144,30 +144,13 @@ class UploadService:
             raise _taken_over(upload_id)
         return UploadStatus(upload_id, offset + received)
 
-    @contextlib.asynccontextmanager
-    async def _renewing(self, upload_id: str, writer: str) -> AsyncIterator[None]:
-        """Keep the claim on the upload while a long body flows in."""
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(RENEW_SECONDS)
-                await anyio.to_thread.run_sync(self._renew, upload_id, writer)
-
-        task = asyncio.create_task(renew())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
     def finish(self, repository: str, upload_id: str, digest: Digest) -> int:
         """Verify the staged bytes against `digest` and make them a blob of the repository."""
         record = self._find(repository, upload_id)
-        writer = self._claim(upload_id)
+        writer, checkpoint = self._claim(upload_id)
         try:
             size = self._staged_size(upload_id)
-            actual = self._digest_of_staged(upload_id, size, digest.algorithm)
+            actual = self._digest_of_staged(upload_id, size, digest.algorithm, checkpoint)
             if actual != digest.hex:
                 self._drop(upload_id)
                 raise RegistryError(
@@ -252,11 +235,13 @@ class UploadService:
         except BlobNotFound:
             raise RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, f"upload {upload_id!r} has no data") from None
 
-    def _claim(self, upload_id: str) -> str:
-        """Hold the upload for this append or commit; BLOB_UPLOAD_INVALID (409) while another does."""
+    def _claim(self, upload_id: str) -> tuple[str, uploads.HashCheckpoint | None]:
+        """Hold the upload for this append or commit (its writer id, and the hash saved where the last
+        append ended); BLOB_UPLOAD_INVALID (409) while another does."""
         writer = str(uuid.uuid4())
         with self.database.write() as connection:
             claimed = uploads.claim(connection, upload_id, writer, now() + LEASE)
+            checkpoint = uploads.checkpoint(connection, upload_id) if claimed else None
         if not claimed:
             raise RegistryError(
                 ErrorCode.BLOB_UPLOAD_INVALID,
@@ -264,7 +249,7 @@ class UploadService:
                 {"upload": upload_id},
                 status=409,
             )
-        return writer
+        return writer, checkpoint
 
     def _renew(self, upload_id: str, writer: str) -> None:
         with self.database.write() as connection:
@@ -276,16 +261,6 @@ class UploadService:
                 return uploads.release(connection, upload_id, writer)
             return uploads.release_saving(connection, upload_id, writer, saved)
 
-    def _checkpoint(self, upload_id: str) -> uploads.HashCheckpoint | None:
-        with self.database.read() as connection:
-            return uploads.checkpoint(connection, upload_id)
-
-    def _resume_hash(self, upload_id: str, offset: int) -> Hasher | None:
-        """The running hash of the bytes before `offset`, or None when it has to be redone at commit."""
-        if offset == 0:
-            return RunningSha256()
-        return self._resumed(self._checkpoint(upload_id), offset)
-
     @staticmethod
     def _resumed(checkpoint: uploads.HashCheckpoint | None, offset: int) -> RunningSha256 | None:
         if checkpoint is None or checkpoint.offset != offset:
@@ -295,9 +270,11 @@ class UploadService:
         except BadHashState:
             return None
 
-    def _digest_of_staged(self, upload_id: str, size: int, algorithm: str) -> str:
+    def _digest_of_staged(
+        self, upload_id: str, size: int, algorithm: str, checkpoint: uploads.HashCheckpoint | None
+    ) -> str:
         if algorithm == "sha256":
-            running = self._resumed(self._checkpoint(upload_id), size)
+            running = self._resumed(checkpoint, size)
             if running is not None:
                 return running.hexdigest()
         hasher = new_hasher(algorithm)
