@@ -4,6 +4,7 @@ the id returned to the caller and carried by every line of the request, and no s
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,12 +37,20 @@ def log_lines(server: RunningRegistry) -> list[dict[str, Any]]:
     return lines
 
 
-def access_lines(server: RunningRegistry, request_id: str) -> list[dict[str, Any]]:
-    return [
-        line
-        for line in log_lines(server)
-        if line["logger"] == "moorage.access" and line.get("request_id") == request_id
-    ]
+def access_lines(server: RunningRegistry, request_id: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The access lines of one request. The line is written once the response has gone out, so the
+    client may read the response before the line is in the file: wait for it (an empty list after
+    `timeout` fails the caller's assertion)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [
+            line
+            for line in log_lines(server)
+            if line["logger"] == "moorage.access" and line.get("request_id") == request_id
+        ]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
 
 
 def test_every_line_is_json_when_stderr_is_not_a_terminal(server: RunningRegistry) -> None:
@@ -76,13 +85,13 @@ def test_every_log_line_of_a_request_carries_its_id(server: RunningRegistry) -> 
         response = admin.post("/gc", params={"dry_run": "true"}, headers={"X-Request-Id": request_id})
     assert response.status_code == 200, response.text
     assert response.headers["x-request-id"] == request_id
+    [access] = access_lines(server, request_id)
+    assert access["identity"] == f"user:{ADMIN}"
     lines = [line for line in log_lines(server) if line.get("request_id") == request_id]
     loggers = {line["logger"] for line in lines}
     assert "moorage.access" in loggers and any(line["message"].startswith("gc dry run") for line in lines), lines
     dry_runs = [line for line in log_lines(server) if line["message"].startswith("gc dry run")]
     assert all("request_id" in line for line in dry_runs), dry_runs
-    [access] = access_lines(server, request_id)
-    assert access["identity"] == f"user:{ADMIN}"
 
 
 def test_identity_of_a_pull_is_the_tokens_subject_and_the_route_is_logged(server: RunningRegistry) -> None:
@@ -135,7 +144,10 @@ def test_no_secret_is_ever_logged(server: RunningRegistry, tmp_path: Path) -> No
     httpx.get(f"{server.url}/token", params={"service": "moorage", "password": query_secret, "code": query_secret})
     httpx.get(f"{server.url}/v2/", headers={"Authorization": f"Bearer {wrong}.{wrong}.{wrong}"})
     httpx.get(f"{server.url}/api/v1/user", headers={"Authorization": f"Basic {wrong}"})
-    httpx.post(f"{server.url}/token", data={"grant_type": "password", "username": user[0], "password": form_secret})
+    last = httpx.post(
+        f"{server.url}/token", data={"grant_type": "password", "username": user[0], "password": form_secret}
+    )
+    assert access_lines(server, last.headers["x-request-id"])  # every request above is in the log
     log = server.log()
     assert "moorage.access" in log and f"user:{user[0]}" in log
     leaked = [secret for secret in secrets if secret in log]
