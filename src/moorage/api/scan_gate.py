@@ -60,7 +60,9 @@ class PullGate:
 
     async def admit(self, request: Request, repository: str, digest: str, media_type: str, payload: bytes) -> None:
         """Return when the manifest may be served; raise `DENIED` naming the policy and counts when not."""
-        policy = await self._read(self.gate.applies_to, repository)
+        cached, policy = self.gate.applies_to_if_cached(repository)
+        if not cached:
+            policy = await self._read(self.gate.applies_to, repository)
         if policy is None:
             return
         judge = self.gate.judge

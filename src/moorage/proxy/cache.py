@@ -75,7 +75,7 @@ class PullThroughCache:
         self._retired: list[UpstreamClient] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self.rules.recent() == []:  # no cache rule: nothing to mirror
             await self.app(scope, receive, send)
             return
         raw = scope.get("raw_path")

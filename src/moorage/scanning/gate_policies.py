@@ -78,7 +78,19 @@ class GatePolicies:
 
     def in_force(self, repository: str) -> PolicyInForce | None:
         """The policy governing pulls of `repository` (see the module docstring); from the cache."""
-        index = self._cached_index()
+        return self._in_force(self._cached_index(), repository)
+
+    def in_force_if_cached(self, repository: str) -> tuple[bool, PolicyInForce | None]:
+        """(True, `in_force(repository)`) when the cache is fresh; (False, None) when answering needs
+        the database, so a caller on the event loop can read it in a thread instead."""
+        index = self._index
+        if index is None or time.monotonic() - self._loaded_at >= self.cache_seconds:
+            return False, None
+        return True, self._in_force(index, repository)
+
+    def _in_force(self, index: dict[tuple[str, str], PolicyInForce], repository: str) -> PolicyInForce | None:
+        if not index:  # no policy stored: the common case costs one check per pull
+            return None if self.default is None else PolicyInForce("registry", None, self.default)
         own = index.get((REPOSITORY, repository))
         if own is not None:
             return own

@@ -124,6 +124,10 @@ class ScanGate:
         """The policy in force for the repository (cached; no I/O most of the time), or None."""
         return self.policies.in_force(repository)
 
+    def applies_to_if_cached(self, repository: str) -> tuple[bool, PolicyInForce | None]:
+        """As `applies_to`, without I/O: (False, None) when the policies must be read first."""
+        return self.policies.in_force_if_cached(repository)
+
     def judge(
         self, repository: str, digest: str, media_type: str, payload: bytes, policy: PolicyInForce | None = None
     ) -> Verdict | None:

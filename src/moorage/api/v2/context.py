@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ParamSpec, Protocol, TypeVar
@@ -68,10 +69,18 @@ async def quick_read(services: RegistryServices, function: Callable[P, T], *args
 def actor_of(request: Request) -> Actor:
     """The actor authentication attached to the request (anonymous without authentication)."""
     actor = request.scope.get("moorage.actor")
-    actor = actor if isinstance(actor, Actor) else ANONYMOUS
+    if not isinstance(actor, Actor):
+        client = request.scope.get("client")
+        return _anonymous_at(client[0]) if client else ANONYMOUS
     if actor.source_address is None and request.client is not None:
         actor = replace(actor, source_address=request.client.host)
     return actor
+
+
+@functools.lru_cache(maxsize=4096)
+def _anonymous_at(address: str) -> Actor:
+    """The anonymous actor of an address, made once (a registry without authentication asks on every pull)."""
+    return replace(ANONYMOUS, source_address=address)
 
 
 def readable_of(request: Request) -> MayRead | None:
