@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from moorage.api import admission as admission_api
 from moorage.api.drain import DrainUnreadBody
@@ -429,6 +428,9 @@ def build(settings: Settings) -> tuple[ASGIApp, BackgroundWork]:
     # Outermost: an early refusal (401, 404, 413…) reaches clients that send the whole body first.
     asgi: ASGIApp = ObserveRequests(DrainUnreadBody(Moorage(registry, management, other)), http_metrics)
     if settings.trusted_proxies:
+        # uvicorn's package imports its command line (click, watchfiles): only behind a proxy.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
         # The client's address (and scheme) as the load balancer saw it, for every layer below.
         trusted = [str(network) for network in settings.trusted_proxies]
         asgi = cast(ASGIApp, ProxyHeadersMiddleware(cast(Any, asgi), trusted_hosts=trusted))

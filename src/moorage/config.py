@@ -11,9 +11,9 @@ from typing import Any, Literal
 from pydantic import Field, IPvAnyNetwork
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from moorage.handover import RESOLVED_SETTINGS_VARIABLE
+
 CONFIG_FILE_VARIABLE = "MOORAGE_CONFIG"
-RESOLVED_SETTINGS_VARIABLE = "MOORAGE_RESOLVED_SETTINGS"
-"""How `moorage serve` hands its resolved settings to the processes it starts."""
 
 
 class Settings(BaseSettings):

@@ -1,6 +1,7 @@
-"""Starting the HTTP server: preparation once (in a child), then the chosen server with its workers.
+"""Starting the HTTP server: checks and preparation once (in a child), then the supervisor.
 
-This module is imported by the long-lived supervisor process, so it imports no application code.
+`moorage serve` runs this in the command line's process, which then replaces itself with the slim
+`moorage.supervisor` (exec): the checks may import what they need, the server keeps none of it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import socket
 import subprocess
 import sys
 
-from moorage.config import RESOLVED_SETTINGS_VARIABLE, Settings, is_loopback
+from moorage.config import Settings, is_loopback
 from moorage.data_dir import restrict_new_files
 from moorage.events.trust import receivers_trust
-from moorage.observability import MULTIPROCESS_DIRECTORY_VARIABLE
-from moorage.observability.logging_setup import configure_logging, logging_config
-from moorage.observability.metrics_directory import metrics_directory
-from moorage.tls import TlsConfigurationError, announce, check_tls_files
+from moorage.handover import RESOLVED_SETTINGS_VARIABLE
+from moorage.observability.logging_setup import configure_logging
+from moorage.tls import announce, check_tls_files
 
 log = logging.getLogger("moorage")
 
@@ -94,112 +94,31 @@ def warn_about_clear_text_credentials(settings: Settings) -> None:
 
 
 def run(settings: Settings) -> None:
+    """Check everything that can be checked, prepare the stores, then become the supervisor."""
     configure_logging(settings.log_format, settings.log_level, settings.access_log)
-    restrict_new_files()  # inherited by the start-up child and every worker: data files are owner-only
+    restrict_new_files()  # inherited by the start-up child and, through exec, by every worker
     certificate = check_tls_files(settings.tls_cert_file, settings.tls_key_file)
     check_bind_safety(settings)
     check_webhook_ca_file(settings)
     warn_about_clear_text_credentials(settings)
     ensure_address_free(settings.host, settings.port)
     prepare_in_child(settings)
-    resolved = settings.model_dump(mode="json", exclude={"admin_password"})
-    os.environ[RESOLVED_SETTINGS_VARIABLE] = json.dumps(resolved)
     scheme = "https" if certificate is not None else "http"
     log.info("moorage listening on %s://%s:%d (data in %s)", scheme, settings.host, settings.port, settings.data_dir)
     if certificate is not None and settings.tls_cert_file is not None:
         announce(certificate, settings.tls_cert_file)
-    # Every worker writes its request metrics here and /metrics sums them (observability.metrics_endpoint).
-    with metrics_directory() as directory:
-        os.environ[MULTIPROCESS_DIRECTORY_VARIABLE] = directory
-        if settings.server == "uvicorn":
-            _run_uvicorn(settings)
-        else:
-            _run_granian(settings)
+    become_supervisor(settings)
 
 
-def _run_uvicorn(settings: Settings) -> None:
-    import uvicorn
+def become_supervisor(settings: Settings) -> None:
+    """Replace this process (the command line, ~25 MB of typer, rich and httpx) with `moorage.supervisor`.
 
-    uvicorn.run(
-        "moorage.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        log_config=logging_config(settings.log_format, settings.log_level, settings.access_log),
-        access_log=False,
-        # Forwarded headers are believed only from `trusted_proxies` (moorage.app), never by default.
-        proxy_headers=False,
-        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
-        # uvicorn loads these in each worker; its supervisor (--workers 2 or more) replaces the
-        # workers one by one on SIGHUP, which picks up a renewed certificate.
-        ssl_certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
-        ssl_keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
-    )
-
-
-def _run_granian(settings: Settings) -> None:
-    from granian.constants import Interfaces, Loops, SSLProtocols
-    from granian.log import LogLevels
-    from granian.server import MPServer
-
-    class Server(MPServer):
-        """granian's server, checking a renewed certificate before SIGHUP replaces the workers.
-
-        On SIGHUP granian starts a new worker, then stops the old one gracefully (it finishes the
-        requests in progress, however long, while the new one accepts connections); workers read
-        the certificate files when they start. A certificate that would not load is refused here,
-        so a bad renewal leaves the server on its previous certificate instead of crash-looping.
-        """
-
-        def signal_handler_reload(self, *args: object, **kwargs: object) -> None:
-            if settings.tls_cert_file is not None and settings.tls_key_file is not None:
-                try:
-                    certificate = check_tls_files(settings.tls_cert_file, settings.tls_key_file)
-                except TlsConfigurationError as error:
-                    log.error("SIGHUP: %s; still serving the previous certificate", error.code)
-                    return
-                assert certificate is not None
-                announce(certificate, settings.tls_cert_file)
-                # Resolve the paths again: a renewal often re-points a symlink (certbot's live/).
-                self.build_ssl_context(
-                    settings.tls_cert_file, settings.tls_key_file, None, SSLProtocols.tls12, None, [], False
-                )
-            super().signal_handler_reload(*args, **kwargs)  # type: ignore[no-untyped-call]
-
-        def shutdown(self, exit_code: int = 0) -> None:
-            """Stop gracefully, but for `shutdown_timeout_seconds` at most: then the workers are killed.
-
-            Without a limit a stop could wait forever: a worker still starting when SIGTERM came
-            never saw it and kept running (seen: granian waited 20 s and more). Only a stop is
-            bounded; a SIGHUP reload still lets the old workers finish every request in progress.
-            """
-            self.workers_kill_timeout = settings.shutdown_timeout_seconds
-            super().shutdown(exit_code)  # type: ignore[no-untyped-call]
-
-    tls: dict[str, object] = {}
-    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
-        # TLS 1.2 and 1.3 (Mozilla's "intermediate"): every container client in use speaks 1.2.
-        tls = {
-            "ssl_cert": settings.tls_cert_file,
-            "ssl_key": settings.tls_key_file,
-            "ssl_protocol_min": SSLProtocols.tls12,
-        }
-    Server(
-        "moorage.app:create_app",
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=settings.workers,
-        loop=Loops.uvloop,
-        factory=True,
-        log_access=False,
-        log_level=LogLevels(settings.log_level),
-        log_dictconfig=logging_config(settings.log_format, settings.log_level, settings.access_log),
-        # A worker that dies (kill -9, out of memory) is replaced; one that dies again within
-        # granian's crash-loop window (about 5 s) stops the server with exit status 1 instead,
-        # so a supervisor (systemd Restart=on-failure, a container's restart policy) takes over.
-        respawn_failed_workers=True,
-        **tls,  # type: ignore[arg-type]
-    ).serve()
+    exec keeps the process id, so the signals of a service manager or of Ctrl-C reach the server.
+    The first admin's password was only for the start-up child: it stays out of the environment of
+    the long-lived processes, which `/proc/<pid>/environ` shows to the same user.
+    """
+    resolved = settings.model_dump(mode="json", exclude={"admin_password"})
+    environment = {**os.environ, RESOLVED_SETTINGS_VARIABLE: json.dumps(resolved)}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "moorage.supervisor"], environment)

@@ -11,13 +11,12 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _MIGRATIONS = str(Path(__file__).with_name("migrations"))
 
@@ -72,6 +71,8 @@ class Database:
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(724501)")
             if self._schema_state(connection).newer:
                 return
+            from alembic import command
+
             config = _alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, "heads")  # migrations of parallel features may branch (e.g. 0002a)
@@ -83,6 +84,9 @@ class Database:
 
     @staticmethod
     def _schema_state(connection: sa.Connection) -> SchemaState:
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         script = ScriptDirectory.from_config(_alembic_config())
         applied = set(MigrationContext.configure(connection).get_current_heads())
         known = {revision.revision for revision in script.walk_revisions()}
@@ -111,6 +115,10 @@ class SchemaState:
 
 
 def _alembic_config() -> Config:
+    """Alembic (about 11 MB resident) is imported by the processes that migrate or check the schema
+    (the start-up child, `moorage migrate`), not by every HTTP worker that opens the store."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", _MIGRATIONS)
     return config

@@ -114,7 +114,7 @@ def _routes(ui: WebUI) -> list[BaseRoute]:
 
 def create_web_app(services: WebServices) -> ASGIApp:
     """The UI as an ASGI app, every response carrying the security headers (`headers.py`)."""
-    ui = WebUI(services, environment())
+    ui = WebUI(services, environment)
 
     async def not_found(request: Any, exc: Exception) -> Response:
         from moorage.web.pages import not_found as missing

@@ -8,13 +8,13 @@ not read is "not found", whether it exists or not).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import anyio.to_thread
-from jinja2 import Environment
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -38,6 +38,9 @@ from moorage.web.sessions import (
     new_presession,
     set_cookie,
 )
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 MAX_FORM_BYTES = 256 * 1024
 
@@ -124,9 +127,14 @@ View = Callable[[Page], Response]
 class WebUI:
     """The pages and what they share: services, templates, and the session rules."""
 
-    def __init__(self, services: WebServices, templates: Environment) -> None:
+    def __init__(self, services: WebServices, templates: Callable[[], Environment]) -> None:
         self.services = services
-        self.templates = templates
+        self._make_templates = templates
+
+    @functools.cached_property
+    def templates(self) -> Environment:
+        """Made for the first page served, once: a registry only pushed to and pulled from never loads jinja2."""
+        return self._make_templates()
 
     def secure(self, request: Request) -> bool:
         return is_https(request, self.services.external_url)

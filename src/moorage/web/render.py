@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
 
@@ -48,6 +49,9 @@ def short_digest(digest: str | None) -> str:
 
 
 def environment() -> Environment:
+    """The templates; jinja2 is imported here, when the UI serves its first page (`pages.WebUI`)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
     env = Environment(
         loader=PackageLoader("moorage.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
