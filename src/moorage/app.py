@@ -368,6 +368,7 @@ def build(settings: Settings) -> tuple[ASGIApp, BackgroundWork]:
         await anyio.to_thread.run_sync(governance.pulls.close)
         await cache.aclose()
         await anyio.to_thread.run_sync(gate_audit.flush)
+        http_metrics.close()  # a worker replaced at a reload hands its last second of request counts on
 
     metrics.register(proxy_metrics)
     cache, cache_rules = build_pull_through_cache(RegistryAPI(services), services, governance, settings, proxy_metrics)
@@ -375,7 +376,7 @@ def build(settings: Settings) -> tuple[ASGIApp, BackgroundWork]:
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics_endpoint(metrics, settings.metrics_token)),
+        Route("/metrics", metrics_endpoint(metrics, settings.metrics_token, before=http_metrics.flush)),
     ]
     if auth is not None:
         registry = RegistryGuard(registry, auth.tokens, auth.roles, settings.token_service, settings.external_url)

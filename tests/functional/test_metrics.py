@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from moorage.observability.http_metrics import FLUSH_SECONDS
 from tests.functional.helpers import push_blob, start_upload, unique_repo
 from tests.support.server import RunningRegistry, start_server
 
@@ -50,6 +52,20 @@ def scrape(server: RunningRegistry) -> dict[tuple[str, tuple[tuple[str, str], ..
     return samples
 
 
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape_until(server: RunningRegistry, settled: Callable[[Samples], bool]) -> Samples:
+    """A scrape once `settled` holds: each worker writes the requests it counted every second
+    (`FLUSH_SECONDS`), so another worker's requests may take that long to show."""
+    deadline = time.monotonic() + 10 * FLUSH_SECONDS
+    while True:
+        samples = scrape(server)
+        if settled(samples) or time.monotonic() > deadline:
+            return samples
+        time.sleep(FLUSH_SECONDS / 4)
+
+
 def requests_counted(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], route: str, status: str) -> float:
     labels = (("method", "GET"), ("route", route), ("status", status))
     return samples.get(("moorage_http_requests_total", labels), 0.0)
@@ -68,8 +84,9 @@ def test_every_scrape_counts_the_requests_of_every_worker(server: RunningRegistr
         for _ in range(10):
             assert httpx.get(f"{server.url}{path}", headers={"Connection": "close"}).status_code == 200
         sent += 10
-    for _ in range(6):
-        assert requests_counted(scrape(server), "/v2/_catalog", "200") == sent
+    scrape_until(server, lambda samples: requests_counted(samples, path, "200") >= sent)
+    for _ in range(6):  # each scrape, whichever worker answers it, counts every request once
+        assert requests_counted(scrape(server), path, "200") == sent
 
 
 def test_routes_are_templates_not_paths(server: RunningRegistry) -> None:
@@ -80,15 +97,22 @@ def test_routes_are_templates_not_paths(server: RunningRegistry) -> None:
         assert client.get("/no/such/page").status_code == 404
         for made_up in ("BREW", "PROPFIND-X1", "PROPFIND-X2"):  # a client picks the method: no new series
             client.request(made_up, f"/v2/{repo}/tags/list")
+    uploads = (("route", "/v2/{name}/blobs/uploads/{reference}"),)
+    latency = (("le", "+Inf"), ("method", "GET"), ("route", "/v2/{name}/manifests/{reference}"))
+
+    def counted(samples: Samples) -> bool:
+        return (
+            requests_counted(samples, "/v2/{name}/manifests/{reference}", "404") >= 1
+            and requests_counted(samples, "/{path}", "404") >= 1  # the web UI takes every other path
+            and samples.get(("moorage_http_request_bytes_total", uploads), 0) >= 1100
+            and any(("method", "other") in labels for _, labels in samples)
+        )
+
+    samples = scrape_until(server, counted)
+    assert counted(samples)
     text = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
     assert repo not in text and "absent" not in text and "/no/such" not in text
-    assert "BREW" not in text and "PROPFIND" not in text and 'method="other"' in text
-    samples = scrape(server)
-    assert requests_counted(samples, "/v2/{name}/manifests/{reference}", "404") >= 1
-    assert requests_counted(samples, "/{path}", "404") >= 1, "the web UI takes every other path, as a template"
-    uploads = (("route", "/v2/{name}/blobs/uploads/{reference}"),)
-    assert samples[("moorage_http_request_bytes_total", uploads)] >= 1100
-    latency = (("le", "+Inf"), ("method", "GET"), ("route", "/v2/{name}/manifests/{reference}"))
+    assert "BREW" not in text and "PROPFIND" not in text
     assert samples[("moorage_http_request_duration_seconds_bucket", latency)] >= 1
 
 
@@ -127,7 +151,9 @@ def _alert_expressions() -> list[str]:
 
 
 def test_the_dashboard_and_alert_rules_use_only_metrics_the_server_exports(server: RunningRegistry) -> None:
-    exported = {name for name, _labels in scrape(server)}
+    # The request metrics appear once a worker has written what it counted (the start-up probes at least).
+    samples = scrape_until(server, lambda samples: any(name == "moorage_http_requests_total" for name, _ in samples))
+    exported = {name for name, _labels in samples}
     used = set().union(*map(_metric_names, _dashboard_expressions() + _alert_expressions()))
     assert {"moorage_http_requests_total", "moorage_storage_bytes", "moorage_gc_runs_failed_total"} <= used
     missing = used - exported - (PENDING_FROM_OTHER_FEATURES - exported)

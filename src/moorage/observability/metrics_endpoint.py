@@ -48,9 +48,16 @@ def in_process_registry(exposition: CollectorRegistry) -> CollectorRegistry | No
     return None if multiprocess_directory() is not None else exposition
 
 
-def metrics_endpoint(registry: CollectorRegistry, token: str | None = None) -> Callable[[Request], Awaitable[Response]]:
-    """The `/metrics` handler; with `token`, only a scraper that sends it as a bearer token is answered."""
+def metrics_endpoint(
+    registry: CollectorRegistry, token: str | None = None, before: Callable[[], None] = lambda: None
+) -> Callable[[Request], Awaitable[Response]]:
+    """The `/metrics` handler; with `token`, only a scraper that sends it as a bearer token is answered.
+    `before` runs first at each scrape (the request metrics write this worker's tallies)."""
     expected = f"Bearer {token}".encode() if token else None
+
+    def exposition() -> bytes:
+        before()
+        return generate_latest(registry)
 
     async def metrics(request: Request) -> Response:
         if expected is not None:
@@ -63,7 +70,7 @@ def metrics_endpoint(registry: CollectorRegistry, token: str | None = None) -> C
                     headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
                 )
         # Collectors query the metadata store: off the event loop.
-        body = await anyio.to_thread.run_sync(generate_latest, registry)
+        body = await anyio.to_thread.run_sync(exposition)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return metrics
