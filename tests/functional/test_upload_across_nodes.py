@@ -101,7 +101,7 @@ def test_the_hash_continues_on_the_node_that_takes_the_next_chunk(nodes: Nodes) 
         assert pulled.status_code == 200 and pulled.content == data
 
 
-def test_a_chunk_or_commit_racing_an_append_on_the_other_node_is_refused(nodes: Nodes) -> None:
+def test_a_chunk_commit_or_cancel_racing_an_append_on_the_other_node_is_refused(nodes: Nodes) -> None:
     first, rest = random_bytes(MIB), random_bytes(MIB)
     data = first + rest
     go_on = threading.Event()
@@ -134,6 +134,9 @@ def test_a_chunk_or_commit_racing_an_append_on_the_other_node_is_refused(nodes: 
             early = client.put(with_query(on(nodes.b, location), digest=digest_of(first)))
             assert early.status_code == 409, early.text
             assert client.head(f"{nodes.b.url}/v2/cross/race/blobs/{digest_of(first)}").status_code == 404
+            # Nor may the other node cancel it under the append (whose parts would be orphaned).
+            cancelled = client.delete(on(nodes.b, location))
+            assert cancelled.status_code == 409, cancelled.text
         finally:
             go_on.set()
             slow.join(60)

@@ -79,7 +79,10 @@ class UploadService:
         return UploadStatus(upload_id, self._staged_size(upload_id))
 
     def cancel(self, repository: str, upload_id: str) -> None:
+        """Drop the upload and its staged bytes; 409 while an append or commit holds it (on any node),
+        which would otherwise go on writing parts of an upload that no longer exists."""
         self._find(repository, upload_id)
+        self._claim(upload_id)
         with self.database.write() as connection:
             uploads.delete(connection, upload_id)
         self._forget(upload_id)

@@ -135,5 +135,6 @@ async def status(request: Request, services: RegistryServices, name: str, upload
 
 
 async def cancel(request: Request, services: RegistryServices, name: str, upload_id: str) -> Response:
+    await services.uploads.settled(upload_id)  # a chunk of this upload still landing in this process
     await blocking(services.uploads.cancel, name, upload_id)
     return Response(b"", status_code=204, headers={**API_VERSION_HEADER})
