@@ -93,3 +93,20 @@ def test_a_handler_of_someone_elses_gets_the_record_through_logging(stderr: io.S
     access_log.write(RECORD)
     assert [record.getMessage() for record in seen] == [json.loads(written(stderr)[0])["message"]]
     assert seen[0].fields["status"] == 200  # type: ignore[attr-defined]
+
+
+def test_a_broken_log_stream_does_not_fail_the_request(stderr: io.StringIO, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log collector that went away (EPIPE) is `logging`'s to report, never an error of the request."""
+    configured(stderr, "json")
+
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError("the reader went away")
+
+    [handler] = logging.getLogger().handlers
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(Broken())
+    reported: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", reported.append)
+    access_log.write(RECORD)  # raises nothing
+    assert [record.name for record in reported] == ["moorage.access"]
