@@ -118,9 +118,19 @@ def _raw_public(key: Ed25519PublicKey) -> bytes:
 
 
 def thumbprint(key: Ed25519PublicKey) -> str:
-    """The key's RFC 7638 JWK thumbprint, used as its `kid`."""
+    """The key's RFC 7638 JWK thumbprint (base64url)."""
     canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": _b64(_raw_public(key))}, separators=(",", ":"))
     return _b64(hashlib.sha256(canonical.encode()).digest())
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """The `kid` of a new key: its thumbprint, after a `k` when the thumbprint starts with `-`.
+
+    An admin types a kid on the command line (`moorage keys retire KID`), where a leading `-` reads
+    as an option: one thumbprint in 64 starts with it. Keys made before keep their kid (`--` passes it).
+    """
+    printed = thumbprint(key)
+    return f"k{printed}" if printed.startswith("-") else printed
 
 
 class KeyRing:
@@ -188,7 +198,7 @@ class KeyRing:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         return SigningKeyRow(
-            kid=thumbprint(public),
+            kid=key_id(public),
             algorithm=ALGORITHM,
             private_key_encrypted=self.box.encrypt(pem),
             public_pem=public.public_bytes(

@@ -30,6 +30,10 @@ def keys_rotate(registry: Registry) -> None:
 @keys_app.command("retire")
 @connected
 def keys_retire(registry: Registry, kid: str) -> None:
-    """Stop trusting a key at once: tokens it signed no longer verify (for a leaked key)."""
+    """Stop trusting a key at once: tokens it signed no longer verify (for a leaked key).
+
+    A kid that starts with "-" (keys made before moorage avoided them) goes after "--":
+    moorage keys retire -- -wRD…
+    """
     registry.call("POST", f"/system/signing-keys/{kid}/retire")
     typer.echo(f"retired key {kid}")

@@ -11,7 +11,15 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from moorage.auth.keys import InvalidToken, KeyRing, SealedKeyUnreadable, UnknownKey, seal_stored_keys, thumbprint
+from moorage.auth.keys import (
+    InvalidToken,
+    KeyRing,
+    SealedKeyUnreadable,
+    UnknownKey,
+    key_id,
+    seal_stored_keys,
+    thumbprint,
+)
 from moorage.auth.secret_box import SecretBox
 from moorage.metadata.common import now
 from moorage.metadata.database import Database
@@ -105,3 +113,11 @@ def test_retiring_keys_changes_their_state_and_what_verifies(empty_database_url:
     with pytest.raises(UnknownKey):
         ring.retire("no-such-kid")
     database.dispose()
+
+
+def test_no_new_kid_starts_with_a_dash_which_a_command_line_reads_as_an_option() -> None:
+    keys = (Ed25519PrivateKey.generate().public_key() for _ in range(10_000))
+    dashed = next(key for key in keys if thumbprint(key).startswith("-"))  # one in 64
+    assert key_id(dashed) == "k" + thumbprint(dashed)
+    plain = next(key for key in keys if not thumbprint(key).startswith("-"))
+    assert key_id(plain) == thumbprint(plain)

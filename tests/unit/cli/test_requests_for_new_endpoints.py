@@ -113,6 +113,17 @@ def test_keys_retire_posts_to_the_keys_retire(recorder: Recorder) -> None:
     assert [(r.method, r.path) for r in recorder.requests] == [("POST", "/api/v1/system/signing-keys/k1/retire")]
 
 
+@pytest.mark.parametrize("kid", ["-wRDS8u_wXzeg", "-uX3"])
+def test_a_kid_of_an_older_key_that_starts_with_a_dash_is_given_after_a_double_dash(
+    recorder: Recorder, kid: str
+) -> None:
+    """Keys made before `key_id` may have such a kid; the help says to pass it after `--`."""
+    env = {"MOORAGE_USERNAME": "root", "MOORAGE_PASSWORD": "root-password-1", "XDG_CONFIG_HOME": "/nonexistent"}
+    result = CliRunner().invoke(app, ["keys", "retire", "--url", recorder.url, "--", kid], env=env)
+    assert result.exit_code == 0, result.output
+    assert [(r.method, r.path) for r in recorder.requests] == [("POST", f"/api/v1/system/signing-keys/{kid}/retire")]
+
+
 def test_robots_set_grants_puts_scopes_and_repositories(recorder: Recorder) -> None:
     recorder.answers.append((200, {"username": "acme+ci", "grants": []}))
     args = ["robots", "set-grants", "acme", "ci", "--scope", "pull", "--scope", "push", "--repository", "acme/app"]
