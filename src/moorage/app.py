@@ -211,13 +211,11 @@ def new_cache_fill(services: RegistryServices, governance: Governance, metrics: 
 
 
 def build_upstream_layers(
-    services: RegistryServices, governance: Governance, settings: Settings, metrics: ProxyMetrics
+    services: RegistryServices, governance: Governance, settings: Settings, metrics: ProxyMetrics, rules: CacheRules
 ) -> UpstreamLayers:
     """What the scan job asks for the layers of a cached image no client pulled yet (proxy/scan_layers.py)."""
-    database = services.manifests.database
-    rules = CacheRules(database, secret_box(settings, create=True), governance.audit)
     return UpstreamLayers(
-        database,
+        services.manifests.database,
         rules,
         lambda: new_cache_fill(services, governance, metrics),
         governance.audit,
@@ -226,18 +224,27 @@ def build_upstream_layers(
 
 
 def build_pull_through_cache(
-    registry: ASGIApp, services: RegistryServices, governance: Governance, settings: Settings, metrics: ProxyMetrics
-) -> tuple[PullThroughCache, CacheRules]:
+    registry: ASGIApp,
+    services: RegistryServices,
+    governance: Governance,
+    settings: Settings,
+    metrics: ProxyMetrics,
+    rules: CacheRules,
+) -> PullThroughCache:
     """The cache wraps the registry API; its fills create repositories whatever `create_on_push` says
     (a cache rule is the admin's decision that they exist; a template's own `create_on_push` still rules)."""
-    database = services.manifests.database
     fill = new_cache_fill(services, governance, metrics)
-    rules = CacheRules(database, secret_box(settings, create=True), governance.audit)
     ttl = timedelta(seconds=settings.proxy_tag_ttl_seconds)
-    cache = PullThroughCache(
-        registry, services, database, rules, fill, ttl, settings.proxy_upstream_timeout_seconds, metrics.count
+    return PullThroughCache(
+        registry,
+        services,
+        services.manifests.database,
+        rules,
+        fill,
+        ttl,
+        settings.proxy_upstream_timeout_seconds,
+        metrics.count,
     )
-    return cache, rules
 
 
 def build_scanning(
@@ -341,7 +348,10 @@ def build(settings: Settings) -> tuple[ASGIApp, BackgroundWork]:
         database, settings.data_dir.resolve() / "vulndb-imports", settings.vulndb_import_max_bytes
     )
     proxy_metrics = ProxyMetrics()
-    upstream_layers = build_upstream_layers(services, governance, settings, proxy_metrics)
+    # One set of cache rules for the pull path, the scanner's layer fetches and the management API:
+    # a rule changed here is in force for all three at once.
+    cache_rules = CacheRules(database, secret_box(settings, create=True), governance.audit)
+    upstream_layers = build_upstream_layers(services, governance, settings, proxy_metrics, cache_rules)
     scanning, scan_runner = build_scanning(settings, database, services, vulndb, upstream_layers)
     scan_gate, gate_audit = build_scan_gate(settings, database, governance, services.manifests, scanning.results)
     pull_gate = PullGate(scan_gate, gate_audit, auth.roles if auth is not None else None, database.reads_are_local)
@@ -371,7 +381,7 @@ def build(settings: Settings) -> tuple[ASGIApp, BackgroundWork]:
         http_metrics.close()  # a worker replaced at a reload hands its last second of request counts on
 
     metrics.register(proxy_metrics)
-    cache, cache_rules = build_pull_through_cache(RegistryAPI(services), services, governance, settings, proxy_metrics)
+    cache = build_pull_through_cache(RegistryAPI(services), services, governance, settings, proxy_metrics, cache_rules)
     registry: ASGIApp = cache
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),

@@ -82,9 +82,13 @@ class UploadService:
         """Drop the upload and its staged bytes; 409 while an append or commit holds it (on any node),
         which would otherwise go on writing parts of an upload that no longer exists."""
         self._find(repository, upload_id)
-        self._claim(upload_id)
-        with self.database.write() as connection:
-            uploads.delete(connection, upload_id)
+        writer, _ = self._claim(upload_id)
+        try:
+            with self.database.write() as connection:
+                uploads.delete(connection, upload_id)
+        except BaseException:
+            self._release(upload_id, writer, False)  # the upload stays, free for a retry at once
+            raise
         self._forget(upload_id)
         self.store.cancel_upload(upload_id)
 

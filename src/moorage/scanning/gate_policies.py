@@ -83,8 +83,8 @@ class GatePolicies:
     def in_force_if_cached(self, repository: str) -> tuple[bool, PolicyInForce | None]:
         """(True, `in_force(repository)`) when the cache is fresh; (False, None) when answering needs
         the database, so a caller on the event loop can read it in a thread instead."""
-        index = self._index
-        if index is None or time.monotonic() - self._loaded_at >= self.cache_seconds:
+        index = self._fresh_index()
+        if index is None:
             return False, None
         return True, self._in_force(index, repository)
 
@@ -102,13 +102,19 @@ class GatePolicies:
             return PolicyInForce("registry", None, self.default)
         return None
 
+    def _fresh_index(self) -> dict[tuple[str, str], PolicyInForce] | None:
+        """The policies read less than `cache_seconds` ago, or None."""
+        index = self._index
+        return index if index is not None and time.monotonic() - self._loaded_at < self.cache_seconds else None
+
     def _cached_index(self) -> dict[tuple[str, str], PolicyInForce]:
-        index, now = self._index, time.monotonic()
-        if index is not None and now - self._loaded_at < self.cache_seconds:
+        index = self._fresh_index()
+        if index is not None:
             return index
         with self._lock:
-            if self._index is not None and time.monotonic() - self._loaded_at < self.cache_seconds:
-                return self._index
+            index = self._fresh_index()
+            if index is not None:
+                return index
             with self.database.read() as connection:
                 rows = scan_gates.all_policies(connection)
             loaded: dict[tuple[str, str], PolicyInForce] = {}
